@@ -1,0 +1,64 @@
+"""Errors every service and the gateway share.
+
+Each service error that crosses the broker is registered with nameko so the caller gets the
+same class back (with its arguments), and the gateway can map it in its one error table.
+"""
+from nameko.exceptions import deserialize_to_instance
+
+
+def crosses_broker(cls):
+    """Rebuild this exception class on the caller's side of an RPC, not a RemoteError."""
+    return deserialize_to_instance(cls)
+
+
+@crosses_broker
+class ValidationFailed(Exception):
+    """Input was refused; `errors` maps each field to the reasons. Nothing was changed."""
+
+    def __init__(self, errors):
+        super().__init__(errors)
+        self.errors = errors
+
+    def __str__(self):
+        return "; ".join(f"{name}: {', '.join(map(str, why))}" for name, why in
+                         _flatten(self.errors))
+
+
+def _flatten(errors, prefix=""):
+    for name, why in sorted(errors.items(), key=lambda kv: str(kv[0])):
+        path = f"{prefix}{name}"
+        if isinstance(why, dict):
+            yield from _flatten(why, path + ".")
+        else:
+            yield path, why if isinstance(why, list) else [why]
+
+
+@crosses_broker
+class RecordNotFound(Exception):
+    """The record asked for does not exist. Subclasses name what was looked for."""
+
+    what = "record"
+
+    def __init__(self, record_id):
+        super().__init__(record_id)
+        self.record_id = record_id
+
+    def __str__(self):
+        return f"no {self.what} with id {self.record_id}"
+
+
+@crosses_broker
+class DuplicateRecord(Exception):
+    """A unique field already holds this value. Nothing was changed."""
+
+    def __init__(self, field, value):
+        super().__init__(field, value)
+        self.field = field
+        self.value = value
+
+    def __str__(self):
+        return f"{self.field} {self.value!r} is already registered"
+
+
+class ServiceUnavailable(Exception):
+    """A service did not answer within the caller's timeout (it may still act on the call)."""

@@ -1,0 +1,58 @@
+"""Prometheus metrics for every nameko process, from one provider.
+
+`Metrics` times every entrypoint of the service it is declared on (requests, errors by kind,
+latency histogram) and serves the process's registry on `METRICS_PORT` (0 or unset: not
+served, still counted). Domain gauges are declared by each service with `gauge()`.
+"""
+import time
+
+from nameko.extensions import DependencyProvider
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+
+REQUESTS = Counter("liaison_entrypoint_requests_total", "Entrypoint calls handled.",
+                   ["service", "entrypoint"])
+ERRORS = Counter("liaison_entrypoint_errors_total",
+                 "Entrypoint calls that raised; kind is expected (refused input) or unexpected.",
+                 ["service", "entrypoint", "kind", "error"])
+LATENCY = Histogram("liaison_entrypoint_duration_seconds", "Time spent in an entrypoint.",
+                    ["service", "entrypoint"],
+                    buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
+
+_served_ports = set()
+_gauges = {}
+
+
+def gauge(name, documentation, labels=()):
+    """The process-wide gauge `name`, created on first use."""
+    if name not in _gauges:
+        _gauges[name] = Gauge(name, documentation, list(labels))
+    return _gauges[name]
+
+
+class Metrics(DependencyProvider):
+    def __init__(self):
+        self.started = {}
+
+    def setup(self):
+        port = int(self.container.config.get("METRICS_PORT") or 0)
+        if port and port not in _served_ports:
+            start_http_server(port, addr="127.0.0.1", registry=REGISTRY)
+            _served_ports.add(port)
+
+    def worker_setup(self, worker_ctx):
+        self.started[worker_ctx] = time.perf_counter()
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        started = self.started.pop(worker_ctx, None)
+        service = self.container.service_name
+        name = worker_ctx.entrypoint.method_name
+        REQUESTS.labels(service, name).inc()
+        if started is not None:
+            LATENCY.labels(service, name).observe(time.perf_counter() - started)
+        if exc_info is not None:
+            expected = getattr(worker_ctx.entrypoint, "expected_exceptions", ()) or ()
+            kind = "expected" if isinstance(exc_info[1], expected) else "unexpected"
+            ERRORS.labels(service, name, kind, type(exc_info[1]).__name__).inc()
+
+    def get_dependency(self, worker_ctx):
+        return self

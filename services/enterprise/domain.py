@@ -1,0 +1,348 @@
+"""The registry's rules: who the enterprises and officers are, and who answers for whom.
+
+Pure Python. Nothing here talks to a broker or a database; time is always a parameter.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+
+from .exceptions import InvalidAssignment, InvalidAvailability, InvalidEnterprise
+
+STATION_KINDS = ("station", "park_post")
+ENTERPRISE_KINDS = ("enterprise", "project")
+LEVELS = ("city_key_project", "district_key_project", "above_scale", "other")
+STAGES = ("signing", "landing", "construction", "production")
+OFFICER_ROLES = (
+    "bureau_leader",
+    "station_chief",
+    "team_leader",
+    "area_chief",
+    "community_officer",
+    "auxiliary_officer",
+    "policy_specialist",
+)
+DEPARTMENTS = (
+    "criminal_investigation",
+    "narcotics_control",
+    "traffic",
+    "household_registration",
+    "cyber_security",
+    "economic_crime",
+    "public_order",
+)
+ABSENCE_KINDS = ("off_duty", "on_leave")
+
+# Which officer roles may hold each chief seat ("three chiefs" per enterprise).
+CHIEF_SEATS = {
+    "bureau_leader_id": ("bureau_leader",),
+    "station_leader_id": ("station_chief", "team_leader"),
+    "area_chief_id": ("area_chief",),
+}
+# A and B answer the phone themselves: leaders are chiefs, not first responders.
+RESPONDER_ROLES = ("area_chief", "community_officer", "auxiliary_officer", "policy_specialist",
+                   "team_leader", "station_chief")
+
+# --- unified social credit code (GB 32100-2015) -------------------------------------------
+
+CREDIT_CODE_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def credit_code_check_char(first17: str) -> str:
+    """The check character GB 32100-2015 assigns to the first seventeen characters."""
+    total = sum(CREDIT_CODE_CHARSET.index(c) * w for c, w in zip(first17, _CREDIT_CODE_WEIGHTS))
+    return CREDIT_CODE_CHARSET[(31 - total % 31) % 31]
+
+
+def credit_code_problem(code: str) -> str | None:
+    """Why `code` is not a valid unified social credit code, or None when it is."""
+    if len(code) != 18:
+        return f"must be 18 characters, got {len(code)}"
+    bad = sorted({c for c in code if c not in CREDIT_CODE_CHARSET})
+    if bad:
+        return f"contains characters not allowed in a credit code: {''.join(bad)}"
+    if not code[2:8].isdigit():
+        return "characters 3 to 8 must be the administrative division code (digits)"
+    expected = credit_code_check_char(code[:17])
+    if code[17] != expected:
+        return f"check character is {code[17]!r}, expected {expected!r}"
+    return None
+
+
+# --- records ----------------------------------------------------------------------------
+
+
+@dataclass
+class Station:
+    id: str | None
+    name: str
+    kind: str = "station"
+    address: str = ""
+    phone: str = ""
+
+
+@dataclass
+class Park:
+    id: str | None
+    name: str
+    station_id: str
+    address: str = ""
+
+
+@dataclass
+class Grid:
+    id: str | None
+    code: str
+    name: str
+    station_id: str
+
+
+@dataclass
+class Contact:
+    name: str = ""
+    phone: str = ""
+
+
+@dataclass
+class Enterprise:
+    id: str | None
+    name: str
+    credit_code: str
+    kind: str
+    level: str
+    stage: str
+    grid_id: str
+    station_id: str
+    park_id: str | None = None
+    address: str = ""
+    workforce: int = 0
+    migrant_workers: int = 0
+    contact: Contact = field(default_factory=Contact)
+
+    def check(self) -> None:
+        if self.migrant_workers > self.workforce:
+            raise InvalidEnterprise({"migrant_workers": ["cannot exceed workforce"]})
+
+
+@dataclass(frozen=True)
+class Absence:
+    """A period an officer cannot be called: [start, end), end None while still open."""
+
+    kind: str
+    start: datetime
+    end: datetime | None = None
+    note: str = ""
+
+    def covers(self, at: datetime) -> bool:
+        return self.start <= at and (self.end is None or at < self.end)
+
+
+@dataclass
+class Officer:
+    id: str | None
+    badge_number: str
+    name: str
+    role: str
+    station_id: str
+    departments: list[str] = field(default_factory=list)
+    phone: str = ""
+    absences: list[Absence] = field(default_factory=list)
+
+    def absent_at(self, at: datetime) -> Absence | None:
+        """The absence that covers `at`, if any. The record holds the full history."""
+        for absence in self.absences:
+            if absence.covers(at):
+                return absence
+        return None
+
+    def go_off_duty(self, start: datetime, end: datetime | None, note: str = "") -> None:
+        if end is not None and end <= start:
+            raise InvalidAvailability({"end": ["must be after start"]})
+        if any(a.end is None for a in self.absences):
+            raise InvalidAvailability({"status": ["officer is already off duty"]})
+        self.absences.append(Absence("off_duty", start, end, note))
+
+    def take_leave(self, first_day: date, last_day: date, note: str = "") -> None:
+        if last_day < first_day:
+            raise InvalidAvailability({"end": ["last day of leave is before the first"]})
+        start = datetime.combine(first_day, time.min)
+        end = datetime.combine(last_day + timedelta(days=1), time.min)
+        self.absences.append(Absence("on_leave", start, end, note))
+
+    def return_to_duty(self, at: datetime) -> None:
+        """Close the open off-duty period and any leave still running at `at`."""
+        closed = False
+        for i, absence in enumerate(self.absences):
+            if absence.covers(at):
+                self.absences[i] = replace(absence, end=max(at, absence.start))
+                closed = True
+        if not closed:
+            raise InvalidAvailability({"status": ["officer is already on duty"]})
+
+
+# --- assignments -------------------------------------------------------------------------
+
+SEATS = ("a_officer_id", "b_officer_id", "bureau_leader_id", "station_leader_id", "area_chief_id")
+
+
+@dataclass(frozen=True)
+class AssignmentVersion:
+    """Who held which seat for an enterprise from `valid_from` until the next version."""
+
+    valid_from: datetime
+    a_officer_id: str | None = None
+    b_officer_id: str | None = None
+    bureau_leader_id: str | None = None
+    station_leader_id: str | None = None
+    area_chief_id: str | None = None
+    departments: tuple[str, ...] = ()
+    changed_by: str = ""
+
+    def officer_ids(self) -> set[str]:
+        return {getattr(self, seat) for seat in SEATS if getattr(self, seat)}
+
+    def chief_count(self) -> int:
+        return sum(1 for seat in CHIEF_SEATS if getattr(self, seat))
+
+
+@dataclass
+class AssignmentHistory:
+    """Every assignment an enterprise has had, oldest first. Versions are only ever appended."""
+
+    enterprise_id: str
+    versions: list[AssignmentVersion] = field(default_factory=list)
+
+    @property
+    def revision(self) -> int:
+        return len(self.versions)
+
+    def current(self) -> AssignmentVersion | None:
+        return self.versions[-1] if self.versions else None
+
+    def at(self, moment: datetime) -> AssignmentVersion | None:
+        """The version in force at `moment`, or None before the first assignment."""
+        found = None
+        for version in self.versions:
+            if version.valid_from <= moment:
+                found = version
+            else:
+                break
+        return found
+
+    def check_new_version(self, version: AssignmentVersion, officers: dict[str, Officer]) -> None:
+        """Raise InvalidAssignment unless `version` may follow the current one."""
+        errors: dict[str, list[str]] = {}
+        current = self.current()
+        if current is not None and version.valid_from < current.valid_from:
+            errors["effective_from"] = [
+                f"must not be before the current assignment ({current.valid_from.isoformat()})"
+            ]
+        if version.a_officer_id and version.a_officer_id == version.b_officer_id:
+            errors["b_officer_id"] = ["A and B must be two different officers"]
+        for seat in SEATS:
+            officer_id = getattr(version, seat)
+            if officer_id is None:
+                continue
+            officer = officers.get(officer_id)
+            if officer is None:
+                errors.setdefault(seat, []).append(f"no officer {officer_id}")
+                continue
+            allowed = CHIEF_SEATS.get(seat, RESPONDER_ROLES)
+            if officer.role not in allowed:
+                errors.setdefault(seat, []).append(
+                    f"officer {officer.badge_number} is a {officer.role}; "
+                    f"this seat needs one of {', '.join(allowed)}"
+                )
+        if errors:
+            raise InvalidAssignment(errors)
+
+    def holdings(self) -> list[dict]:
+        """Per seat, who held it from when to when (end None while still held)."""
+        rows: list[dict] = []
+        open_rows: dict[str, dict] = {}
+        for version in self.versions:
+            for seat in SEATS:
+                holder = getattr(version, seat)
+                row = open_rows.get(seat)
+                if row is not None and row["officer_id"] == holder:
+                    continue
+                if row is not None:
+                    row["end"] = version.valid_from
+                    del open_rows[seat]
+                if holder:
+                    row = {"seat": seat.removesuffix("_id"), "officer_id": holder,
+                           "start": version.valid_from, "end": None}
+                    rows.append(row)
+                    open_rows[seat] = row
+        return rows
+
+
+# --- who responds --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResponderStatus:
+    seat: str
+    officer: Officer
+    absence: Absence | None
+
+    @property
+    def available(self) -> bool:
+        return self.absence is None
+
+
+@dataclass(frozen=True)
+class Responders:
+    enterprise: Enterprise
+    at: datetime
+    station: Station | None
+    seats: tuple[ResponderStatus, ...]
+    departments: tuple[str, ...]
+
+    def seat(self, name: str) -> ResponderStatus | None:
+        return next((s for s in self.seats if s.seat == name), None)
+
+    @property
+    def to_call(self) -> ResponderStatus | None:
+        """A when A is there, B the moment A is absent; None when neither can be called."""
+        for name in ("a_officer", "b_officer"):
+            status = self.seat(name)
+            if status is not None and status.available:
+                return status
+        return None
+
+
+def resolve_responders(enterprise: Enterprise, version: AssignmentVersion | None,
+                       officers: dict[str, Officer], station: Station | None,
+                       at: datetime) -> Responders:
+    seats = []
+    if version is not None:
+        for seat in SEATS:
+            officer = officers.get(getattr(version, seat) or "")
+            if officer is not None:
+                seats.append(ResponderStatus(seat.removesuffix("_id"), officer,
+                                             officer.absent_at(at)))
+    return Responders(enterprise, at, station, tuple(seats),
+                      version.departments if version else ())
+
+
+COVERAGE_GAPS = ("no_a_officer", "no_b_officer", "fewer_than_three_chiefs", "a_and_b_absent")
+
+
+def coverage_gaps(version: AssignmentVersion | None, officers: dict[str, Officer],
+                  at: datetime) -> list[str]:
+    """What is missing in an enterprise's cover at `at` (an empty list means fully covered)."""
+    if version is None:
+        return list(COVERAGE_GAPS[:3])
+    gaps = []
+    if not version.a_officer_id:
+        gaps.append("no_a_officer")
+    if not version.b_officer_id:
+        gaps.append("no_b_officer")
+    if version.chief_count() < 3:
+        gaps.append("fewer_than_three_chiefs")
+    pair = [officers.get(version.a_officer_id or ""), officers.get(version.b_officer_id or "")]
+    if all(o is not None for o in pair) and all(o.absent_at(at) for o in pair):
+        gaps.append("a_and_b_absent")
+    return gaps

@@ -1,0 +1,202 @@
+"""The enterprise registry's entrypoints: schema in, handler, schema out."""
+from nameko.events import event_handler
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from contracts.envelope import open_envelope
+from contracts.events import REGISTRY_EVENTS
+from contracts.fields import utcnow
+from kit.errors import DuplicateRecord, RecordNotFound, ValidationFailed
+from kit.metrics import Metrics, gauge
+from kit.schemas import PageQuery, load, page_of
+from kit.storage import Storage
+
+from . import handlers, imports, schemas
+from .domain import Enterprise, Grid, Officer, Park, Station
+from .exceptions import AssignmentChangedMeanwhile
+from .store import Repository
+
+EXPECTED = (ValidationFailed, RecordNotFound, DuplicateRecord, AssignmentChangedMeanwhile)
+
+ENTERPRISES = gauge("liaison_enterprises", "Registered enterprises and projects.", ["level"])
+ABSENT = gauge("liaison_officers_absent", "Officers absent (off duty or on leave) right now.")
+GAPS = gauge("liaison_coverage_gaps", "Enterprises with a gap in their cover, by gap.", ["gap"])
+
+_PLACES = {"station": (Station, schemas.StationInput, schemas.Station),
+           "park": (Park, schemas.ParkInput, schemas.Park),
+           "grid": (Grid, schemas.GridInput, schemas.Grid)}
+_CREATE_PLACE = {"station": handlers.create_station, "park": handlers.create_park,
+                 "grid": handlers.create_grid}
+
+
+def _page(repo, record_cls, out_schema, query, filters=None):
+    paging = load(PageQuery(), query)
+    skip = (paging["page"] - 1) * paging["per_page"]
+    items, total = repo.list(record_cls, skip, paging["per_page"], **(filters or {}))
+    return page_of(items, total, paging["page"], paging["per_page"], out_schema())
+
+
+class EnterpriseService:
+    name = "enterprise"
+
+    store = Storage(Repository)
+    metrics = Metrics()
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+    # --- stations, parks, grids: one set of entrypoints, `kind` says which ---------------
+
+    @rpc(expected_exceptions=EXPECTED)
+    def create_place(self, kind, data):
+        _, in_schema, out_schema = _place(kind)
+        place = _CREATE_PLACE[kind](self.store, load(in_schema(), data), utcnow())
+        return out_schema().dump(place)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def update_place(self, kind, place_id, changes):
+        record_cls, in_schema, out_schema = _place(kind)
+        changed = handlers.update_place(self.store, record_cls, place_id,
+                                        load(in_schema(), changes, partial=True), utcnow())
+        return out_schema().dump(changed)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_place(self, kind, place_id):
+        record_cls, _, out_schema = _place(kind)
+        return out_schema().dump(self.store.get(record_cls, place_id))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_places(self, kind, query=None):
+        record_cls, _, out_schema = _place(kind)
+        return _page(self.store, record_cls, out_schema, query or {})
+
+    # --- enterprises ----------------------------------------------------------------------
+
+    @rpc(expected_exceptions=EXPECTED)
+    def register_enterprise(self, data):
+        enterprise = handlers.register_enterprise(
+            self.store, load(schemas.EnterpriseInput(), data), utcnow())
+        return schemas.Enterprise().dump(enterprise)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def update_enterprise(self, enterprise_id, changes):
+        enterprise = handlers.update_enterprise(
+            self.store, enterprise_id, load(schemas.EnterpriseInput(), changes, partial=True),
+            utcnow())
+        return schemas.Enterprise().dump(enterprise)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_enterprise(self, enterprise_id):
+        return schemas.Enterprise().dump(self.store.get(Enterprise, enterprise_id))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_enterprises(self, query=None, filters=None):
+        return _page(self.store, Enterprise, schemas.Enterprise, query or {},
+                     load(schemas.EnterpriseFilter(), filters or {}))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def enterprise_file(self, enterprise_id):
+        return schemas.EnterpriseFile().dump(handlers.enterprise_file(self.store, enterprise_id))
+
+    # --- officers -------------------------------------------------------------------------
+
+    @rpc(expected_exceptions=EXPECTED)
+    def register_officer(self, data):
+        officer = handlers.register_officer(self.store, load(schemas.OfficerInput(), data),
+                                            utcnow())
+        return schemas.Officer().dump(officer)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def update_officer(self, officer_id, changes):
+        officer = handlers.update_officer(
+            self.store, officer_id, load(schemas.OfficerInput(), changes, partial=True),
+            utcnow())
+        return schemas.Officer().dump(officer)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_officer(self, officer_id):
+        return schemas.Officer().dump(self.store.get(Officer, officer_id))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_officers(self, query=None, filters=None):
+        return _page(self.store, Officer, schemas.Officer, query or {},
+                     load(schemas.OfficerFilter(), filters or {}))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def change_availability(self, officer_id, command):
+        officer = handlers.change_availability(
+            self.store, officer_id, load(schemas.AvailabilityInput(), command), utcnow())
+        return schemas.Officer().dump(officer)
+
+    # --- assignments and responders ------------------------------------------------------
+
+    @rpc(expected_exceptions=EXPECTED)
+    def assign(self, enterprise_id, command, actor=""):
+        history = handlers.assign(self.store, enterprise_id,
+                                  load(schemas.AssignmentInput(), command), actor, utcnow())
+        return schemas.Assignments().dump(handlers.assignments_view(history))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_assignments(self, enterprise_id):
+        self.store.get(Enterprise, enterprise_id)
+        history = self.store.get_assignments(enterprise_id)
+        return schemas.Assignments().dump(handlers.assignments_view(history))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def enterprise_ids_for_officer(self, officer_id):
+        return self.store.enterprise_ids_for_officer(officer_id)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def responders(self, enterprise_id, at=None):
+        """Who responds for the enterprise at `at` (default now): A, B, chiefs, station."""
+        moment = load(schemas.ResponderQuery(), {"at": at} if at else {})["at"] or utcnow()
+        return schemas.Responders().dump(handlers.responders(self.store, enterprise_id, moment))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def coverage(self, at=None):
+        moment = load(schemas.ResponderQuery(), {"at": at} if at else {})["at"] or utcnow()
+        return schemas.Coverage().dump(handlers.coverage(self.store, moment))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def import_csv(self, command, actor=""):
+        command = load(schemas.ImportInput(), command)
+        report = imports.import_csv(self.store, command["kind"], command["text"],
+                                    command["mode"], actor, utcnow())
+        return schemas.ImportReport().dump(report)
+
+    # --- the enterprise file records the registry's own events ---------------------------
+
+    @event_handler("enterprise", "enterprise.registered")
+    def file_registration(self, envelope):
+        self._file(envelope)
+
+    @event_handler("enterprise", "enterprise.updated")
+    def file_update(self, envelope):
+        self._file(envelope)
+
+    @event_handler("enterprise", "assignment.changed")
+    def file_assignment(self, envelope):
+        self._file(envelope)
+
+    def _file(self, envelope):
+        """Idempotent: the event id is the timeline entry's key."""
+        handlers.record_on_file(self.store, envelope, open_envelope(envelope, REGISTRY_EVENTS))
+
+    # --- domain gauges -------------------------------------------------------------------
+
+    @timer(interval=15)
+    def refresh_gauges(self):
+        figures = handlers.registry_figures(self.store, utcnow())
+        for level, count in figures["enterprises_by_level"].items():
+            ENTERPRISES.labels(level).set(count)
+        ABSENT.set(figures["officers_absent"])
+        for gap, count in figures["coverage_gaps"].items():
+            GAPS.labels(gap).set(count)
+
+
+def _place(kind):
+    try:
+        return _PLACES[kind]
+    except KeyError:
+        raise ValidationFailed({"kind": [f"must be one of {', '.join(_PLACES)}"]}) from None
