@@ -1,0 +1,88 @@
+"""The gateway's HTTP entrypoint: authentication, JSON in and out, errors from the one table.
+
+`api(method, url, roles=..., body=Schema, returns=Schema)` declares a route. The schemas are
+those of the service behind it (validation happens there, once); here they describe the
+route in the OpenAPI document. The decorated method gets (request, principal, **path values,
+body=...) and returns a body, or (status, body).
+"""
+import json
+from functools import partial
+
+from eventlet.event import Event
+from nameko.web.handlers import HttpRequestHandler
+
+from kit.errors import ValidationFailed
+
+from .auth import EVERYONE, authenticate, check_role
+from .errors import error_response, json_response
+from .idempotency import IdempotencyStore, fingerprint
+
+
+class Api(HttpRequestHandler):
+    idempotency = IdempotencyStore()
+
+    def __init__(self, method, url, *, roles=EVERYONE, summary="", body=None, returns=None,
+                 query=None, status=200, public=False, csv_body=False, **kwargs):
+        self.roles = roles
+        self.summary = summary
+        self.body_schema = body
+        self.returns = returns
+        self.query = query
+        self.status = status
+        self.public = public
+        self.csv_body = csv_body
+        self.secret = None
+        super().__init__(method, url, **kwargs)
+
+    def setup(self):
+        super().setup()
+        self.secret = self.container.config.get("JWT_SECRET")
+        if not self.secret:
+            raise RuntimeError("JWT_SECRET is not set; the gateway cannot check tokens")
+
+    def handle_request(self, request):
+        request.shallow = False
+        try:
+            principal = None
+            if not self.public:
+                principal = authenticate(self.secret, request.headers.get("Authorization"))
+                check_role(principal, self.roles)
+            key = request.headers.get("Idempotency-Key")
+            if self.method == "POST" and key and principal is not None:
+                status, body, replayed = self.idempotency.run_once(
+                    principal.sub, key, fingerprint(self.method, request.full_path,
+                                                    request.get_data()),
+                    partial(self._run, request, principal))
+                headers = {"Idempotent-Replayed": "true"} if replayed else None
+                return json_response(body, status, headers)
+            status, body = self._run(request, principal)
+            return json_response(body, status)
+        except Exception as exc:
+            return error_response(exc)
+
+    def _run(self, request, principal):
+        kwargs = dict(request.path_values)
+        if self.csv_body:
+            kwargs["body"] = request.get_data(as_text=True)
+        elif self.method in ("POST", "PATCH", "PUT"):
+            kwargs["body"] = _json_body(request)
+        event = Event()
+        self.container.spawn_worker(
+            self, (request, principal), kwargs,
+            context_data=self.server.context_data_from_headers(request),
+            handle_result=partial(self.handle_result, event))
+        result = event.wait()
+        return result if isinstance(result, tuple) else (self.status, result)
+
+
+def _json_body(request):
+    raw = request.get_data()
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        raise ValidationFailed({"_body": [f"not valid JSON: {error}"]}) from None
+
+
+api = Api.decorator

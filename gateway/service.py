@@ -1,0 +1,181 @@
+"""HTTP under /v1 for front ends: each route checks access, then calls the service behind it."""
+from kit.errors import ServiceUnavailable
+from kit.metrics import Metrics
+from kit.rpc import TimedRpcProxy
+from kit.schemas import PageQuery, page_schema
+from nameko.web.handlers import http
+from services.enterprise import schemas as registry
+
+from . import openapi
+from .api import api
+from .auth import MANAGERS, check_enterprise, check_officer_self, redact
+from .errors import json_response
+
+READERS = ("admin", "supervisor", "officer", "enterprise", "agency")
+PLACES = "<any(stations, parks, grids):kind>"
+PLACE_KIND = {"stations": "station", "parks": "park", "grids": "grid"}
+PLACE_INPUTS = (registry.StationInput, registry.ParkInput, registry.GridInput)
+PLACE_OUTPUTS = (registry.Station, registry.Park, registry.Grid)
+
+
+def _paging(request):
+    return {k: request.args[k] for k in ("page", "per_page") if k in request.args}
+
+
+class GatewayService:
+    name = "gateway"
+
+    enterprise = TimedRpcProxy("enterprise")
+    metrics = Metrics()
+
+    # --- health and the API document ----------------------------------------------------
+
+    @http("GET", "/healthz")
+    def healthz(self, request):
+        return json_response({"status": "ok"})
+
+    @api("GET", "/readyz", public=True, summary="Broker and services answer")
+    def readyz(self, request, principal):
+        try:
+            self.enterprise.ping()
+        except ServiceUnavailable as error:
+            return 503, {"status": "unavailable", "enterprise": str(error)}
+        return {"status": "ready", "enterprise": "ok"}
+
+    @api("GET", "/v1/openapi.json", public=True, summary="This API, generated from the schemas")
+    def openapi_document(self, request, principal):
+        return openapi.document(type(self))
+
+    # --- stations, parks, grids ------------------------------------------------------------
+
+    @api("POST", f"/v1/{PLACES}", roles=MANAGERS, status=201, body=PLACE_INPUTS,
+         returns=PLACE_OUTPUTS, summary="Create a station, park or grid")
+    def create_place(self, request, principal, kind, body):
+        return self.enterprise.create_place(PLACE_KIND[kind], body)
+
+    @api("GET", f"/v1/{PLACES}", roles=READERS, query=PageQuery,
+         returns=tuple(page_schema(s) for s in PLACE_OUTPUTS), summary="List stations, parks or grids")
+    def list_places(self, request, principal, kind):
+        return self.enterprise.list_places(PLACE_KIND[kind], _paging(request))
+
+    @api("GET", f"/v1/{PLACES}/<place_id>", roles=READERS, returns=PLACE_OUTPUTS,
+         summary="One station, park or grid")
+    def get_place(self, request, principal, kind, place_id):
+        return self.enterprise.get_place(PLACE_KIND[kind], place_id)
+
+    @api("PATCH", f"/v1/{PLACES}/<place_id>", roles=MANAGERS, body=PLACE_INPUTS,
+         returns=PLACE_OUTPUTS, summary="Change a station, park or grid")
+    def update_place(self, request, principal, kind, place_id, body):
+        return self.enterprise.update_place(PLACE_KIND[kind], place_id, body)
+
+    # --- enterprises ---------------------------------------------------------------------------
+
+    @api("POST", "/v1/enterprises", roles=MANAGERS, status=201, body=registry.EnterpriseInput,
+         returns=registry.Enterprise, summary="Register an enterprise or project")
+    def register_enterprise(self, request, principal, body):
+        return self.enterprise.register_enterprise(body)
+
+    @api("GET", "/v1/enterprises", roles=READERS, query=PageQuery,
+         returns=page_schema(registry.Enterprise),
+         summary="Enterprises the caller may see (filters: station_id, grid_id, level, kind)")
+    def list_enterprises(self, request, principal):
+        filters = {k: request.args[k] for k in ("station_id", "grid_id", "level", "kind")
+                   if k in request.args}
+        if principal.role == "enterprise":
+            filters["ids"] = [principal.enterprise_id]
+        elif principal.role == "officer":
+            filters["ids"] = self.enterprise.enterprise_ids_for_officer(principal.officer_id)
+        page = self.enterprise.list_enterprises(_paging(request), filters)
+        page["items"] = [redact(principal, e) for e in page["items"]]
+        return page
+
+    @api("GET", "/v1/enterprises/<enterprise_id>", roles=READERS, returns=registry.Enterprise,
+         summary="One enterprise")
+    def get_enterprise(self, request, principal, enterprise_id):
+        self._check_enterprise(principal, enterprise_id)
+        return redact(principal, self.enterprise.get_enterprise(enterprise_id))
+
+    @api("PATCH", "/v1/enterprises/<enterprise_id>", roles=MANAGERS,
+         body=registry.EnterpriseInput, returns=registry.Enterprise,
+         summary="Change an enterprise (only the fields sent)")
+    def update_enterprise(self, request, principal, enterprise_id, body):
+        return self.enterprise.update_enterprise(enterprise_id, body)
+
+    @api("GET", "/v1/enterprises/<enterprise_id>/file", roles=READERS,
+         returns=registry.EnterpriseFile,
+         summary="The enterprise's file: profile, assignments, timeline")
+    def enterprise_file(self, request, principal, enterprise_id):
+        self._check_enterprise(principal, enterprise_id)
+        file = self.enterprise.enterprise_file(enterprise_id)
+        file["profile"] = redact(principal, file["profile"])
+        return file
+
+    @api("GET", "/v1/enterprises/<enterprise_id>/assignments", roles=READERS,
+         returns=registry.Assignments, summary="Current assignment and who held which seat")
+    def get_assignments(self, request, principal, enterprise_id):
+        self._check_enterprise(principal, enterprise_id)
+        return self.enterprise.get_assignments(enterprise_id)
+
+    @api("POST", "/v1/enterprises/<enterprise_id>/assignments", roles=MANAGERS, status=201,
+         body=registry.AssignmentInput, returns=registry.Assignments,
+         summary="Change who is responsible for the enterprise (a new version)")
+    def assign(self, request, principal, enterprise_id, body):
+        return self.enterprise.assign(enterprise_id, body, principal.sub)
+
+    @api("GET", "/v1/enterprises/<enterprise_id>/responders", roles=READERS,
+         query=registry.ResponderQuery, returns=registry.Responders,
+         summary="Who responds for the enterprise at time `at` (default now)")
+    def responders(self, request, principal, enterprise_id):
+        self._check_enterprise(principal, enterprise_id)
+        return self.enterprise.responders(enterprise_id, request.args.get("at"))
+
+    @api("GET", "/v1/coverage", roles=MANAGERS, query=registry.ResponderQuery,
+         returns=registry.Coverage, summary="Enterprises with gaps in their cover")
+    def coverage(self, request, principal):
+        return self.enterprise.coverage(request.args.get("at"))
+
+    # --- officers -------------------------------------------------------------------------------
+
+    @api("POST", "/v1/officers", roles=MANAGERS, status=201, body=registry.OfficerInput,
+         returns=registry.Officer, summary="Register an officer")
+    def register_officer(self, request, principal, body):
+        return self.enterprise.register_officer(body)
+
+    @api("GET", "/v1/officers", roles=("admin", "supervisor", "officer"), query=PageQuery,
+         returns=page_schema(registry.Officer), summary="Officers (filters: station_id, role)")
+    def list_officers(self, request, principal):
+        filters = {k: request.args[k] for k in ("station_id", "role") if k in request.args}
+        return self.enterprise.list_officers(_paging(request), filters)
+
+    @api("GET", "/v1/officers/<officer_id>", roles=("admin", "supervisor", "officer"),
+         returns=registry.Officer, summary="One officer")
+    def get_officer(self, request, principal, officer_id):
+        return self.enterprise.get_officer(officer_id)
+
+    @api("PATCH", "/v1/officers/<officer_id>", roles=MANAGERS, body=registry.OfficerInput,
+         returns=registry.Officer, summary="Change an officer (only the fields sent)")
+    def update_officer(self, request, principal, officer_id, body):
+        return self.enterprise.update_officer(officer_id, body)
+
+    @api("POST", "/v1/officers/<officer_id>/availability", roles=("admin", "supervisor",
+                                                                  "officer"),
+         body=registry.AvailabilityInput, returns=registry.Officer,
+         summary="Put an officer on leave, off duty, or back on duty")
+    def change_availability(self, request, principal, officer_id, body):
+        check_officer_self(principal, officer_id)
+        return self.enterprise.change_availability(officer_id, body)
+
+    # --- bulk import ------------------------------------------------------------------------
+
+    @api("POST", "/v1/imports/<any(enterprises, officers, assignments):kind>", roles=MANAGERS,
+         csv_body=True, returns=registry.ImportReport,
+         summary="Import CSV rows; ?mode=all_or_nothing (default) or good_rows")
+    def import_csv(self, request, principal, kind, body):
+        command = {"kind": kind, "text": body,
+                   "mode": request.args.get("mode", "all_or_nothing")}
+        return self.enterprise.import_csv(command, principal.sub)
+
+    def _check_enterprise(self, principal, enterprise_id):
+        check_enterprise(principal, enterprise_id,
+                         lambda: self.enterprise.enterprise_ids_for_officer(principal.officer_id))
+
