@@ -4,6 +4,7 @@ An envelope is a plain dict (it crosses the broker as JSON). `make_envelope` dum
 through the event type's schema; `open_envelope` loads it back through the same schema, so a
 producer and a consumer cannot disagree about a field without one of them failing loudly.
 """
+import json
 import uuid
 
 from marshmallow import Schema, fields, validate
@@ -12,6 +13,17 @@ from .fields import UtcDateTime, utcnow
 
 SPECVERSION = "1.0"
 DATACONTENTTYPE = "application/json"
+# The message's own content type: CloudEvents structured mode, JSON format.
+CONTENT_TYPE = "application/cloudevents+json"
+
+
+def encode(envelope):
+    """The message body of an envelope (kombu serializer `cloudevents`)."""
+    return json.dumps(envelope, ensure_ascii=False)
+
+
+def decode(body):
+    return json.loads(body)
 
 
 class EnvelopeSchema(Schema):

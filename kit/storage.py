@@ -22,6 +22,16 @@ log = logging.getLogger(__name__)
 
 OUTBOX_FIELD = "outbox"
 
+# Events travel as CloudEvents structured JSON (content type application/cloudevents+json).
+# A nameko process that consumes events merges this into its config (infra/config.yaml does).
+SERIALIZATION_CONFIG = {
+    "SERIALIZERS": {"cloudevents": {"encoder": "contracts.envelope.encode",
+                                    "decoder": "contracts.envelope.decode",
+                                    "content_type": "application/cloudevents+json",
+                                    "content_encoding": "utf-8"}},
+    "ACCEPT": ["json", "cloudevents"],
+}
+
 
 def connect(service_name, mongo_uri=None, data_dir="data"):
     """Register the mongoengine alias `service_name` on that service's own database."""
@@ -32,7 +42,7 @@ def connect(service_name, mongo_uri=None, data_dir="data"):
                             uuidRepresentation="standard")
         return
     path = Path(data_dir).absolute() / service_name
-    mongoengine.connect(db=db_name, alias=service_name,
+    mongoengine.connect(db=db_name, alias=service_name, uuidRepresentation="standard",
                         mongo_client_class=_embedded_client(path))
 
 
@@ -104,7 +114,10 @@ class Storage(DependencyProvider):
         service = self.container.service_name
         connect(service, config.get("MONGO_URI") or None, config.get("DATA_DIR") or "data")
         self.exchange = get_event_exchange(service, config)
-        self.publisher = Publisher(config["AMQP_URI"], serializer="json",
+        if "cloudevents" not in config.get("SERIALIZERS", {}):
+            raise RuntimeError("events need the cloudevents serializer: merge "
+                               "kit.storage.SERIALIZATION_CONFIG into the config")
+        self.publisher = Publisher(config["AMQP_URI"], serializer="cloudevents",
                                    exchange=self.exchange, declare=[self.exchange])
 
     def start(self):

@@ -1,0 +1,209 @@
+"""End-to-end fixtures: the real platform (one nameko process per service) on its own vhost.
+
+RPC queues are named after the service (`rpc-enterprise`) and live on a vhost, so a stray
+enterprise service on the default vhost would answer our gateway's calls too. Every session
+therefore creates a fresh RabbitMQ vhost through the management API, runs the platform and
+the demo loader on it, and deletes it at the end.
+"""
+import json
+import socket
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import requests
+from kombu import Connection, Exchange, Queue
+
+from gateway.auth import issue_token
+from infra.launch import Platform, jwt_secret
+from infra.load_demo import load_demo
+
+BROKER_HOST = "localhost"
+MANAGEMENT = f"http://{BROKER_HOST}:15672/api"
+MANAGEMENT_AUTH = ("guest", "guest")
+RPC_TIMEOUT = 2.0
+HTTP_TIMEOUT = 15
+
+
+# --- helpers usable from tests --------------------------------------------------------------
+
+
+def free_port(pair=False):
+    """A TCP port nothing listens on; with pair=True one whose successor is free too."""
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            if not pair:
+                return port
+            if port >= 65535:
+                continue
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free port found")
+
+
+def create_vhost(prefix="e2e"):
+    """A fresh vhost on the broker that guest may use fully; returns its name."""
+    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    response = requests.put(f"{MANAGEMENT}/vhosts/{name}", auth=MANAGEMENT_AUTH, timeout=10)
+    response.raise_for_status()
+    response = requests.put(f"{MANAGEMENT}/permissions/{name}/guest", auth=MANAGEMENT_AUTH,
+                            json={"configure": ".*", "write": ".*", "read": ".*"}, timeout=10)
+    response.raise_for_status()
+    return name
+
+
+def delete_vhost(name):
+    requests.delete(f"{MANAGEMENT}/vhosts/{name}", auth=MANAGEMENT_AUTH, timeout=10)
+
+
+def utc_today():
+    """Today as the platform counts days (its times are UTC)."""
+    return datetime.now(timezone.utc).date()
+
+
+def _log_tails(log_dir, lines=40):
+    out = []
+    for path in sorted(Path(log_dir).glob("*.log")):
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+        out.append(f"--- {path.name} ---\n" + "\n".join(tail))
+    return "\n".join(out)
+
+
+class EventTap:
+    """A queue of our own bound to `<exchange>` with routing key '#': every event published
+    on that exchange after `open()` lands here, for a test to read with `collect()`."""
+
+    def __init__(self, amqp_uri, exchange_name="enterprise.events"):
+        self.amqp_uri = amqp_uri
+        self.exchange = Exchange(exchange_name, type="topic", durable=True)
+        self.queue = Queue(f"e2e-tap-{uuid.uuid4().hex[:8]}", exchange=self.exchange,
+                           routing_key="#", auto_delete=True)
+        self.connection = None
+        self.bound = None
+
+    def __enter__(self):
+        self.connection = Connection(self.amqp_uri)
+        channel = self.connection.channel()
+        self.exchange(channel).declare()
+        self.bound = self.queue(channel)
+        self.bound.declare()
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.bound.delete()
+        finally:
+            self.connection.release()
+
+    def collect(self, seconds, until=None):
+        """Messages' bodies received during `seconds` (bounded); stops early once
+        `until(bodies)` is true."""
+        bodies = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            message = self.bound.get(no_ack=True)
+            if message is None:
+                if until is not None and until(bodies):
+                    break
+                time.sleep(0.05)
+                continue
+            body = message.payload if message.content_type else message.body
+            if isinstance(body, (bytes, str)):
+                body = json.loads(body)
+            bodies.append(body)
+        return bodies
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def vhost():
+    name = create_vhost()
+    yield name
+    delete_vhost(name)
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory, vhost):
+    """The whole platform on a tmp data dir, free ports and its own vhost, with the demo
+    county loaded."""
+    root = tmp_path_factory.mktemp("platform")
+    platform = Platform(
+        data_dir=root / "data",
+        gateway_port=free_port(),
+        metrics_base=free_port(pair=True),
+        amqp_uri=f"amqp://guest:guest@{BROKER_HOST}:5672/{vhost}",
+        # MONGO_URI empty: the embedded store under the tmp data dir, never a shared database.
+        extra_env={"RPC_TIMEOUT": str(int(RPC_TIMEOUT)), "MONGO_URI": ""},
+        log_dir=root / "logs",
+    )
+    platform.start()
+    try:
+        try:
+            platform.wait_ready(timeout=60)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}\n{_log_tails(platform.log_dir)}") from None
+        platform.demo_summary = load_demo(platform.amqp_uri)
+        assert platform.demo_summary.startswith("Demo county loaded"), platform.demo_summary
+        yield platform
+    finally:
+        platform.stop()
+
+
+@pytest.fixture(scope="session")
+def secret(platform):
+    return jwt_secret(platform.data_dir)
+
+
+@pytest.fixture(scope="session")
+def token(secret):
+    """token(role, sub=None, enterprise_id=None, officer_id=None, ttl=None, secret=None)."""
+
+    def make(role, sub=None, enterprise_id=None, officer_id=None, ttl=None, secret=secret):
+        kwargs = {"ttl": ttl} if ttl is not None else {}
+        return issue_token(secret, role, sub or f"e2e-{role}", enterprise_id, officer_id,
+                           **kwargs)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def api(platform):
+    """api(method, path, token=None, **requests kwargs) -> requests.Response."""
+    session = requests.Session()
+
+    def call(method, path, token=None, **kwargs):
+        headers = dict(kwargs.pop("headers", None) or {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        kwargs.setdefault("timeout", HTTP_TIMEOUT)
+        return session.request(method, platform.url + path, headers=headers, **kwargs)
+
+    yield call
+    session.close()
+
+
+@pytest.fixture(scope="session")
+def supervisor(token):
+    return token("supervisor", sub="e2e-supervisor")
+
+
+@pytest.fixture(scope="session")
+def ledger():
+    """Records the tests created, by kind, so the restart test can check they survived."""
+    return {"enterprises": [], "stations": [], "officers": []}
+
+
+@pytest.fixture
+def event_tap(platform):
+    with EventTap(platform.amqp_uri) as tap:
+        yield tap
