@@ -21,6 +21,8 @@ from nameko.standalone.events import get_event_exchange
 log = logging.getLogger(__name__)
 
 OUTBOX_FIELD = "outbox"
+# Only documents with unsent events are in this index, so a sweep reads only those.
+OUTBOX_INDEX = {"fields": [f"{OUTBOX_FIELD}.id"], "sparse": True}
 
 # Events travel as CloudEvents structured JSON (content type application/cloudevents+json).
 # A nameko process that consumes events merges this into its config (infra/config.yaml does).
@@ -71,7 +73,7 @@ def drain(collection, publish, ids=None):
     Returns how many envelopes were published. An envelope is removed only after `publish`
     returned, so a crash in between publishes it again on the next drain.
     """
-    query = {f"{OUTBOX_FIELD}.0": {"$exists": True}}
+    query = {f"{OUTBOX_FIELD}.id": {"$exists": True}}  # served by the sparse OUTBOX_INDEX
     if ids is not None:
         query["_id"] = {"$in": list(ids)}
     sent = 0
@@ -104,7 +106,7 @@ class Storage(DependencyProvider):
     `sweep_interval` seconds.
     """
 
-    def __init__(self, repository_cls, sweep_interval=2.0):
+    def __init__(self, repository_cls, sweep_interval=5.0):
         self.repository_cls = repository_cls
         self.sweep_interval = sweep_interval
         self.units = {}

@@ -21,7 +21,7 @@ ALIAS = "enterprise"
 
 
 class _Record(Document):
-    meta = {"abstract": True, "db_alias": ALIAS}
+    meta = {"abstract": True, "db_alias": ALIAS, "indexes": [storage.OUTBOX_INDEX]}
     outbox = ListField(DictField())
 
 

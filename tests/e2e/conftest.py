@@ -115,8 +115,8 @@ class EventTap:
                     break
                 time.sleep(0.05)
                 continue
-            body = message.payload if message.content_type else message.body
-            if isinstance(body, (bytes, str)):
+            body = message.payload
+            if isinstance(body, (bytes, str)):  # published without a JSON content type
                 body = json.loads(body)
             bodies.append(body)
         return bodies
