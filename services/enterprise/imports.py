@@ -135,9 +135,25 @@ def _checked(prepare, schema, data, repo, *args):
     except DuplicateRecord as error:
         raise RowRejected(error.field, str(error)) from None
     except ValidationFailed as error:
-        field, why = next(iter(sorted(error.errors.items())))
-        reason = "; ".join(map(str, why)) if isinstance(why, list) else str(why)
-        raise RowRejected(_COLUMN_OF.get(field, field), reason) from None
+        raise RowRejected(*_first_refusal(error.errors)) from None
+
+
+def _first_refusal(errors):
+    """(CSV column, reason) of the first refused field, following nested errors down.
+
+    Nested objects map to their own columns (contact.phone -> contact_phone); a list names
+    the item (departments item 2)."""
+    path, why = [], errors
+    while isinstance(why, dict):
+        key = sorted(why, key=str)[0]
+        path.append(key)
+        why = why[key]
+    reason = "; ".join(map(str, why)) if isinstance(why, list) else str(why)
+    if path[0] == "contact" and len(path) > 1:
+        return f"contact_{path[1]}", reason
+    if len(path) > 1 and isinstance(path[1], int):
+        return _COLUMN_OF.get(path[0], path[0]), f"item {path[1] + 1}: {reason}"
+    return _COLUMN_OF.get(path[0], path[0]), reason
 
 
 def _prepare_enterprise(repo, lookups, row, actor, now):

@@ -83,6 +83,26 @@ def envelope(event_type, subject, data, now=NOW):
     return handlers.event(event_type, subject, data, now)
 
 
+_CREATED = {Station: "station.created", Park: "park.created", Grid: "grid.created",
+            Enterprise: "enterprise.registered", Officer: "officer.registered"}
+_UPDATED = {Station: "station.updated", Park: "park.updated", Grid: "grid.updated",
+            Enterprise: "enterprise.updated", Officer: "officer.updated"}
+
+
+def created(record, now=NOW):
+    return envelope(_CREATED[type(record)], record.id, record, now)
+
+
+def updated(record, now=LATER):
+    return envelope(_UPDATED[type(record)], record.id, record, now)
+
+
+def assignment_changed(enterprise_id, new_version, revision, previous=None):
+    data = dict(vars(new_version), enterprise_id=enterprise_id, revision=revision,
+                previous=previous)
+    return envelope("assignment.changed", enterprise_id, data, new_version.valid_from)
+
+
 def raw(record_cls, record_id):
     """The stored document itself, to see its outbox."""
     collection = {Station: "stations", Park: "parks", Grid: "grids", Enterprise: "enterprises",
@@ -174,11 +194,11 @@ UNIQUE = [
 def test_adding_a_taken_unique_key_is_refused_and_changes_nothing(
         repo, make_first, make_second, field, duplicate):
     first = make_first(repo)
-    repo.add(first, [envelope("station.created", first.id, a_station(repo))])
+    repo.add(first, [created(first)])
     clash = replace(make_second(repo), **{field: getattr(first, field)})
 
     with pytest.raises(duplicate) as refused:
-        repo.add(clash, [envelope("station.created", clash.id, a_station(repo))])
+        repo.add(clash, [created(clash)])
 
     assert (refused.value.field, refused.value.value) == (field, getattr(first, field))
     assert repo.all(type(first)) == [first]
@@ -196,7 +216,7 @@ def test_updating_to_a_taken_unique_key_is_refused_and_changes_nothing(
     clash = replace(second, name="renamed", **{field: getattr(first, field)})
 
     with pytest.raises(duplicate) as refused:
-        repo.update(clash, [envelope("station.created", second.id, a_station(repo))])
+        repo.update(clash, [updated(clash)])
 
     assert (refused.value.field, refused.value.value) == (field, getattr(first, field))
     assert repo.get(type(first), first.id) == first
@@ -241,7 +261,7 @@ def test_update_of_an_unknown_record_raises_not_found_and_creates_nothing(repo, 
     record = make(repo)
     not_found = dict(NOT_FOUND)[type(record)]
     with pytest.raises(not_found):
-        repo.update(record, [envelope("station.created", record.id, a_station(repo))])
+        repo.update(record, [updated(record)])
     assert repo.all(type(record)) == []
     assert drain_all() == []
 
@@ -364,8 +384,8 @@ def test_an_append_on_a_stale_history_is_refused_and_writes_nothing(repo, versio
     repo.append_assignment(theirs, winner)
     loser = version(LATER, "loser")
     with pytest.raises(AssignmentChangedMeanwhile) as refused:
-        repo.append_assignment(mine, loser, [envelope("station.created", enterprise_id,
-                                                      a_station(repo))])
+        repo.append_assignment(mine, loser, [
+            assignment_changed(enterprise_id, loser, versions_before + 1, mine.current())])
 
     assert refused.value.enterprise_id == enterprise_id
     stored = repo.get_assignments(enterprise_id)
@@ -422,7 +442,7 @@ def test_record_timeline_is_idempotent_and_timeline_is_newest_first(repo):
 
 def test_events_given_to_add_are_stored_in_the_document(repo):
     station = a_station(repo)
-    events = [envelope("station.created", station.id, station)]
+    events = [created(station)]
     repo.add(station, events)
     assert raw(Station, station.id)["outbox"] == events
 
@@ -430,14 +450,14 @@ def test_events_given_to_add_are_stored_in_the_document(repo):
 def test_drain_publishes_each_event_exactly_once(repo):
     station = a_station(repo)
     enterprise = an_enterprise(repo)
-    e1 = envelope("station.created", station.id, station)
-    e2 = envelope("enterprise.registered", enterprise.id, enterprise)
-    e3 = envelope("enterprise.updated", enterprise.id, enterprise, LATER)
-    e4 = envelope("station.created", enterprise.id, station, LATER)
+    renamed = replace(enterprise, name="Renamed")
+    first_version = version(NOW, "o1")
+    e1, e2, e3 = created(station), created(enterprise), updated(renamed)
+    e4 = assignment_changed(enterprise.id, first_version, 1)
     repo.add(station, [e1])
     repo.add(enterprise, [e2])
-    repo.update(replace(enterprise, name="Renamed"), [e3])
-    repo.append_assignment(repo.get_assignments(enterprise.id), version(NOW, "o1"), [e4])
+    repo.update(renamed, [e3])
+    repo.append_assignment(repo.get_assignments(enterprise.id), first_version, [e4])
 
     published = drain_all()
 
@@ -452,10 +472,10 @@ def test_drain_publishes_each_event_exactly_once(repo):
 
 def test_an_update_keeps_events_still_waiting_in_the_outbox(repo):
     enterprise = an_enterprise(repo)
-    e1 = envelope("enterprise.registered", enterprise.id, enterprise)
-    e2 = envelope("enterprise.updated", enterprise.id, enterprise, LATER)
+    renamed = replace(enterprise, name="Renamed")
+    e1, e2 = created(enterprise), updated(renamed)
     repo.add(enterprise, [e1])
-    repo.update(replace(enterprise, name="Renamed"), [e2])
+    repo.update(renamed, [e2])
 
     assert raw(Enterprise, enterprise.id)["outbox"] == [e1, e2]
     assert drain_all() == [e1, e2]
@@ -464,11 +484,11 @@ def test_an_update_keeps_events_still_waiting_in_the_outbox(repo):
 def test_the_unit_of_work_names_the_documents_that_carry_events(repo):
     quiet, loud = a_station(repo, "Quiet"), a_station(repo, "Loud")
     enterprise_id = repo.new_id()
-    event = envelope("station.created", loud.id, loud)
+    event = created(loud)
     repo.add(quiet)
     repo.add(loud, [event])
     repo.append_assignment(repo.get_assignments(enterprise_id), version(NOW, "o1"),
-                           [envelope("station.created", enterprise_id, loud)])
+                           [assignment_changed(enterprise_id, version(NOW, "o1"), 1)])
 
     touched = {name: ids for name, (_, ids) in repo.unit.touched.items()}
     assert set(touched) == {"stations", "assignments"}
@@ -482,7 +502,8 @@ def test_the_unit_of_work_names_the_documents_that_carry_events(repo):
 
 
 def test_a_fresh_repository_shares_nothing_of_another_unit_of_work(repo):
-    repo.add(a_station(repo), [envelope("station.created", "s", a_station(repo))])
+    station = a_station(repo)
+    repo.add(station, [created(station)])
     assert Repository().unit.touched == {}
 
 
@@ -491,12 +512,12 @@ def test_a_fresh_repository_shares_nothing_of_another_unit_of_work(repo):
 
 def test_data_survives_a_reconnect(backend, repo):
     station, enterprise, officer = a_station(repo), an_enterprise(repo), an_officer(repo)
-    pending = envelope("enterprise.registered", enterprise.id, enterprise)
+    pending = created(enterprise)
     repo.add(station)
     repo.add(enterprise, [pending])
     repo.add(officer)
     repo.append_assignment(repo.get_assignments(enterprise.id), version(NOW, officer.id))
-    timeline_event = envelope("enterprise.updated", enterprise.id, enterprise)
+    timeline_event = updated(enterprise)
     repo.record_timeline(timeline_event, enterprise.id, NOW)
 
     backend.reconnect()
