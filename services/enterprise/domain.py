@@ -230,6 +230,13 @@ class AssignmentHistory:
                 break
         return found
 
+    def holders_from(self, moment: datetime) -> set[str]:
+        """Officers of the version in force at `moment` and of every later one: whoever can be
+        responsible for the enterprise from then on."""
+        in_force = self.at(moment)
+        later = [v for v in self.versions if v.valid_from > moment]
+        return set().union(*(v.officer_ids() for v in ([in_force] if in_force else []) + later))
+
     def check_new_version(self, version: AssignmentVersion, officers: dict[str, Officer]) -> None:
         """Raise InvalidAssignment unless `version` may follow the current one."""
         errors: dict[str, list[str]] = {}

@@ -9,7 +9,7 @@ from contracts.envelope import make_envelope
 from contracts.events import REGISTRY_EVENTS, REGISTRY_SOURCE
 
 from . import domain
-from .domain import (AssignmentVersion, Contact, Enterprise, Grid, Officer, Park, Station,
+from .domain import (AssignmentHistory, AssignmentVersion, Contact, Enterprise, Grid, Officer, Park, Station,
                      coverage_gaps, resolve_responders)
 from .exceptions import DuplicateBadgeNumber, DuplicateCreditCode, InvalidEnterprise, ValidationFailed
 
@@ -144,12 +144,22 @@ def prepare_assignment(repo, enterprise_id, command, actor, now):
     previous = history.current()
     data = dict(vars(version), enterprise_id=enterprise_id, revision=history.revision + 1,
                 previous=previous)
-    return history, version, [event("assignment.changed", enterprise_id, data, now)]
+    holders = AssignmentHistory(enterprise_id, history.versions + [version]).holders_from(now)
+    return history, version, [event("assignment.changed", enterprise_id, data, now)], holders
 
 
 def assign(repo, enterprise_id, command, actor, now):
     """Make a new assignment version for the enterprise, effective from now or a later time."""
-    return repo.append_assignment(*prepare_assignment(repo, enterprise_id, command, actor, now))
+    history, version, events, holders = prepare_assignment(repo, enterprise_id, command, actor,
+                                                           now)
+    return repo.append_assignment(history, version, events, holders)
+
+
+def enterprises_assigned_to(repo, officer_id, at):
+    """Ids of the enterprises whose assignment in force at `at` names the officer."""
+    return sorted(h.enterprise_id for h in repo.assignments_held_by(officer_id)
+                  if (version := h.at(at)) is not None and officer_id in version.officer_ids())
+
 
 
 def assignments_view(history):

@@ -194,10 +194,10 @@ def _prepare_assignment(repo, lookups, row, actor, now):
         "departments": _listed(row.get("departments")),
         "effective_from": row.get("effective_from"),
     }
-    history, version, events = _checked(
+    history, version, events, holders = _checked(
         lambda r, loaded: handlers.prepare_assignment(r, enterprise_id, loaded, actor, now),
         schemas.AssignmentInput(), data, repo)
-    return lambda: repo.append_assignment(history, version, events)
+    return lambda: repo.append_assignment(history, version, events, holders)
 
 
 _PREPARE = {"enterprises": _prepare_enterprise, "officers": _prepare_officer,

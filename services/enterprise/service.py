@@ -145,7 +145,8 @@ class EnterpriseService:
 
     @rpc(expected_exceptions=EXPECTED)
     def enterprise_ids_for_officer(self, officer_id):
-        return self.store.enterprise_ids_for_officer(officer_id)
+        """Enterprises the officer is assigned to now (any seat)."""
+        return handlers.enterprises_assigned_to(self.store, officer_id, utcnow())
 
     @rpc(expected_exceptions=EXPECTED)
     def responders(self, enterprise_id, at=None):

@@ -78,8 +78,9 @@ class AssignmentDoc(_Record):
     """One document per enterprise holding its whole assignment history.
 
     `revision` is the number of versions; appending is conditional on it, so two concurrent
-    changes cannot both build on the same version. `holders` lists the officers of the
-    current version, indexed, to answer "which enterprises is this officer assigned to".
+    changes cannot both build on the same version. `holders` lists, indexed, the officers who
+    may be responsible from the time of the last change on (the version then in force and any
+    later one), to find "which enterprises is this officer assigned to" without a scan.
     """
 
     meta = {"collection": "assignments", "indexes": ["holders"]}
@@ -210,8 +211,10 @@ class Repository:
     def all_assignments(self):
         return {d.pk: _history(d.pk, d) for d in AssignmentDoc.objects}
 
-    def append_assignment(self, history, version, events=()):
-        """Append `version` unless another change got there first (then nothing is written)."""
+    def append_assignment(self, history, version, events=(), holders=None):
+        """Append `version` unless another change got there first (then nothing is written).
+
+        `holders`: the officers to index for this enterprise (default: the new version's)."""
         collection = AssignmentDoc._get_collection()
         row = asdict(version)
         row["departments"] = list(version.departments)
@@ -220,7 +223,8 @@ class Repository:
                 {"_id": history.enterprise_id, "revision": history.revision},
                 {"$push": {"versions": row, "outbox": {"$each": list(events)}},
                  "$inc": {"revision": 1},
-                 "$set": {"holders": sorted(version.officer_ids())}},
+                 "$set": {"holders": sorted(holders if holders is not None
+                                            else version.officer_ids())}},
                 upsert=history.revision == 0)
             changed = result.matched_count == 1 or result.upserted_id is not None
         except DuplicateKeyError:  # a first assignment raced another first assignment
@@ -232,8 +236,9 @@ class Repository:
         history.versions.append(version)
         return history
 
-    def enterprise_ids_for_officer(self, officer_id):
-        return [d.pk for d in AssignmentDoc.objects(holders=officer_id).only("enterprise_id")]
+    def assignments_held_by(self, officer_id):
+        """The assignment histories that index `officer_id` as a holder."""
+        return [_history(d.pk, d) for d in AssignmentDoc.objects(holders=officer_id)]
 
     # --- the enterprise file's timeline ---------------------------------------------------
 

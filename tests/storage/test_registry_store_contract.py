@@ -392,22 +392,26 @@ def test_an_append_on_a_stale_history_is_refused_and_writes_nothing(repo, versio
     assert stored.revision == versions_before + 1
     assert stored.current() == winner
     assert len(mine.versions) == versions_before  # the caller's copy is left as it was
-    assert repo.enterprise_ids_for_officer("loser") == []
+    assert held(repo, "loser") == []
     assert drain_all() == []
 
 
-def test_enterprise_ids_for_officer_follows_the_current_version_only(repo):
+def held(repo, officer_id):
+    return sorted(h.enterprise_id for h in repo.assignments_held_by(officer_id))
+
+
+def test_holders_index_follows_the_last_change(repo):
     e1, e2 = repo.new_id(), repo.new_id()
     repo.append_assignment(repo.get_assignments(e1), version(NOW, "o1", "o2"))
     repo.append_assignment(repo.get_assignments(e2), version(NOW, "o3", "o1",
                                                              area_chief_id="o9"))
-    assert sorted(repo.enterprise_ids_for_officer("o1")) == sorted([e1, e2])
+    assert held(repo, "o1") == sorted([e1, e2])
 
     repo.append_assignment(repo.get_assignments(e1), version(LATER, "o4", "o2"))
-    assert repo.enterprise_ids_for_officer("o1") == [e2]
-    assert repo.enterprise_ids_for_officer("o4") == [e1]
-    assert repo.enterprise_ids_for_officer("o9") == [e2]
-    assert repo.enterprise_ids_for_officer("nobody") == []
+    assert held(repo, "o1") == [e2]
+    assert held(repo, "o4") == [e1]
+    assert held(repo, "o9") == [e2]
+    assert held(repo, "nobody") == []
 
 
 # --- the enterprise file's timeline ------------------------------------------------------------
@@ -527,7 +531,7 @@ def test_data_survives_a_reconnect(backend, repo):
     assert reopened.get(Enterprise, enterprise.id) == enterprise
     assert reopened.get(Officer, officer.id) == officer
     assert reopened.get_assignments(enterprise.id).versions == [version(NOW, officer.id)]
-    assert reopened.enterprise_ids_for_officer(officer.id) == [enterprise.id]
+    assert held(reopened, officer.id) == [enterprise.id]
     assert [e["event_id"] for e in reopened.timeline(enterprise.id)] == [timeline_event["id"]]
     assert drain_all() == [pending]
     # Unique keys are still enforced after the reopen.
@@ -673,4 +677,31 @@ def test_import_officers_then_assignments(repo, places):
                                                             repo.find_officer_by_badge("A1002").id)
     assert current.valid_from == datetime(2025, 4, 16)
     assert current.changed_by == "admin"
-    assert repo.enterprise_ids_for_officer(a.id) == [enterprise.id]
+    assert held(repo, a.id) == [enterprise.id]
+
+
+def test_an_assignment_effective_later_changes_who_is_assigned_only_from_then(repo):
+    station = handlers.create_station(repo, {"name": "城东派出所", "kind": "station",
+                                             "address": "", "phone": ""}, NOW)
+    grid = handlers.create_grid(repo, {"code": "WG-01", "name": "一格",
+                                       "station_id": station.id}, NOW)
+    enterprise = handlers.register_enterprise(repo, {
+        "name": "恒盛纺织", "credit_code": credit_code(7), "kind": "enterprise",
+        "level": "other", "stage": "production", "grid_id": grid.id, "park_id": None,
+        "address": "", "workforce": 10, "migrant_workers": 0, "contact": {}}, NOW)
+    a, b, c = (handlers.register_officer(repo, {
+        "badge_number": badge, "name": badge, "role": "community_officer",
+        "station_id": station.id, "departments": [], "phone": ""}, NOW).id
+        for badge in ("C1001", "C1002", "C1003"))
+    handlers.assign(repo, enterprise.id, {"a_officer_id": a, "b_officer_id": b,
+                                          "departments": [], "effective_from": NOW},
+                    "admin", NOW)
+    handlers.assign(repo, enterprise.id, {"a_officer_id": c, "b_officer_id": b,
+                                          "departments": [], "effective_from": LATER},
+                    "admin", NOW)
+
+    assert handlers.enterprises_assigned_to(repo, a, NOW) == [enterprise.id]
+    assert handlers.enterprises_assigned_to(repo, c, NOW) == []
+    assert handlers.enterprises_assigned_to(repo, c, LATER) == [enterprise.id]
+    assert handlers.enterprises_assigned_to(repo, a, LATER) == []
+    assert handlers.enterprises_assigned_to(repo, b, LATER) == [enterprise.id]
