@@ -6,6 +6,7 @@ producer and a consumer cannot disagree about a field without one of them failin
 """
 import json
 import uuid
+from functools import cache
 
 from marshmallow import Schema, fields, validate
 
@@ -44,7 +45,7 @@ class UnknownEventType(Exception):
 def make_envelope(event_type, source, subject, data, schemas, now=None, event_id=None):
     """A CloudEvents envelope with `data` dumped through the schema registered for the type."""
     schema = _schema_for(event_type, schemas)
-    return EnvelopeSchema().dump({
+    return _instance(EnvelopeSchema).dump({
         "id": event_id or str(uuid.uuid4()),
         "source": source,
         "specversion": SPECVERSION,
@@ -58,13 +59,18 @@ def make_envelope(event_type, source, subject, data, schemas, now=None, event_id
 
 def open_envelope(envelope, schemas):
     """(envelope fields, data loaded through its type's schema); raises ValidationError."""
-    loaded = EnvelopeSchema().load(envelope)
+    loaded = _instance(EnvelopeSchema).load(envelope)
     loaded["data"] = _schema_for(loaded["type"], schemas).load(loaded["data"])
     return loaded
 
 
 def _schema_for(event_type, schemas):
     try:
-        return schemas[event_type]()
+        return _instance(schemas[event_type])
     except KeyError:
         raise UnknownEventType(event_type) from None
+
+
+@cache
+def _instance(schema_cls):
+    return schema_cls()

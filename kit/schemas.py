@@ -1,11 +1,32 @@
-"""Loading input through a schema, the same way in every service."""
+"""Loading and dumping through schemas, the same way in every service.
+
+Schema instances are built once per class and reused: building one costs far more than
+using it, and a marshmallow schema keeps no state between calls.
+"""
+from functools import cache
+
 from marshmallow import Schema, ValidationError, fields, validate
 
 from .errors import ValidationFailed
 
 
+@cache
+def _instance(schema_cls):
+    return schema_cls()
+
+
+def _schema(schema):
+    return _instance(schema) if isinstance(schema, type) else schema
+
+
+def dump(schema, obj, many=False):
+    return _schema(schema).dump(obj, many=many)
+
+
 def load(schema, data, **kwargs):
-    """`data` loaded through `schema`; ValidationFailed naming each bad field otherwise."""
+    """`data` loaded through `schema` (a class or an instance); ValidationFailed naming each
+    bad field otherwise."""
+    schema = _schema(schema)
     if not isinstance(data, dict):
         raise ValidationFailed({"_body": ["expected a JSON object"]})
     try:
@@ -21,7 +42,7 @@ class PageQuery(Schema):
 
 def page_of(items, total, page, per_page, schema):
     """A list response: one page of items and where it sits in the whole."""
-    return {"items": schema.dump(items, many=True), "page": page, "per_page": per_page,
+    return {"items": dump(schema, items, many=True), "page": page, "per_page": per_page,
             "total": total}
 
 

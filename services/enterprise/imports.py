@@ -166,7 +166,7 @@ def _prepare_enterprise(repo, lookups, row, actor, now):
         "migrant_workers": row.get("migrant_workers"),
         "contact": {"name": row.get("contact_name") or "", "phone": row.get("contact_phone") or ""},
     }
-    enterprise, events = _checked(handlers.prepare_enterprise, schemas.EnterpriseInput(), data,
+    enterprise, events = _checked(handlers.prepare_enterprise, schemas.EnterpriseInput, data,
                                   repo, now)
     return lambda: repo.add(enterprise, events)
 
@@ -177,7 +177,7 @@ def _prepare_officer(repo, lookups, row, actor, now):
         "station_id": lookups.resolve(lookups.stations, "station_name", row.get("station_name")),
         "departments": _listed(row.get("departments")), "phone": row.get("phone"),
     }
-    officer, events = _checked(handlers.prepare_officer, schemas.OfficerInput(), data, repo, now)
+    officer, events = _checked(handlers.prepare_officer, schemas.OfficerInput, data, repo, now)
     return lambda: repo.add(officer, events)
 
 
@@ -196,7 +196,7 @@ def _prepare_assignment(repo, lookups, row, actor, now):
     }
     history, version, events, holders = _checked(
         lambda r, loaded: handlers.prepare_assignment(r, enterprise_id, loaded, actor, now),
-        schemas.AssignmentInput(), data, repo)
+        schemas.AssignmentInput, data, repo)
     return lambda: repo.append_assignment(history, version, events, holders)
 
 

@@ -8,7 +8,7 @@ from contracts.events import REGISTRY_EVENTS
 from contracts.fields import utcnow
 from kit.errors import DuplicateRecord, RecordNotFound, ValidationFailed
 from kit.metrics import Metrics, gauge
-from kit.schemas import PageQuery, load, page_of
+from kit.schemas import PageQuery, dump, load, page_of
 from kit.storage import Storage
 
 from . import handlers, imports, schemas
@@ -30,10 +30,10 @@ _CREATE_PLACE = {"station": handlers.create_station, "park": handlers.create_par
 
 
 def _page(repo, record_cls, out_schema, query, filters=None):
-    paging = load(PageQuery(), query)
+    paging = load(PageQuery, query)
     skip = (paging["page"] - 1) * paging["per_page"]
     items, total = repo.list(record_cls, skip, paging["per_page"], **(filters or {}))
-    return page_of(items, total, paging["page"], paging["per_page"], out_schema())
+    return page_of(items, total, paging["page"], paging["per_page"], out_schema)
 
 
 class EnterpriseService:
@@ -51,20 +51,20 @@ class EnterpriseService:
     @rpc(expected_exceptions=EXPECTED)
     def create_place(self, kind, data):
         _, in_schema, out_schema = _place(kind)
-        place = _CREATE_PLACE[kind](self.store, load(in_schema(), data), utcnow())
-        return out_schema().dump(place)
+        place = _CREATE_PLACE[kind](self.store, load(in_schema, data), utcnow())
+        return dump(out_schema, place)
 
     @rpc(expected_exceptions=EXPECTED)
     def update_place(self, kind, place_id, changes):
         record_cls, in_schema, out_schema = _place(kind)
         changed = handlers.update_place(self.store, record_cls, place_id,
-                                        load(in_schema(), changes, partial=True), utcnow())
-        return out_schema().dump(changed)
+                                        load(in_schema, changes, partial=True), utcnow())
+        return dump(out_schema, changed)
 
     @rpc(expected_exceptions=EXPECTED)
     def get_place(self, kind, place_id):
         record_cls, _, out_schema = _place(kind)
-        return out_schema().dump(self.store.get(record_cls, place_id))
+        return dump(out_schema, self.store.get(record_cls, place_id))
 
     @rpc(expected_exceptions=EXPECTED)
     def list_places(self, kind, query=None):
@@ -76,72 +76,72 @@ class EnterpriseService:
     @rpc(expected_exceptions=EXPECTED)
     def register_enterprise(self, data):
         enterprise = handlers.register_enterprise(
-            self.store, load(schemas.EnterpriseInput(), data), utcnow())
-        return schemas.Enterprise().dump(enterprise)
+            self.store, load(schemas.EnterpriseInput, data), utcnow())
+        return dump(schemas.Enterprise, enterprise)
 
     @rpc(expected_exceptions=EXPECTED)
     def update_enterprise(self, enterprise_id, changes):
         enterprise = handlers.update_enterprise(
-            self.store, enterprise_id, load(schemas.EnterpriseInput(), changes, partial=True),
+            self.store, enterprise_id, load(schemas.EnterpriseInput, changes, partial=True),
             utcnow())
-        return schemas.Enterprise().dump(enterprise)
+        return dump(schemas.Enterprise, enterprise)
 
     @rpc(expected_exceptions=EXPECTED)
     def get_enterprise(self, enterprise_id):
-        return schemas.Enterprise().dump(self.store.get(Enterprise, enterprise_id))
+        return dump(schemas.Enterprise, self.store.get(Enterprise, enterprise_id))
 
     @rpc(expected_exceptions=EXPECTED)
     def list_enterprises(self, query=None, filters=None):
         return _page(self.store, Enterprise, schemas.Enterprise, query or {},
-                     load(schemas.EnterpriseFilter(), filters or {}))
+                     load(schemas.EnterpriseFilter, filters or {}))
 
     @rpc(expected_exceptions=EXPECTED)
     def enterprise_file(self, enterprise_id):
-        return schemas.EnterpriseFile().dump(handlers.enterprise_file(self.store, enterprise_id))
+        return dump(schemas.EnterpriseFile, handlers.enterprise_file(self.store, enterprise_id))
 
     # --- officers -------------------------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
     def register_officer(self, data):
-        officer = handlers.register_officer(self.store, load(schemas.OfficerInput(), data),
+        officer = handlers.register_officer(self.store, load(schemas.OfficerInput, data),
                                             utcnow())
-        return schemas.Officer().dump(officer)
+        return dump(schemas.Officer, officer)
 
     @rpc(expected_exceptions=EXPECTED)
     def update_officer(self, officer_id, changes):
         officer = handlers.update_officer(
-            self.store, officer_id, load(schemas.OfficerInput(), changes, partial=True),
+            self.store, officer_id, load(schemas.OfficerInput, changes, partial=True),
             utcnow())
-        return schemas.Officer().dump(officer)
+        return dump(schemas.Officer, officer)
 
     @rpc(expected_exceptions=EXPECTED)
     def get_officer(self, officer_id):
-        return schemas.Officer().dump(self.store.get(Officer, officer_id))
+        return dump(schemas.Officer, self.store.get(Officer, officer_id))
 
     @rpc(expected_exceptions=EXPECTED)
     def list_officers(self, query=None, filters=None):
         return _page(self.store, Officer, schemas.Officer, query or {},
-                     load(schemas.OfficerFilter(), filters or {}))
+                     load(schemas.OfficerFilter, filters or {}))
 
     @rpc(expected_exceptions=EXPECTED)
     def change_availability(self, officer_id, command):
         officer = handlers.change_availability(
-            self.store, officer_id, load(schemas.AvailabilityInput(), command), utcnow())
-        return schemas.Officer().dump(officer)
+            self.store, officer_id, load(schemas.AvailabilityInput, command), utcnow())
+        return dump(schemas.Officer, officer)
 
     # --- assignments and responders ------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
     def assign(self, enterprise_id, command, actor=""):
         history = handlers.assign(self.store, enterprise_id,
-                                  load(schemas.AssignmentInput(), command), actor, utcnow())
-        return schemas.Assignments().dump(handlers.assignments_view(history))
+                                  load(schemas.AssignmentInput, command), actor, utcnow())
+        return dump(schemas.Assignments, handlers.assignments_view(history))
 
     @rpc(expected_exceptions=EXPECTED)
     def get_assignments(self, enterprise_id):
         self.store.get(Enterprise, enterprise_id)
         history = self.store.get_assignments(enterprise_id)
-        return schemas.Assignments().dump(handlers.assignments_view(history))
+        return dump(schemas.Assignments, handlers.assignments_view(history))
 
     @rpc(expected_exceptions=EXPECTED)
     def enterprise_ids_for_officer(self, officer_id):
@@ -151,20 +151,20 @@ class EnterpriseService:
     @rpc(expected_exceptions=EXPECTED)
     def responders(self, enterprise_id, at=None):
         """Who responds for the enterprise at `at` (default now): A, B, chiefs, station."""
-        moment = load(schemas.ResponderQuery(), {"at": at} if at else {})["at"] or utcnow()
-        return schemas.Responders().dump(handlers.responders(self.store, enterprise_id, moment))
+        moment = load(schemas.ResponderQuery, {"at": at} if at else {})["at"] or utcnow()
+        return dump(schemas.Responders, handlers.responders(self.store, enterprise_id, moment))
 
     @rpc(expected_exceptions=EXPECTED)
     def coverage(self, at=None):
-        moment = load(schemas.ResponderQuery(), {"at": at} if at else {})["at"] or utcnow()
-        return schemas.Coverage().dump(handlers.coverage(self.store, moment))
+        moment = load(schemas.ResponderQuery, {"at": at} if at else {})["at"] or utcnow()
+        return dump(schemas.Coverage, handlers.coverage(self.store, moment))
 
     @rpc(expected_exceptions=EXPECTED)
     def import_csv(self, command, actor=""):
-        command = load(schemas.ImportInput(), command)
+        command = load(schemas.ImportInput, command)
         report = imports.import_csv(self.store, command["kind"], command["text"],
                                     command["mode"], actor, utcnow())
-        return schemas.ImportReport().dump(report)
+        return dump(schemas.ImportReport, report)
 
     # --- the enterprise file records the registry's own events ---------------------------
 
