@@ -13,6 +13,7 @@ from .fields import UtcDateTime
 
 
 class StationFacts(Schema):
+    """A police station or park post (no phone numbers: see the registry over HTTP)."""
     id = fields.String(required=True)
     name = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(STATION_KINDS))
@@ -20,6 +21,7 @@ class StationFacts(Schema):
 
 
 class ParkFacts(Schema):
+    """An industrial park and the station or post that covers it."""
     id = fields.String(required=True)
     name = fields.String(required=True)
     station_id = fields.String(required=True)
@@ -27,6 +29,7 @@ class ParkFacts(Schema):
 
 
 class GridFacts(Schema):
+    """A police grid: a cell of a station's area; every enterprise lies in one."""
     id = fields.String(required=True)
     code = fields.String(required=True)
     name = fields.String(required=True)
@@ -34,6 +37,7 @@ class GridFacts(Schema):
 
 
 class EnterpriseFacts(Schema):
+    """An enterprise or key project, without its contact person."""
     id = fields.String(required=True)
     name = fields.String(required=True)
     credit_code = fields.String(required=True)
@@ -49,6 +53,7 @@ class EnterpriseFacts(Schema):
 
 
 class OfficerFacts(Schema):
+    """An officer's role, station and specialist departments, without contact data."""
     id = fields.String(required=True)
     badge_number = fields.String(required=True)
     name = fields.String(required=True)
@@ -58,6 +63,7 @@ class OfficerFacts(Schema):
 
 
 class AbsenceFacts(Schema):
+    """A period an officer cannot be called: [start, end), end null while open."""
     kind = fields.String(required=True, validate=validate.OneOf(ABSENCE_KINDS))
     start = UtcDateTime(required=True)
     end = UtcDateTime(required=True, allow_none=True)
@@ -65,12 +71,14 @@ class AbsenceFacts(Schema):
 
 
 class AvailabilityChanged(Schema):
+    """An officer's absences after a change (leave taken, off duty, back on duty)."""
     officer_id = fields.String(required=True)
     badge_number = fields.String(required=True)
     absences = fields.List(fields.Nested(AbsenceFacts), required=True)
 
 
 class AssignmentFacts(Schema):
+    """Who holds each seat for an enterprise from valid_from on."""
     valid_from = UtcDateTime(required=True)
     a_officer_id = fields.String(required=True, allow_none=True)
     b_officer_id = fields.String(required=True, allow_none=True)
@@ -82,6 +90,7 @@ class AssignmentFacts(Schema):
 
 
 class AssignmentChanged(AssignmentFacts):
+    """A new assignment version for an enterprise, with the one it follows."""
     enterprise_id = fields.String(required=True)
     revision = fields.Integer(required=True)
     previous = fields.Nested(AssignmentFacts, required=True, allow_none=True)

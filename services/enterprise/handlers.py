@@ -162,9 +162,12 @@ def enterprises_assigned_to(repo, officer_id, at):
 
 
 
-def assignments_view(history):
+def assignments_view(history, now):
+    """The assignment in force at `now`, those already decided for later, and every holding."""
     return {"enterprise_id": history.enterprise_id, "revision": history.revision,
-            "current": history.current(), "holdings": history.holdings()}
+            "current": history.at(now),
+            "upcoming": [v for v in history.versions if v.valid_from > now],
+            "holdings": history.holdings()}
 
 
 def responders(repo, enterprise_id, at):
@@ -207,11 +210,11 @@ def registry_figures(repo, at):
             "coverage_gaps": gap_counts}
 
 
-def enterprise_file(repo, enterprise_id):
+def enterprise_file(repo, enterprise_id, now):
     """One enterprise, one file: profile, assignments and everything that happened to it."""
     profile = repo.get(Enterprise, enterprise_id)
     return {"profile": profile,
-            "assignments": assignments_view(repo.get_assignments(enterprise_id)),
+            "assignments": assignments_view(repo.get_assignments(enterprise_id), now),
             "timeline": repo.timeline(enterprise_id)}
 
 

@@ -168,6 +168,7 @@ class Assignments(Schema):
     enterprise_id = fields.String(required=True)
     revision = fields.Integer(required=True)
     current = fields.Nested(Assignment, required=True, allow_none=True)
+    upcoming = fields.List(fields.Nested(Assignment), required=True)
     holdings = fields.List(fields.Nested(Holding), required=True)
 
 

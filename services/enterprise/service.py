@@ -97,7 +97,8 @@ class EnterpriseService:
 
     @rpc(expected_exceptions=EXPECTED)
     def enterprise_file(self, enterprise_id):
-        return dump(schemas.EnterpriseFile, handlers.enterprise_file(self.store, enterprise_id))
+        return dump(schemas.EnterpriseFile, handlers.enterprise_file(self.store, enterprise_id,
+                                                                  utcnow()))
 
     # --- officers -------------------------------------------------------------------------
 
@@ -135,13 +136,13 @@ class EnterpriseService:
     def assign(self, enterprise_id, command, actor=""):
         history = handlers.assign(self.store, enterprise_id,
                                   load(schemas.AssignmentInput, command), actor, utcnow())
-        return dump(schemas.Assignments, handlers.assignments_view(history))
+        return dump(schemas.Assignments, handlers.assignments_view(history, utcnow()))
 
     @rpc(expected_exceptions=EXPECTED)
     def get_assignments(self, enterprise_id):
         self.store.get(Enterprise, enterprise_id)
         history = self.store.get_assignments(enterprise_id)
-        return dump(schemas.Assignments, handlers.assignments_view(history))
+        return dump(schemas.Assignments, handlers.assignments_view(history, utcnow()))
 
     @rpc(expected_exceptions=EXPECTED)
     def enterprise_ids_for_officer(self, officer_id):
