@@ -5,11 +5,21 @@ it an embedded store persists to `DATA_DIR/<service>` on disk and survives resta
 
 Outbox: a repository writes an aggregate's new events into the aggregate's own document, in
 the same single-document write as the change (atomic on MongoDB and on the embedded store).
-The `Storage` provider publishes them after the worker and removes them once the broker has
-confirmed them; a sweeper publishes whatever a killed process left behind. Delivery is
-therefore at least once: consumers deduplicate on the envelope `id`.
+The `Storage` provider publishes the entries its worker queued, after the worker, and removes
+them once the broker has confirmed them; a sweeper publishes entries older than `STALE_AFTER`,
+which only a killed process leaves behind. Delivery is therefore at least once (exactly once
+while no process dies): consumers deduplicate on the envelope `id`.
+
+Conditional updates ("change it only if it is still version 7") are atomic on MongoDB by
+itself. The embedded store evaluates them in Python, so `exclusive(service)` makes the
+read-modify-write atomic across processes with a file lock; on MongoDB it does nothing.
 """
+import fcntl
 import logging
+import os
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import eventlet
@@ -35,15 +45,22 @@ SERIALIZATION_CONFIG = {
 }
 
 
+STALE_AFTER = timedelta(seconds=5)
+_embedded_paths = {}
+
+
 def connect(service_name, mongo_uri=None, data_dir="data"):
     """Register the mongoengine alias `service_name` on that service's own database."""
     mongoengine.disconnect(alias=service_name)
+    _embedded_paths.pop(service_name, None)
     db_name = f"liaison_{service_name}"
     if mongo_uri:
         mongoengine.connect(db=db_name, alias=service_name, host=mongo_uri, tz_aware=False,
                             uuidRepresentation="standard")
         return
     path = Path(data_dir).absolute() / service_name
+    path.mkdir(parents=True, exist_ok=True)
+    _embedded_paths[service_name] = path
     mongoengine.connect(db=db_name, alias=service_name, uuidRepresentation="standard",
                         mongo_client_class=_embedded_client(path))
 
@@ -60,42 +77,82 @@ def _embedded_client(path):
     return EmbeddedClient
 
 
-def stamp(document, envelopes):
-    """Put `envelopes` in the document's outbox, to be written with the change itself."""
+_local_lock = threading.RLock()
+_lock_files = {}
+
+
+@contextmanager
+def exclusive(service_name):
+    """Hold the service's write lock (embedded store only) for a read-modify-write."""
+    path = _embedded_paths.get(service_name)
+    if path is None:  # MongoDB: a filtered update_one is atomic by itself
+        yield
+        return
+    with _local_lock:
+        fd = _lock_files.get(path)
+        if fd is None:
+            fd = _lock_files[path] = os.open(path / ".write.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _now():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def queued(envelopes, now=None):
+    """Outbox entries for `envelopes`, as stored in a document's outbox."""
+    at = now or _now()
+    return [{"id": e["id"], "queued_at": at, "envelope": e} for e in envelopes]
+
+
+def stamp(document, entries):
+    """Put outbox `entries` (see `queued`) in the document, to be written with the change."""
     pending = list(getattr(document, OUTBOX_FIELD) or [])
-    pending.extend(envelopes)
+    pending.extend(entries)
     setattr(document, OUTBOX_FIELD, pending)
 
 
-def drain(collection, publish, ids=None):
-    """Publish the outbox of each document (those in `ids`, or all), then clear what was sent.
+def drain(collection, publish, only=None, stale_before=None):
+    """Publish outbox entries, then remove the ones sent. Returns how many were published.
 
-    Returns how many envelopes were published. An envelope is removed only after `publish`
-    returned, so a crash in between publishes it again on the next drain.
+    `only` ({doc id: entry ids}) limits it to what one worker queued; `stale_before` to
+    entries queued before then (what a dead process left). With neither: everything.
+    An entry is removed only after `publish` returned: a crash in between publishes it again.
     """
     query = {f"{OUTBOX_FIELD}.id": {"$exists": True}}  # served by the sparse OUTBOX_INDEX
-    if ids is not None:
-        query["_id"] = {"$in": list(ids)}
+    if only is not None:
+        query["_id"] = {"$in": list(only)}
+    if stale_before is not None:
+        query[f"{OUTBOX_FIELD}.queued_at"] = {"$lte": stale_before}
     sent = 0
     for doc in collection.find(query, {OUTBOX_FIELD: 1}):
-        envelopes = doc.get(OUTBOX_FIELD) or []
-        for envelope in envelopes:
-            publish(envelope)
-        collection.update_one(
-            {"_id": doc["_id"]},
-            {"$pull": {OUTBOX_FIELD: {"id": {"$in": [e["id"] for e in envelopes]}}}})
-        sent += len(envelopes)
+        entries = [e for e in doc.get(OUTBOX_FIELD) or []
+                   if (only is None or e["id"] in only[doc["_id"]])
+                   and (stale_before is None or e["queued_at"] <= stale_before)]
+        for entry in entries:
+            publish(entry["envelope"])
+        if entries:
+            collection.update_one(
+                {"_id": doc["_id"]},
+                {"$pull": {OUTBOX_FIELD: {"id": {"$in": [e["id"] for e in entries]}}}})
+        sent += len(entries)
     return sent
 
 
 class UnitOfWork:
-    """What one worker wrote: which documents of which collections now carry events."""
+    """What one worker wrote: which outbox entries it queued, in which documents."""
 
     def __init__(self):
         self.touched = {}
 
-    def touch(self, collection, doc_id):
-        self.touched.setdefault(collection.name, (collection, set()))[1].add(doc_id)
+    def touch(self, collection, doc_id, entries):
+        if entries:
+            docs = self.touched.setdefault(collection.name, (collection, {}))[1]
+            docs.setdefault(doc_id, set()).update(e["id"] for e in entries)
 
 
 class Storage(DependencyProvider):
@@ -106,7 +163,7 @@ class Storage(DependencyProvider):
     `sweep_interval` seconds.
     """
 
-    def __init__(self, repository_cls, sweep_interval=5.0):
+    def __init__(self, repository_cls, sweep_interval=2.0):
         self.repository_cls = repository_cls
         self.sweep_interval = sweep_interval
         self.units = {}
@@ -135,8 +192,8 @@ class Storage(DependencyProvider):
         if unit is None:
             return
         try:
-            for collection, ids in unit.touched.values():
-                drain(collection, self.publish, ids)
+            for collection, entries in unit.touched.values():
+                drain(collection, self.publish, only=entries)
         except Exception:  # the sweeper retries; the change itself is already durable
             log.exception("publishing events after %s failed", worker_ctx.entrypoint.method_name)
 
@@ -144,7 +201,10 @@ class Storage(DependencyProvider):
         self.publisher.publish(envelope, exchange=self.exchange, routing_key=envelope["type"])
 
     def sweep(self):
-        return sum(drain(c, self.publish) for c in self.repository_cls.outbox_collections())
+        """Publish what a dead process left: entries older than STALE_AFTER."""
+        cutoff = _now() - STALE_AFTER
+        return sum(drain(c, self.publish, stale_before=cutoff)
+                   for c in self.repository_cls.outbox_collections())
 
     def _sweep(self):
         while True:

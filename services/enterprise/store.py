@@ -130,12 +130,13 @@ class Repository:
         """Insert a new record (its id already chosen) with its events."""
         kind = _KINDS[type(record)]
         doc = kind.doc(**_fields(record))
-        storage.stamp(doc, events)
+        entries = storage.queued(events)
+        storage.stamp(doc, entries)
         try:
             doc.save(force_insert=True)
         except NotUniqueError:
             raise kind.duplicate(record) from None
-        self._touch(kind.doc, doc.pk, events)
+        self._touch(kind.doc, doc.pk, entries)
         return kind.to_domain(doc)
 
     def update(self, record, events=()):
@@ -144,14 +145,15 @@ class Repository:
         raw = kind.doc(**_fields(record)).to_mongo().to_dict()
         pk = raw.pop("_id")
         raw.pop(storage.OUTBOX_FIELD, None)
+        entries = storage.queued(events)
         try:
             result = kind.doc._get_collection().update_one(
-                {"_id": pk}, {"$set": raw, "$push": {storage.OUTBOX_FIELD: {"$each": list(events)}}})
+                {"_id": pk}, {"$set": raw, "$push": {storage.OUTBOX_FIELD: {"$each": entries}}})
         except DuplicateKeyError:
             raise kind.duplicate(record) from None
         if result.matched_count == 0:
             raise kind.not_found(record.id)
-        self._touch(kind.doc, pk, events)
+        self._touch(kind.doc, pk, entries)
         return record
 
     def get(self, record_cls, record_id):
@@ -199,9 +201,8 @@ class Repository:
         doc = EnterpriseDoc.objects(credit_code=credit_code).first()
         return _enterprise(doc) if doc else None
 
-    def _touch(self, doc_cls, pk, events):
-        if events:
-            self.unit.touch(doc_cls._get_collection(), pk)
+    def _touch(self, doc_cls, pk, entries):
+        self.unit.touch(doc_cls._get_collection(), pk, entries)
 
     # --- assignments -------------------------------------------------------------------------
 
@@ -219,10 +220,11 @@ class Repository:
         collection = AssignmentDoc._get_collection()
         row = asdict(version)
         row["departments"] = list(version.departments)
+        entries = storage.queued(events)
         try:
             result = collection.update_one(
                 {"_id": history.enterprise_id, "revision": history.revision},
-                {"$push": {"versions": row, "outbox": {"$each": list(events)}},
+                {"$push": {"versions": row, storage.OUTBOX_FIELD: {"$each": entries}},
                  "$inc": {"revision": 1},
                  "$set": {"holders": sorted(holders if holders is not None
                                             else version.officer_ids())}},
@@ -232,8 +234,7 @@ class Repository:
             changed = False
         if not changed:
             raise exceptions.AssignmentChangedMeanwhile(history.enterprise_id)
-        if events:
-            self.unit.touch(collection, history.enterprise_id)
+        self.unit.touch(collection, history.enterprise_id, entries)
         history.versions.append(version)
         return history
 

@@ -4,8 +4,9 @@ Whatever the backend, the repository must give back what was stored, refuse dupl
 the specific exception and without changing anything, refuse a stale assignment change, and
 keep every event it was given until a drain has published it.
 """
+import time
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from bson import ObjectId
@@ -444,11 +445,16 @@ def test_record_timeline_is_idempotent_and_timeline_is_newest_first(repo):
 # --- the outbox --------------------------------------------------------------------------------
 
 
+def outbox(record_cls, record_id):
+    """The envelopes waiting in a record's outbox, oldest first."""
+    return [entry["envelope"] for entry in raw(record_cls, record_id)["outbox"]]
+
+
 def test_events_given_to_add_are_stored_in_the_document(repo):
     station = a_station(repo)
     events = [created(station)]
     repo.add(station, events)
-    assert raw(Station, station.id)["outbox"] == events
+    assert outbox(Station, station.id) == events
 
 
 def test_drain_publishes_each_event_exactly_once(repo):
@@ -468,7 +474,7 @@ def test_drain_publishes_each_event_exactly_once(repo):
     assert sorted(published, key=lambda e: e["id"]) == sorted([e1, e2, e3, e4],
                                                               key=lambda e: e["id"])
     assert drain_all() == []
-    assert raw(Station, station.id)["outbox"] == []
+    assert outbox(Station, station.id) == []
     # Draining leaves the records themselves alone.
     assert repo.get(Enterprise, enterprise.id).name == "Renamed"
     assert repo.get_assignments(enterprise.id).revision == 1
@@ -481,7 +487,7 @@ def test_an_update_keeps_events_still_waiting_in_the_outbox(repo):
     repo.add(enterprise, [e1])
     repo.update(renamed, [e2])
 
-    assert raw(Enterprise, enterprise.id)["outbox"] == [e1, e2]
+    assert outbox(Enterprise, enterprise.id) == [e1, e2]
     assert drain_all() == [e1, e2]
 
 
@@ -494,15 +500,30 @@ def test_the_unit_of_work_names_the_documents_that_carry_events(repo):
     repo.append_assignment(repo.get_assignments(enterprise_id), version(NOW, "o1"),
                            [assignment_changed(enterprise_id, version(NOW, "o1"), 1)])
 
-    touched = {name: ids for name, (_, ids) in repo.unit.touched.items()}
+    touched = {name: docs for name, (_, docs) in repo.unit.touched.items()}
     assert set(touched) == {"stations", "assignments"}
-    assert {str(i) for i in touched["stations"]} == {loud.id}
-    assert touched["assignments"] == {enterprise_id}
+    assert {str(i): ids for i, ids in touched["stations"].items()} == {loud.id: {event["id"]}}
+    assert set(touched["assignments"]) == {enterprise_id}
 
-    collection, ids = repo.unit.touched["stations"]
+    collection, entries = repo.unit.touched["stations"]
     published = []
-    assert drain(collection, published.append, ids) == 1
+    assert drain(collection, published.append, only=entries) == 1
     assert published == [event]
+
+
+def test_a_sweep_takes_only_entries_older_than_the_cutoff(repo):
+    old, fresh = a_station(repo, "Old"), a_station(repo, "Fresh")
+    left_behind, in_flight = created(old), created(fresh)
+    repo.add(old, [left_behind])
+    cutoff = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(milliseconds=1)
+    time.sleep(0.01)
+    repo.add(fresh, [in_flight])
+    [collection] = [c for c in Repository.outbox_collections() if c.name == "stations"]
+
+    published = []
+    assert drain(collection, published.append, stale_before=cutoff) == 1
+    assert published == [left_behind]
+    assert outbox(Station, fresh.id) == [in_flight]
 
 
 def test_a_fresh_repository_shares_nothing_of_another_unit_of_work(repo):
