@@ -96,7 +96,98 @@ class AssignmentChanged(AssignmentFacts):
     previous = fields.Nested(AssignmentFacts, required=True, allow_none=True)
 
 
+class RecipientFacts(Schema):
+    """Who a notification is addressed to: an officer, a station or a department."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(("officer", "station",
+                                                                 "department")))
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    role = fields.String(required=True)
+
+
+class IncidentReported(Schema):
+    """An enterprise-related incident was reported and taken in."""
+
+    incident_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    enterprise_name = fields.String(required=True)
+    station_id = fields.String(required=True)
+    category = fields.String(required=True)
+    priority = fields.String(required=True)
+    description = fields.String(required=True)
+    location = fields.String(required=True)
+    reporter_role = fields.String(required=True)
+    reporter_id = fields.String(required=True)
+    reported_at = UtcDateTime(required=True)
+
+
+class NotificationIssued(Schema):
+    """A page addressed to one recipient; ack_deadline is set when an acknowledgement is
+    awaited (the responsible chain), null for information (duty officer, station)."""
+
+    notification_id = fields.String(required=True)
+    incident_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    recipient = fields.Nested(RecipientFacts, required=True)
+    reason = fields.String(required=True, validate=validate.OneOf((
+        "responsible", "failover", "escalation", "repeat", "duty", "station", "department")))
+    category = fields.String(required=True)
+    priority = fields.String(required=True)
+    description = fields.String(required=True)
+    location = fields.String(required=True)
+    sent_at = UtcDateTime(required=True)
+    ack_deadline = UtcDateTime(required=True, allow_none=True)
+
+
+class IncidentStep(Schema):
+    """Something that happened on an incident's ladder (an acknowledgement, a missed page,
+    a failover from A to B, an escalation, the flag at the top)."""
+
+    incident_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    at = UtcDateTime(required=True)
+    officer_id = fields.String(required=True)
+    role = fields.String(required=True)
+    detail = fields.String(required=True)
+    latency_seconds = fields.Float(required=True, allow_none=True)
+
+
+class IncidentStateChanged(Schema):
+    """The incident moved to another state (on scene, resolved, referred, cancelled)."""
+
+    incident_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    state = fields.String(required=True)
+    actor = fields.String(required=True)
+    at = UtcDateTime(required=True)
+    note = fields.String(required=True)
+
+
+class IncidentClosed(Schema):
+    """The incident is over; appraisal asks the enterprise to rate the officers on it."""
+
+    incident_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    state = fields.String(required=True)
+    closed_at = UtcDateTime(required=True)
+    reported_at = UtcDateTime(required=True)
+    acknowledged_by = fields.String(required=True, allow_none=True)
+    officer_ids = fields.List(fields.String(), required=True)
+
+
+class DepartmentAcknowledged(Schema):
+    """A specialist department called to an incident reported in."""
+
+    incident_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    department = fields.String(required=True)
+    actor = fields.String(required=True)
+    at = UtcDateTime(required=True)
+
+
 REGISTRY_SOURCE = "/services/enterprise"
+DISPATCH_SOURCE = "/services/dispatch"
 
 # The registry's events, by type. The catalogue (contracts/asyncapi.json) is generated from this.
 REGISTRY_EVENTS = {
@@ -114,6 +205,19 @@ REGISTRY_EVENTS = {
     "assignment.changed": AssignmentChanged,
 }
 
+DISPATCH_EVENTS = {
+    "incident.reported": IncidentReported,
+    "notification.issued": NotificationIssued,
+    "incident.acknowledged": IncidentStep,
+    "incident.page_missed": IncidentStep,
+    "incident.failed_over": IncidentStep,
+    "incident.escalated": IncidentStep,
+    "incident.flagged_unacknowledged": IncidentStep,
+    "incident.state_changed": IncidentStateChanged,
+    "incident.closed": IncidentClosed,
+    "department.acknowledged": DepartmentAcknowledged,
+}
+
 # Every event on the platform, by the service whose exchange carries it.
-CATALOGUE = {"enterprise": REGISTRY_EVENTS}
+CATALOGUE = {"enterprise": REGISTRY_EVENTS, "dispatch": DISPATCH_EVENTS}
 EVENT_SCHEMAS = {etype: schema for events in CATALOGUE.values() for etype, schema in events.items()}

@@ -10,6 +10,8 @@ import logging
 from werkzeug.wrappers import Response
 
 from kit.errors import ServiceUnavailable, ValidationFailed
+from services.dispatch import exceptions as dispatch
+from services.dispatch import requests as dispatch_requests
 from services.enterprise import exceptions as registry
 
 from .auth import AuthenticationFailed, Forbidden
@@ -30,6 +32,15 @@ ERRORS = {
     registry.DuplicateBadgeNumber: (409, "DUPLICATE_BADGE_NUMBER"),
     registry.DuplicateGridCode: (409, "DUPLICATE_GRID_CODE"),
     registry.AssignmentChangedMeanwhile: (409, "ASSIGNMENT_CHANGED_MEANWHILE"),
+    dispatch.IncidentNotFound: (404, "INCIDENT_NOT_FOUND"),
+    dispatch.RequestNotFound: (404, "REQUEST_NOT_FOUND"),
+    dispatch.AckNotAllowed: (403, "ACK_NOT_ALLOWED"),
+    dispatch.NotOnCase: (403, "NOT_ON_CASE"),
+    dispatch.AcknowledgementTooLate: (409, "ACKNOWLEDGEMENT_TOO_LATE"),
+    dispatch.IncidentClosed: (409, "INCIDENT_CLOSED"),
+    dispatch.TransitionRefused: (409, "TRANSITION_REFUSED"),
+    dispatch_requests.RequestTransitionNotAllowed: (409, "REQUEST_TRANSITION_NOT_ALLOWED"),
+    dispatch_requests.VisitRefused: (409, "VISIT_REFUSED"),
     RequestInProgress: (409, "REQUEST_IN_PROGRESS"),
     IdempotencyKeyReused: (422, "IDEMPOTENCY_KEY_REUSED"),
     ServiceUnavailable: (503, "SERVICE_UNAVAILABLE"),

@@ -4,11 +4,12 @@ from kit.metrics import Metrics
 from kit.rpc import TimedRpcProxy
 from kit.schemas import PageQuery, page_schema
 from nameko.web.handlers import http
+from services.dispatch import schemas as cases
 from services.enterprise import schemas as registry
 
 from . import openapi
 from .api import api
-from .auth import MANAGERS, check_enterprise, check_officer_self, redact
+from .auth import MANAGERS, Forbidden, check_enterprise, check_officer_self, redact
 from .errors import json_response
 
 READERS = ("admin", "supervisor", "officer", "enterprise", "agency")
@@ -16,6 +17,24 @@ PLACES = "<any(stations, parks, grids):kind>"
 PLACE_KIND = {"stations": "station", "parks": "park", "grids": "grid"}
 PLACE_INPUTS = (registry.StationInput, registry.ParkInput, registry.GridInput)
 PLACE_OUTPUTS = (registry.Station, registry.Park, registry.Grid)
+REPORTERS = ("admin", "supervisor", "officer", "enterprise")
+RESPONDERS = ("admin", "supervisor", "officer")
+
+
+def _actor(principal):
+    """Who acts, as dispatch records it: the officer or enterprise id, else the token's sub."""
+    return {"role": principal.role,
+            "id": principal.officer_id or principal.enterprise_id or principal.sub,
+            "enterprise_id": principal.enterprise_id}
+
+
+def _check_incident(principal, incident):
+    """An enterprise sees its own cases, an officer those it was notified of."""
+    if principal.role == "enterprise" and incident["enterprise_id"] != principal.enterprise_id:
+        raise Forbidden(f"no access to incident {incident['id']}")
+    if principal.role == "officer" and principal.officer_id not in {
+            n["recipient"]["id"] for n in incident["notifications"]}:
+        raise Forbidden(f"no access to incident {incident['id']}")
 
 
 def _paging(request):
@@ -26,6 +45,7 @@ class GatewayService:
     name = "gateway"
 
     enterprise = TimedRpcProxy("enterprise")
+    dispatch = TimedRpcProxy("dispatch")
     metrics = Metrics()
 
     # --- health and the API document ----------------------------------------------------
@@ -36,11 +56,15 @@ class GatewayService:
 
     @api("GET", "/readyz", public=True, summary="Broker and services answer")
     def readyz(self, request, principal):
-        try:
-            self.enterprise.ping()
-        except ServiceUnavailable as error:
-            return 503, {"status": "unavailable", "enterprise": str(error)}
-        return {"status": "ready", "enterprise": "ok"}
+        answers = {}
+        for name, proxy in (("enterprise", self.enterprise), ("dispatch", self.dispatch)):
+            try:
+                proxy.ping()
+                answers[name] = "ok"
+            except ServiceUnavailable as error:
+                answers[name] = str(error)
+        ready = all(answer == "ok" for answer in answers.values())
+        return (200 if ready else 503), dict(answers, status="ready" if ready else "unavailable")
 
     @api("GET", "/v1/openapi.json", public=True, summary="This API, generated from the schemas")
     def openapi_document(self, request, principal):
@@ -174,6 +198,63 @@ class GatewayService:
         command = {"kind": kind, "text": body,
                    "mode": request.args.get("mode", "all_or_nothing")}
         return self.enterprise.import_csv(command, principal.sub)
+
+    # --- incidents -------------------------------------------------------------------------
+
+    @api("POST", "/v1/incidents", roles=REPORTERS, status=201, body=cases.IncidentInput,
+         returns=cases.Incident,
+         summary="Report an incident: pushed at once to the responsible officer, the officer "
+                 "on duty and the station")
+    def report_incident(self, request, principal, body):
+        if principal.role == "enterprise" and isinstance(body, dict):
+            if body.setdefault("enterprise_id", principal.enterprise_id) != \
+                    principal.enterprise_id:
+                raise Forbidden("an enterprise reports incidents of its own only")
+        return self.dispatch.report_incident(body, _actor(principal))
+
+    @api("GET", "/v1/incidents", roles=READERS, query=PageQuery,
+         returns=page_schema(cases.Incident),
+         summary="Incidents the caller may see, newest first (filters: enterprise_id, state)")
+    def list_incidents(self, request, principal):
+        filters = {k: request.args[k] for k in ("enterprise_id", "state", "officer_id")
+                   if k in request.args}
+        if principal.role == "enterprise":
+            filters["enterprise_id"] = principal.enterprise_id
+        elif principal.role == "officer":
+            filters["officer_id"] = principal.officer_id
+        return self.dispatch.list_incidents(_paging(request), filters)
+
+    @api("GET", "/v1/incidents/<incident_id>", roles=READERS, returns=cases.Incident,
+         summary="One incident with its notifications and audit log")
+    def get_incident(self, request, principal, incident_id):
+        incident = self.dispatch.get_incident(incident_id)
+        _check_incident(principal, incident)
+        return incident
+
+    @api("POST", "/v1/incidents/<incident_id>/acknowledgements", roles=("officer",),
+         body=cases.AcknowledgementInput, returns=cases.Incident,
+         summary="Acknowledge a page you received (stops further pages for it)")
+    def acknowledge_incident(self, request, principal, incident_id, body):
+        return self.dispatch.acknowledge(incident_id, body, principal.officer_id)
+
+    @api("POST", "/v1/incidents/<incident_id>/transitions", roles=REPORTERS,
+         body=cases.TransitionInput, returns=cases.Incident,
+         summary="Move the incident on: on_scene, resolved, referred or cancelled")
+    def move_incident(self, request, principal, incident_id, body):
+        return self.dispatch.move_incident(incident_id, body, _actor(principal))
+
+    @api("POST", "/v1/incidents/<incident_id>/departments", roles=RESPONDERS,
+         body=cases.DepartmentsInput, returns=cases.Incident,
+         summary="Call specialist departments to the incident")
+    def call_departments(self, request, principal, incident_id, body):
+        return self.dispatch.call_departments(incident_id, body, _actor(principal))
+
+    @api("POST", "/v1/incidents/<incident_id>/departments/<department>/acknowledgements",
+         roles=RESPONDERS, returns=cases.Incident,
+         summary="A called department reports in")
+    def department_acknowledges(self, request, principal, incident_id, department, body):
+        return self.dispatch.department_acknowledges(incident_id, department,
+                                                     _actor(principal))
 
     def _check_enterprise(self, principal, enterprise_id):
         check_enterprise(principal, enterprise_id,

@@ -22,6 +22,7 @@ CONFIG = ROOT / "infra" / "config.yaml"
 # (name, nameko module, metrics port offset from the base)
 PROCESSES = (
     ("enterprise", "services.enterprise.service", 1),
+    ("dispatch", "services.dispatch.service", 2),
     ("gateway", "gateway.service", 0),
 )
 
@@ -141,8 +142,7 @@ def main(argv=None):
             print(load_demo(platform.amqp_uri))
         token = issue_token(jwt_secret(platform.data_dir), "supervisor", "demo-supervisor")
         print(f"\nGateway:   {platform.url}/v1   (API document: {platform.url}/v1/openapi.json)")
-        print(f"Metrics:   {platform.metrics_url('gateway')}, "
-              f"{platform.metrics_url('enterprise')}")
+        print("Metrics:   " + ", ".join(platform.metrics_url(n) for n, _, _ in PROCESSES))
         print(f"Logs:      {platform.log_dir}")
         print(f"Supervisor token (8 h):\n{token}\n")
         print(f"Try: curl -H 'Authorization: Bearer <token>' {platform.url}/v1/coverage")

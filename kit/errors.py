@@ -60,5 +60,6 @@ class DuplicateRecord(Exception):
         return f"{self.field} {self.value!r} is already registered"
 
 
+@crosses_broker
 class ServiceUnavailable(Exception):
     """A service did not answer within the caller's timeout (it may still act on the call)."""

@@ -22,11 +22,23 @@ _served_ports = set()
 _gauges = {}
 
 
+def _metric(kind, name, documentation, labels, **options):
+    if name not in _gauges:
+        _gauges[name] = kind(name, documentation, list(labels), **options)
+    return _gauges[name]
+
+
 def gauge(name, documentation, labels=()):
     """The process-wide gauge `name`, created on first use."""
-    if name not in _gauges:
-        _gauges[name] = Gauge(name, documentation, list(labels))
-    return _gauges[name]
+    return _metric(Gauge, name, documentation, labels)
+
+
+def counter(name, documentation, labels=()):
+    return _metric(Counter, name, documentation, labels)
+
+
+def histogram(name, documentation, labels=(), buckets=Histogram.DEFAULT_BUCKETS):
+    return _metric(Histogram, name, documentation, labels, buckets=buckets)
 
 
 class Metrics(DependencyProvider):

@@ -306,6 +306,7 @@ class Responders:
     station: Station | None
     seats: tuple[ResponderStatus, ...]
     departments: tuple[str, ...]
+    duty_officer: ResponderStatus | None = None
 
     def seat(self, name: str) -> ResponderStatus | None:
         return next((s for s in self.seats if s.seat == name), None)
@@ -320,9 +321,23 @@ class Responders:
         return None
 
 
+DUTY_ROLES = ("area_chief", "community_officer")
+
+
+def duty_officer(station_officers: list[Officer], version: AssignmentVersion | None,
+                 at: datetime) -> Officer | None:
+    """The station's responding officer on duty at `at`: the first officer (by badge) of a
+    duty role who is not absent and is not already the enterprise's A or B."""
+    taken = {version.a_officer_id, version.b_officer_id} if version else set()
+    for officer in sorted(station_officers, key=lambda o: o.badge_number):
+        if officer.role in DUTY_ROLES and officer.id not in taken and not officer.absent_at(at):
+            return officer
+    return None
+
+
 def resolve_responders(enterprise: Enterprise, version: AssignmentVersion | None,
                        officers: dict[str, Officer], station: Station | None,
-                       at: datetime) -> Responders:
+                       at: datetime, on_duty: Officer | None = None) -> Responders:
     seats = []
     if version is not None:
         for seat in SEATS:
@@ -330,8 +345,9 @@ def resolve_responders(enterprise: Enterprise, version: AssignmentVersion | None
             if officer is not None:
                 seats.append(ResponderStatus(seat.removesuffix("_id"), officer,
                                              officer.absent_at(at)))
+    duty = ResponderStatus("duty_officer", on_duty, None) if on_duty else None
     return Responders(enterprise, at, station, tuple(seats),
-                      version.departments if version else ())
+                      version.departments if version else (), duty)
 
 
 COVERAGE_GAPS = ("no_a_officer", "no_b_officer", "fewer_than_three_chiefs", "a_and_b_absent")

@@ -178,7 +178,8 @@ def responders(repo, enterprise_id, at):
     officers = repo.get_officers(version.officer_ids()) if version else {}
     station = repo.get(Station, enterprise.station_id) if repo.exists(
         Station, enterprise.station_id) else None
-    return resolve_responders(enterprise, version, officers, station, at)
+    on_duty = domain.duty_officer(repo.officers_of_station(enterprise.station_id), version, at)
+    return resolve_responders(enterprise, version, officers, station, at, on_duty)
 
 
 def coverage(repo, at):

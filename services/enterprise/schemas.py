@@ -190,6 +190,7 @@ class Responders(Schema):
     station = fields.Nested(Station, required=True, allow_none=True)
     to_call = fields.Nested(SeatStatus, required=True, allow_none=True)
     seats = fields.List(fields.Nested(SeatStatus), required=True)
+    duty_officer = fields.Nested(SeatStatus, required=True, allow_none=True)
     departments = fields.List(fields.String(), required=True)
 
 

@@ -190,6 +190,9 @@ class Repository:
         object_ids = [ObjectId(i) for i in set(officer_ids) if i and ObjectId.is_valid(i)]
         return {str(d.pk): _officer(d) for d in OfficerDoc.objects(pk__in=object_ids)}
 
+    def officers_of_station(self, station_id):
+        return [_officer(d) for d in OfficerDoc.objects(station_id=station_id)]
+
     def all_officers(self):
         return {str(d.pk): _officer(d) for d in OfficerDoc.objects}
 

@@ -1,0 +1,37 @@
+"""What dispatch refuses, by name. Each one is rebuilt as itself on the caller's side."""
+from kit.errors import RecordNotFound, ValidationFailed, crosses_broker
+
+
+@crosses_broker
+class IncidentNotFound(RecordNotFound):
+    what = "incident"
+
+
+@crosses_broker
+class RequestNotFound(RecordNotFound):
+    what = "request"
+
+
+@crosses_broker
+class AckNotAllowed(ValidationFailed):
+    """Only the officer a page was sent to may acknowledge it."""
+
+
+@crosses_broker
+class AcknowledgementTooLate(ValidationFailed):
+    """The page timed out (the case moved on) or someone else acknowledged first."""
+
+
+@crosses_broker
+class IncidentClosed(ValidationFailed):
+    """The incident is resolved, referred or cancelled."""
+
+
+@crosses_broker
+class TransitionRefused(ValidationFailed):
+    """The incident cannot move to that state from where it is."""
+
+
+@crosses_broker
+class NotOnCase(ValidationFailed):
+    """The officer was not notified of this incident, so may not act on it."""

@@ -1,0 +1,190 @@
+"""Dispatch's use cases: plain functions over the domain and the ports they are given.
+
+Every change to an incident is computed from the stored version and written only if that
+version is still current (see store.Repository.save_incident); when another change won the
+race the command is recomputed from the new state, which may make it a no-op (a deadline that
+was acknowledged meanwhile) or a refusal (an acknowledgement that came too late). The events
+of a change are derived from what it added to the incident, and stored with it.
+"""
+from contracts.envelope import make_envelope
+from contracts.events import DISPATCH_EVENTS, DISPATCH_SOURCE
+from kit.errors import ValidationFailed
+from services.enterprise.exceptions import EnterpriseNotFound
+
+from .domain import CLOSED_STATES, Incident, ladder_from_responders, Recipient
+from .exceptions import IncidentNotFound, NotOnCase
+
+ATTEMPTS = 20
+
+
+def event(event_type, subject, data, now):
+    return make_envelope(event_type, DISPATCH_SOURCE, subject, data, DISPATCH_EVENTS, now=now)
+
+
+# --- intake ----------------------------------------------------------------------------------
+
+def report_incident(repo, responders_of, new_id, data, reporter, policy, now):
+    """Take an incident in and push it at once to its three recipients.
+
+    `responders_of(enterprise_id)` is the registry's answer of who responds now; it is kept
+    with the case, so later assignment changes do not alter it."""
+    try:
+        responders = responders_of(data["enterprise_id"])
+    except EnterpriseNotFound:
+        raise ValidationFailed({"enterprise_id": [f"no enterprise {data['enterprise_id']}"]}) \
+            from None
+    duty = responders.get("duty_officer")
+    station = responders.get("station")
+    incident = Incident.report(
+        new_id, data["enterprise_id"], responders["enterprise_name"],
+        station["id"] if station else "", data["category"], data["priority"],
+        data["description"], data["location"], reporter["role"], reporter["id"],
+        ladder_from_responders(responders),
+        Recipient("officer", duty["officer_id"], duty["name"], "duty_officer") if duty else None,
+        Recipient("station", station["id"], station["name"], "station") if station else None,
+        policy, now)
+    reported = event("incident.reported", incident.id, {
+        "incident_id": incident.id, **{k: getattr(incident, k) for k in (
+            "enterprise_id", "enterprise_name", "station_id", "category", "priority",
+            "description", "location", "reporter_role", "reporter_id", "reported_at")}}, now)
+    events = [reported] + events_since(incident, 0, 0, now)
+    repo.add_incident(incident, events)
+    return incident, events
+
+
+# --- changes -----------------------------------------------------------------------------------
+
+def change_incident(repo, incident_id, change, now):
+    """Apply `change(incident) -> bool` (False: nothing to do) and write it, retrying on a
+    lost race. Returns (incident, events written)."""
+    for _ in range(ATTEMPTS):
+        incident = repo.get_incident(incident_id)
+        version, n_notifications, n_audit = (incident.version, len(incident.notifications),
+                                             len(incident.audit))
+        if not change(incident):
+            return incident, []
+        events = events_since(incident, n_notifications, n_audit, now)
+        if repo.save_incident(incident, version, events):
+            return incident, events
+    raise ValidationFailed({"incident_id": ["too many concurrent changes; try again"]})
+
+
+def acknowledge(repo, incident_id, notification_id, officer_id, now):
+    return change_incident(
+        repo, incident_id, lambda i: i.acknowledge(notification_id, officer_id, now), now)
+
+
+def fire_deadline(repo, incident_id, policy, now):
+    """Act on an incident's acknowledgement deadline if it has really passed; otherwise just
+    put the stored deadline right. Safe to call any number of times, from any process."""
+    def fire(incident):
+        if not incident.deadline_passed(now):
+            return False
+        incident.fire_deadline(policy, now)
+        return True
+
+    try:
+        incident, events = change_incident(repo, incident_id, fire, now)
+    except IncidentNotFound:  # a deadline row written just before an intake that failed
+        repo.drop_deadline(incident_id)
+        return None, []
+    if not events:  # nothing was due: the stored deadline row was early or stale
+        if incident.deadline is None or not incident.is_open():
+            repo.drop_deadline(incident_id)
+        else:
+            repo.set_deadline(incident_id, incident.deadline)
+    return incident, events
+
+
+def move_incident(repo, incident_id, state, actor, note, now):
+    def move(incident):
+        _check_on_case(incident, actor, state)
+        if incident.state == state:
+            return False  # the same command again: already done
+        incident.move_to(state, actor["id"], now, note)
+        return True
+
+    return change_incident(repo, incident_id, move, now)
+
+
+def call_departments(repo, incident_id, departments, actor, now):
+    def call(incident):
+        _check_on_case(incident, actor)
+        return bool(incident.call_departments(departments, actor["id"], now))
+
+    return change_incident(repo, incident_id, call, now)
+
+
+def department_acknowledges(repo, incident_id, department, actor, now):
+    return change_incident(
+        repo, incident_id,
+        lambda i: i.department_acknowledges(department, actor["id"], now), now)
+
+
+def _check_on_case(incident, actor, state=None):
+    """Officers act only on incidents they were notified of; an enterprise may only cancel
+    what it reported; supervisors and admins may act on any."""
+    role = actor["role"]
+    if role in ("admin", "supervisor"):
+        return
+    if role == "officer" and actor["id"] in incident.notified_officer_ids():
+        return
+    if (role == "enterprise" and state == "cancelled"
+            and incident.reporter_role == "enterprise"
+            and incident.enterprise_id == actor.get("enterprise_id")):
+        return
+    raise NotOnCase({"incident_id": ["you were not notified of this incident"]})
+
+
+# --- events from what a change added ---------------------------------------------------------
+
+_STEP_EVENTS = {"acknowledged": "incident.acknowledged", "missed": "incident.page_missed",
+                "failover": "incident.failed_over", "escalation": "incident.escalated",
+                "flagged": "incident.flagged_unacknowledged"}
+
+
+def events_since(incident, n_notifications, n_audit, now):
+    events = []
+    for notification in incident.notifications[n_notifications:]:
+        events.append(event("notification.issued", incident.id, {
+            "notification_id": notification.id, "incident_id": incident.id,
+            "enterprise_id": incident.enterprise_id, "recipient": notification.recipient,
+            "reason": notification.reason, "category": incident.category,
+            "priority": incident.priority, "description": incident.description,
+            "location": incident.location, "sent_at": notification.sent_at,
+            "ack_deadline": notification.deadline}, now))
+    roles = {r.id: r.role for r in incident.ladder}
+    for entry in incident.audit[n_audit:]:
+        if entry.kind in _STEP_EVENTS:
+            events.append(event(_STEP_EVENTS[entry.kind], incident.id, {
+                "incident_id": incident.id, "enterprise_id": incident.enterprise_id,
+                "at": entry.at, "officer_id": entry.who, "role": roles.get(entry.who, ""),
+                "detail": entry.detail,
+                "latency_seconds": _ack_latency(incident, entry)}, now))
+        elif entry.kind == "state" and entry.detail.split(":")[0] not in ("reported",
+                                                                          "notified",
+                                                                          "acknowledged"):
+            state = entry.detail.split(":")[0]
+            events.append(event("incident.state_changed", incident.id, {
+                "incident_id": incident.id, "enterprise_id": incident.enterprise_id,
+                "state": state, "actor": entry.who, "at": entry.at,
+                "note": entry.detail.partition(": ")[2]}, now))
+            if state in CLOSED_STATES:
+                events.append(event("incident.closed", incident.id, {
+                    "incident_id": incident.id, "enterprise_id": incident.enterprise_id,
+                    "state": state, "closed_at": entry.at,
+                    "reported_at": incident.reported_at,
+                    "acknowledged_by": incident.acknowledged_by,
+                    "officer_ids": sorted(incident.notified_officer_ids())}, now))
+        elif entry.kind == "department_acknowledged":
+            events.append(event("department.acknowledged", incident.id, {
+                "incident_id": incident.id, "enterprise_id": incident.enterprise_id,
+                "department": entry.detail, "actor": entry.who, "at": entry.at}, now))
+    return events
+
+
+def _ack_latency(incident, entry):
+    if entry.kind != "acknowledged":
+        return None
+    pages = [n for n in incident.notifications if n.recipient.id == entry.who and n.step is not None]
+    return (entry.at - pages[-1].sent_at).total_seconds() if pages else None

@@ -1,0 +1,148 @@
+"""Dispatch's entrypoints: schema in, handler, schema out."""
+import uuid
+
+from nameko.dependency_providers import Config
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from contracts.fields import utcnow
+from kit.deadlines import Deadlines, deadline_reached
+from kit.errors import RecordNotFound, ServiceUnavailable, ValidationFailed
+from kit.metrics import Metrics, counter, gauge, histogram
+from kit.rpc import TimedRpcProxy
+from kit.schemas import PageQuery, dump, load, page_of
+from kit.storage import Storage
+
+from . import handlers, schemas
+from .domain import Policy
+from .store import Repository
+
+EXPECTED = (ValidationFailed, RecordNotFound, ServiceUnavailable)
+SWEEP_SECONDS = 0.5
+
+NOTIFICATIONS = counter("liaison_notifications_sent_total", "Notifications issued, by the "
+                        "recipient's role in the case.", ["role"])
+ACK_LATENCY = histogram("liaison_acknowledgement_latency_seconds",
+                        "From a page to its acknowledgement, by role.", ["role"],
+                        buckets=(1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600))
+MISSES = counter("liaison_pages_missed_total", "Pages not acknowledged in time, by role.",
+                 ["role"])
+FAILOVERS = counter("liaison_failovers_total", "Cases handed from A to B on a missed page.")
+ESCALATIONS = counter("liaison_escalations_total", "Cases escalated up the ladder.")
+OPEN_CASES = gauge("liaison_incidents", "Incidents by state.", ["state"])
+OVERDUE = gauge("liaison_incidents_overdue", "Incidents whose acknowledgement deadline has "
+                                             "passed without being acted on.")
+
+
+def policy(config):
+    """The acknowledgement windows (ACK_WINDOWS, seconds per priority) and TOP_REPEATS."""
+    defaults = Policy()
+    windows = dict(defaults.windows, **(config.get("ACK_WINDOWS") or {}))
+    return Policy(windows, int(config.get("TOP_REPEATS", defaults.top_repeats)))
+
+
+def _count(events):
+    for envelope in events:
+        kind, data = envelope["type"], envelope["data"]
+        if kind == "notification.issued":
+            NOTIFICATIONS.labels(data["recipient"]["role"]).inc()
+        elif kind == "incident.acknowledged" and data["latency_seconds"] is not None:
+            ACK_LATENCY.labels(data["role"]).observe(data["latency_seconds"])
+        elif kind == "incident.page_missed":
+            MISSES.labels(data["role"]).inc()
+        elif kind == "incident.failed_over":
+            FAILOVERS.inc()
+        elif kind == "incident.escalated":
+            ESCALATIONS.inc()
+
+
+class DispatchService:
+    name = "dispatch"
+
+    store = Storage(Repository)
+    metrics = Metrics()
+    registry = TimedRpcProxy("enterprise")
+    deadlines = Deadlines()
+    config = Config()
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+    # --- incidents ---------------------------------------------------------------------
+
+    @rpc(expected_exceptions=EXPECTED)
+    def report_incident(self, data, reporter):
+        incident, events = handlers.report_incident(
+            self.store, self.registry.responders, str(uuid.uuid4()),
+            load(schemas.IncidentInput, data), load(schemas.Actor, reporter),
+            policy(self.config), utcnow())
+        return self._done(incident, events)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_incident(self, incident_id):
+        return dump(schemas.Incident, self.store.get_incident(incident_id))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_incidents(self, query=None, filters=None):
+        paging = load(PageQuery, query or {})
+        items, total = self.store.list_incidents(
+            (paging["page"] - 1) * paging["per_page"], paging["per_page"],
+            **load(schemas.IncidentFilter, filters or {}))
+        return page_of(items, total, paging["page"], paging["per_page"], schemas.Incident)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def acknowledge(self, incident_id, command, officer_id):
+        notification_id = load(schemas.AcknowledgementInput, command)["notification_id"]
+        return self._done(*handlers.acknowledge(self.store, incident_id, notification_id,
+                                                officer_id, utcnow()))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def move_incident(self, incident_id, command, actor):
+        command = load(schemas.TransitionInput, command)
+        return self._done(*handlers.move_incident(
+            self.store, incident_id, command["state"], load(schemas.Actor, actor),
+            command["note"], utcnow()))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def call_departments(self, incident_id, command, actor):
+        return self._done(*handlers.call_departments(
+            self.store, incident_id, load(schemas.DepartmentsInput, command)["departments"],
+            load(schemas.Actor, actor), utcnow()))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def department_acknowledges(self, incident_id, department, actor):
+        return self._done(*handlers.department_acknowledges(
+            self.store, incident_id, department, load(schemas.Actor, actor), utcnow()))
+
+    # --- deadlines: on time from the in-process clock, and swept from the store --------
+
+    @deadline_reached
+    def deadline_reached(self, incident_id):
+        self._fire(incident_id)
+
+    @timer(interval=SWEEP_SECONDS)
+    def sweep_deadlines(self):
+        """Every deadline that came due and was not acted on: after a restart, or one set by
+        another dispatch process."""
+        for incident_id in self.store.due_deadlines(utcnow()):
+            self._fire(incident_id)
+
+    def _fire(self, incident_id):
+        incident, events = handlers.fire_deadline(self.store, incident_id,
+                                                  policy(self.config), utcnow())
+        if incident is not None:
+            self._done(incident, events)
+
+    @timer(interval=15)
+    def refresh_gauges(self):
+        for state, count in self.store.incident_figures().items():
+            OPEN_CASES.labels(state).set(count)
+        OVERDUE.set(len(self.store.due_deadlines(utcnow())))
+
+    def _done(self, incident, events):
+        """Arm the incident's next deadline on the clock, count what happened, answer."""
+        if incident.deadline is not None:
+            self.deadlines(incident.id, incident.deadline)
+        _count(events)
+        return dump(schemas.Incident, incident)

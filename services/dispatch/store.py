@@ -1,0 +1,261 @@
+"""Dispatch's documents and the repository that maps them to domain objects.
+
+Guarantees, on both backends:
+- An incident is written only if its stored `version` is the one the change was computed
+  from (`save_incident` returns False otherwise, and writes nothing). MongoDB makes a
+  filtered update_one atomic; the embedded store gets the same from `storage.exclusive`.
+- A notification and every other event of a change are stored in the incident document in
+  that same write, so a change cannot happen without its pages, nor a page twice.
+- Each pending acknowledgement deadline has a row in `deadlines` (a small collection, swept
+  periodically) that is never later than the incident's own deadline: it is written before
+  the incident on intake and moved after it on change. A stale row is harmless: the sweep
+  finds the incident has nothing due and corrects or drops it.
+"""
+from dataclasses import asdict
+
+from mongoengine import DateTimeField, DictField, Document, IntField, ListField, StringField
+from pymongo.errors import DuplicateKeyError
+
+from kit import storage
+
+from . import exceptions
+from .domain import (AuditEntry, DepartmentCall, Incident, Notification, Recipient)
+from .requests import Note, Routing, ServiceRequest, Visit
+
+ALIAS = "dispatch"
+
+
+class IncidentDoc(Document):
+    meta = {"collection": "incidents", "db_alias": ALIAS,
+            "indexes": [storage.OUTBOX_INDEX, ("enterprise_id", "-reported_at"), "officer_ids",
+                        "state"]}
+    id = StringField(primary_key=True)
+    enterprise_id = StringField(required=True)
+    state = StringField(required=True)
+    version = IntField(required=True)
+    reported_at = DateTimeField(required=True)
+    officer_ids = ListField(StringField())
+    body = DictField()
+    outbox = ListField(DictField())
+
+
+class DeadlineDoc(Document):
+    meta = {"collection": "deadlines", "db_alias": ALIAS, "indexes": ["due"]}
+    incident_id = StringField(primary_key=True)
+    due = DateTimeField(required=True)
+
+
+class RequestDoc(Document):
+    meta = {"collection": "requests", "db_alias": ALIAS,
+            "indexes": [storage.OUTBOX_INDEX, ("enterprise_id", "-requested_at"), "status"]}
+    id = StringField(primary_key=True)
+    enterprise_id = StringField(required=True)
+    status = StringField(required=True)
+    requested_at = DateTimeField(required=True)
+    version = IntField(required=True)
+    body = DictField()
+    outbox = ListField(DictField())
+
+
+class VisitDoc(Document):
+    meta = {"collection": "visits", "db_alias": ALIAS,
+            "indexes": [storage.OUTBOX_INDEX, ("enterprise_id", "start")]}
+    id = StringField(primary_key=True)
+    enterprise_id = StringField(required=True)
+    start = DateTimeField(required=True)
+    body = DictField()
+    outbox = ListField(DictField())
+
+
+class Repository:
+    def __init__(self, unit_of_work=None):
+        self.unit = unit_of_work or storage.UnitOfWork()
+
+    @staticmethod
+    def ensure_indexes():
+        for doc_cls in (IncidentDoc, DeadlineDoc, RequestDoc, VisitDoc):
+            doc_cls.ensure_indexes()
+
+    @staticmethod
+    def outbox_collections():
+        return [d._get_collection() for d in (IncidentDoc, RequestDoc, VisitDoc)]
+
+    # --- incidents -----------------------------------------------------------------------
+
+    def add_incident(self, incident, events):
+        if incident.deadline is not None:
+            self.set_deadline(incident.id, incident.deadline)
+        entries = storage.queued(events)
+        row = dict(_incident_row(incident), outbox=entries)
+        try:
+            IncidentDoc._get_collection().insert_one(row)
+        except DuplicateKeyError:
+            raise exceptions.ValidationFailed(
+                {"id": [f"incident {incident.id} already exists"]}) from None
+        self.unit.touch(IncidentDoc._get_collection(), incident.id, entries)
+
+    def save_incident(self, incident, expected_version, events):
+        """Write the incident if it is still at `expected_version`; False (nothing written)
+        if another change got there first."""
+        collection = IncidentDoc._get_collection()
+        entries = storage.queued(events)
+        with storage.exclusive(ALIAS):
+            result = collection.update_one(
+                {"_id": incident.id, "version": expected_version},
+                {"$set": _incident_row(incident),
+                 "$push": {storage.OUTBOX_FIELD: {"$each": entries}}})
+        if result.matched_count == 0:
+            return False
+        self.unit.touch(collection, incident.id, entries)
+        if incident.deadline is not None:
+            self.set_deadline(incident.id, incident.deadline)
+        else:
+            self.drop_deadline(incident.id)
+        return True
+
+    def get_incident(self, incident_id):
+        raw = IncidentDoc._get_collection().find_one({"_id": incident_id})
+        if raw is None:
+            raise exceptions.IncidentNotFound(incident_id)
+        return _incident(raw["body"])
+
+    def list_incidents(self, skip=0, limit=50, enterprise_id=None, officer_id=None,
+                       state=None):
+        query = {}
+        if enterprise_id is not None:
+            query["enterprise_id"] = enterprise_id
+        if officer_id is not None:
+            query["officer_ids"] = officer_id
+        if state is not None:
+            query["state"] = state
+        collection = IncidentDoc._get_collection()
+        total = collection.count_documents(query)
+        rows = collection.find(query, {"body": 1}).sort("reported_at", -1).skip(skip).limit(limit)
+        return [_incident(r["body"]) for r in rows], total
+
+    def incident_figures(self):
+        """Open incidents by state and the raw deadlines, for the gauges."""
+        by_state = {}
+        for row in IncidentDoc._get_collection().find({}, {"state": 1}):
+            by_state[row["state"]] = by_state.get(row["state"], 0) + 1
+        return by_state
+
+    # --- deadlines -----------------------------------------------------------------------
+
+    def set_deadline(self, incident_id, due):
+        DeadlineDoc._get_collection().update_one({"_id": incident_id}, {"$set": {"due": due}},
+                                                 upsert=True)
+
+    def drop_deadline(self, incident_id):
+        DeadlineDoc._get_collection().delete_one({"_id": incident_id})
+
+    def due_deadlines(self, now, limit=1000):
+        """Incident ids whose deadline row has come due, earliest first."""
+        rows = DeadlineDoc._get_collection().find({"due": {"$lte": now}}).sort("due", 1)
+        return [r["_id"] for r in rows.limit(limit)]
+
+    def pending_deadlines(self):
+        return {r["_id"]: r["due"] for r in DeadlineDoc._get_collection().find()}
+
+    # --- requests and visits ---------------------------------------------------------------
+
+    def add_request(self, request, events):
+        entries = storage.queued(events)
+        RequestDoc._get_collection().insert_one(dict(_request_row(request, 0), outbox=entries))
+        self.unit.touch(RequestDoc._get_collection(), request.id, entries)
+
+    def get_request(self, request_id):
+        """(request, version)"""
+        raw = RequestDoc._get_collection().find_one({"_id": request_id})
+        if raw is None:
+            raise exceptions.RequestNotFound(request_id)
+        return _request(raw["body"]), raw["version"]
+
+    def save_request(self, request, expected_version, events):
+        collection = RequestDoc._get_collection()
+        entries = storage.queued(events)
+        with storage.exclusive(ALIAS):
+            result = collection.update_one(
+                {"_id": request.id, "version": expected_version},
+                {"$set": _request_row(request, expected_version + 1),
+                 "$push": {storage.OUTBOX_FIELD: {"$each": entries}}})
+        if result.matched_count == 0:
+            return False
+        self.unit.touch(collection, request.id, entries)
+        return True
+
+    def list_requests(self, skip=0, limit=50, enterprise_id=None, status=None):
+        query = {k: v for k, v in (("enterprise_id", enterprise_id), ("status", status))
+                 if v is not None}
+        collection = RequestDoc._get_collection()
+        total = collection.count_documents(query)
+        rows = collection.find(query, {"body": 1}).sort("requested_at", -1).skip(skip).limit(limit)
+        return [_request(r["body"]) for r in rows], total
+
+    def visits_of(self, enterprise_id):
+        rows = VisitDoc._get_collection().find({"enterprise_id": enterprise_id}).sort("start", 1)
+        return [_visit(r["body"]) for r in rows]
+
+    def all_visits(self, since):
+        rows = VisitDoc._get_collection().find({"start": {"$gte": since}})
+        return [_visit(r["body"]) for r in rows]
+
+    def save_visits(self, visits, events):
+        """Insert or replace visits (a merge changes the visit it joins and adds the merged
+        proposal); the events go with the first."""
+        collection = VisitDoc._get_collection()
+        entries = storage.queued(events)
+        with storage.exclusive(ALIAS):
+            for i, visit in enumerate(visits):
+                row = {"enterprise_id": visit.enterprise_id, "start": visit.start,
+                       "body": asdict(visit)}
+                update = {"$set": row}
+                if i == 0:
+                    update["$push"] = {storage.OUTBOX_FIELD: {"$each": entries}}
+                collection.update_one({"_id": visit.id}, update, upsert=True)
+        if visits:
+            self.unit.touch(collection, visits[0].id, entries)
+
+
+# --- mapping -------------------------------------------------------------------------------
+
+def _incident_row(incident):
+    return {"_id": incident.id, "enterprise_id": incident.enterprise_id,
+            "state": incident.state, "version": incident.version,
+            "reported_at": incident.reported_at,
+            "officer_ids": sorted(incident.notified_officer_ids()),
+            "body": asdict(incident)}
+
+
+def _recipient(row):
+    return Recipient(**row) if row else None
+
+
+def _incident(body):
+    body = dict(body)
+    body["ladder"] = tuple(_recipient(r) for r in body["ladder"])
+    body["duty_officer"] = _recipient(body["duty_officer"])
+    body["station"] = _recipient(body["station"])
+    body["notifications"] = [Notification(**dict(n, recipient=_recipient(n["recipient"])))
+                             for n in body["notifications"]]
+    body["departments"] = [DepartmentCall(**d) for d in body["departments"]]
+    body["audit"] = [AuditEntry(**a) for a in body["audit"]]
+    return Incident(**body)
+
+
+def _request_row(request, version):
+    return {"_id": request.id, "enterprise_id": request.enterprise_id,
+            "status": request.status, "requested_at": request.requested_at,
+            "version": version, "body": asdict(request)}
+
+
+def _request(body):
+    body = dict(body)
+    body["routed_to"] = Routing(**body["routed_to"]) if body["routed_to"] else None
+    body["status_notes"] = [Note(**n) for n in body["status_notes"]]
+    body["follow_ups"] = [Note(**n) for n in body["follow_ups"]]
+    return ServiceRequest(**body)
+
+
+def _visit(body):
+    return Visit(**body)
