@@ -35,3 +35,8 @@ class TransitionRefused(ValidationFailed):
 @crosses_broker
 class NotOnCase(ValidationFailed):
     """The officer was not notified of this incident, so may not act on it."""
+
+
+@crosses_broker
+class IncidentExists(ValidationFailed):
+    """An incident with this id was already taken in (a redelivered report)."""

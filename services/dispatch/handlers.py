@@ -6,13 +6,15 @@ race the command is recomputed from the new state, which may make it a no-op (a 
 was acknowledged meanwhile) or a refusal (an acknowledgement that came too late). The events
 of a change are derived from what it added to the incident, and stored with it.
 """
+import uuid
+
 from contracts.envelope import make_envelope
 from contracts.events import DISPATCH_EVENTS, DISPATCH_SOURCE
 from kit.errors import ValidationFailed
 from services.enterprise.exceptions import EnterpriseNotFound
 
 from .domain import CLOSED_STATES, Incident, ladder_from_responders, Recipient
-from .exceptions import IncidentNotFound, NotOnCase
+from .exceptions import IncidentExists, IncidentNotFound, NotOnCase
 
 ATTEMPTS = 20
 
@@ -50,6 +52,26 @@ def report_incident(repo, responders_of, new_id, data, reporter, policy, now):
     events = [reported] + events_since(incident, 0, 0, now)
     repo.add_incident(incident, events)
     return incident, events
+
+
+EXTERNAL_IDS = uuid.UUID("5b0d1f1e-7c2a-4f57-9a4e-2f1d6c0b9e11")
+
+
+def take_in_report(repo, responders_of, data, policy, now):
+    """A report from another system, e.g. a command centre. Its (source, reference) decides
+    the incident id, so the same report delivered twice makes one incident."""
+    incident_id = str(uuid.uuid5(EXTERNAL_IDS, f"{data['source']}:{data['reference']}"))
+    try:
+        return repo.get_incident(incident_id), []
+    except IncidentNotFound:
+        pass
+    reporter = {"role": "agency", "id": data["source"]}
+    fields = {k: data[k] for k in ("enterprise_id", "category", "priority", "description",
+                                   "location")}
+    try:
+        return report_incident(repo, responders_of, incident_id, fields, reporter, policy, now)
+    except IncidentExists:  # taken in meanwhile by another delivery of the same report
+        return repo.get_incident(incident_id), []
 
 
 # --- changes -----------------------------------------------------------------------------------
@@ -144,42 +166,54 @@ _STEP_EVENTS = {"acknowledged": "incident.acknowledged", "missed": "incident.pag
 
 
 def events_since(incident, n_notifications, n_audit, now):
+    """The events for what a change added, in the order it happened."""
     events = []
-    for notification in incident.notifications[n_notifications:]:
-        events.append(event("notification.issued", incident.id, {
-            "notification_id": notification.id, "incident_id": incident.id,
-            "enterprise_id": incident.enterprise_id, "recipient": notification.recipient,
-            "reason": notification.reason, "category": incident.category,
-            "priority": incident.priority, "description": incident.description,
-            "location": incident.location, "sent_at": notification.sent_at,
-            "ack_deadline": notification.deadline}, now))
+    new_pages = iter(incident.notifications[n_notifications:])
     roles = {r.id: r.role for r in incident.ladder}
     for entry in incident.audit[n_audit:]:
-        if entry.kind in _STEP_EVENTS:
+        if entry.kind == "notified":
+            events.append(_page_event(incident, next(new_pages), now))
+        elif entry.kind in _STEP_EVENTS:
             events.append(event(_STEP_EVENTS[entry.kind], incident.id, {
                 "incident_id": incident.id, "enterprise_id": incident.enterprise_id,
                 "at": entry.at, "officer_id": entry.who, "role": roles.get(entry.who, ""),
                 "detail": entry.detail,
                 "latency_seconds": _ack_latency(incident, entry)}, now))
-        elif entry.kind == "state" and entry.detail.split(":")[0] not in ("reported",
-                                                                          "notified",
-                                                                          "acknowledged"):
-            state = entry.detail.split(":")[0]
-            events.append(event("incident.state_changed", incident.id, {
-                "incident_id": incident.id, "enterprise_id": incident.enterprise_id,
-                "state": state, "actor": entry.who, "at": entry.at,
-                "note": entry.detail.partition(": ")[2]}, now))
-            if state in CLOSED_STATES:
-                events.append(event("incident.closed", incident.id, {
-                    "incident_id": incident.id, "enterprise_id": incident.enterprise_id,
-                    "state": state, "closed_at": entry.at,
-                    "reported_at": incident.reported_at,
-                    "acknowledged_by": incident.acknowledged_by,
-                    "officer_ids": sorted(incident.notified_officer_ids())}, now))
+        elif entry.kind == "state" and _state_of(entry) not in ("reported", "notified",
+                                                                "acknowledged"):
+            events.extend(_state_events(incident, entry, now))
         elif entry.kind == "department_acknowledged":
             events.append(event("department.acknowledged", incident.id, {
                 "incident_id": incident.id, "enterprise_id": incident.enterprise_id,
                 "department": entry.detail, "actor": entry.who, "at": entry.at}, now))
+    return events
+
+
+def _state_of(entry):
+    return entry.detail.split(":")[0]
+
+
+def _page_event(incident, notification, now):
+    return event("notification.issued", incident.id, {
+        "notification_id": notification.id, "incident_id": incident.id,
+        "enterprise_id": incident.enterprise_id, "recipient": notification.recipient,
+        "reason": notification.reason, "category": incident.category,
+        "priority": incident.priority, "description": incident.description,
+        "location": incident.location, "sent_at": notification.sent_at,
+        "ack_deadline": notification.deadline}, now)
+
+
+def _state_events(incident, entry, now):
+    state = _state_of(entry)
+    events = [event("incident.state_changed", incident.id, {
+        "incident_id": incident.id, "enterprise_id": incident.enterprise_id, "state": state,
+        "actor": entry.who, "at": entry.at, "note": entry.detail.partition(": ")[2]}, now)]
+    if state in CLOSED_STATES:
+        events.append(event("incident.closed", incident.id, {
+            "incident_id": incident.id, "enterprise_id": incident.enterprise_id,
+            "state": state, "closed_at": entry.at, "reported_at": incident.reported_at,
+            "acknowledged_by": incident.acknowledged_by,
+            "officer_ids": sorted(incident.notified_officer_ids())}, now))
     return events
 
 

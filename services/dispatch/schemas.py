@@ -19,6 +19,13 @@ class IncidentInput(Schema):
     location = fields.String(load_default="", validate=validate.Length(max=500))
 
 
+class ExternalReport(IncidentInput):
+    """An incident report from another system; (source, reference) identifies it."""
+
+    source = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
 class Actor(Schema):
     role = fields.String(required=True)
     id = fields.String(required=True)

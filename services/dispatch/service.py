@@ -8,6 +8,7 @@ from nameko.timer import timer
 from contracts.fields import utcnow
 from kit.deadlines import Deadlines, deadline_reached
 from kit.errors import RecordNotFound, ServiceUnavailable, ValidationFailed
+from kit.reliable import consume_reliably
 from kit.metrics import Metrics, counter, gauge, histogram
 from kit.rpc import TimedRpcProxy
 from kit.schemas import PageQuery, dump, load, page_of
@@ -78,6 +79,16 @@ class DispatchService:
             load(schemas.IncidentInput, data), load(schemas.Actor, reporter),
             policy(self.config), utcnow())
         return self._done(incident, events)
+
+    @consume_reliably("dispatch.incident_reports", max_attempts=5)
+    def take_in_report(self, body):
+        """Reports from other systems (JSON: the incident fields plus source and reference).
+        A report that is refused, or fails five times, goes to dispatch.incident_reports.dead
+        with its error."""
+        incident, events = handlers.take_in_report(
+            self.store, self.registry.responders, load(schemas.ExternalReport, body),
+            policy(self.config), utcnow())
+        self._done(incident, events)
 
     @rpc(expected_exceptions=EXPECTED)
     def get_incident(self, incident_id):

@@ -90,7 +90,7 @@ class Repository:
         try:
             IncidentDoc._get_collection().insert_one(row)
         except DuplicateKeyError:
-            raise exceptions.ValidationFailed(
+            raise exceptions.IncidentExists(
                 {"id": [f"incident {incident.id} already exists"]}) from None
         self.unit.touch(IncidentDoc._get_collection(), incident.id, entries)
 

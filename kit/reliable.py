@@ -1,0 +1,73 @@
+"""A message consumer that neither drops a message nor loops on one.
+
+`@consume_reliably(queue_name, max_attempts=5)`: the method gets the message body. If it
+raises a refusal of the input (ValidationFailed) the message goes to the dead-letter queue
+`<queue_name>.dead` at once; any other error sends it back to the end of its queue with its
+attempt count, until `max_attempts`, then to the dead-letter queue. A dead letter carries
+the original body and headers plus `x-error`, `x-error-type` and `x-attempts`.
+
+A message is acknowledged only after its retry or dead letter was published (with publisher
+confirms), so a crash in between means a redelivery, never a loss: handlers must be
+idempotent.
+"""
+import logging
+import traceback
+
+import eventlet
+from kombu import Exchange, Queue
+from nameko.amqp.publish import Publisher
+from nameko.messaging import Consumer
+
+from .errors import ValidationFailed
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS_HEADER = "x-attempts"
+DEFAULT_EXCHANGE = Exchange("", type="direct")  # the broker's default: routing key = queue
+
+
+class ReliableConsumer(Consumer):
+    def __init__(self, queue_name, max_attempts=5, retry_delay=0.2, **kwargs):
+        self.queue_name = queue_name
+        self.max_attempts = max_attempts
+        self.retry_delay = retry_delay
+        self.dead_letter_queue = Queue(f"{queue_name}.dead", durable=True)
+        super().__init__(Queue(queue_name, durable=True), requeue_on_error=False, **kwargs)
+
+    def setup(self):
+        super().setup()
+        self.publisher = Publisher(self.container.config["AMQP_URI"], serializer="json",
+                                   declare=[self.queue, self.dead_letter_queue])
+
+    def handle_message_processed(self, message, result=None, exc_info=None):
+        try:
+            if exc_info is not None:
+                self._retry_or_bury(message, exc_info)
+        finally:
+            self.queue_consumer.ack_message(message)
+
+    def _retry_or_bury(self, message, exc_info):
+        headers = dict(message.headers or {})
+        attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
+        error = exc_info[1]
+        headers[ATTEMPTS_HEADER] = attempts
+        permanent = isinstance(error, ValidationFailed)
+        if permanent or attempts >= self.max_attempts:
+            headers.update({"x-error": str(error)[:2000],
+                            "x-error-type": type(error).__name__,
+                            "x-error-trace": "".join(
+                                traceback.format_exception(*exc_info))[-4000:]})
+            log.warning("%s: dead-lettering a message after %d attempt(s): %s",
+                        self.queue_name, attempts, error)
+            self._publish(message, self.dead_letter_queue.name, headers)
+        else:
+            eventlet.sleep(self.retry_delay * attempts)
+            self._publish(message, self.queue_name, headers)
+
+    def _publish(self, message, queue_name, headers):
+        self.publisher.publish(message.body, exchange=DEFAULT_EXCHANGE, routing_key=queue_name,
+                               headers=headers, content_type=message.content_type,
+                               content_encoding=message.content_encoding, serializer=None)
+
+
+consume_reliably = ReliableConsumer.decorator

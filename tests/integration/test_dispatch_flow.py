@@ -1,0 +1,282 @@
+"""Dispatch with the registry, each in a real nameko container on a real RabbitMQ vhost.
+
+What officers receive is read by a separate consumer from the dispatch.events exchange.
+Acknowledgement windows are short (fractions of a second) instead of sleeping for minutes.
+"""
+import json
+import time
+from datetime import date
+
+import eventlet
+import kombu
+import pytest
+from nameko.standalone.rpc import ServiceRpcProxy
+
+from contracts.envelope import CONTENT_TYPE, open_envelope
+from contracts.events import DISPATCH_EVENTS
+from kit import storage
+from kit.errors import ValidationFailed
+from services.dispatch.exceptions import AcknowledgementTooLate
+from services.dispatch.service import DispatchService
+from services.enterprise.domain import credit_code_check_char
+from services.enterprise.service import EnterpriseService
+
+WINDOW = 0.6
+
+
+@pytest.fixture
+def config(rabbit_config, tmp_path):
+    return dict(rabbit_config, DATA_DIR=str(tmp_path), RPC_TIMEOUT=5, TOP_REPEATS=1,
+                ACK_WINDOWS={"emergency": WINDOW, "high": WINDOW, "medium": WINDOW,
+                             "low": WINDOW},
+                **storage.SERIALIZATION_CONFIG)
+
+
+class Tap:
+    """A separate consumer of every event on an exchange."""
+
+    def __init__(self, amqp_uri, exchange):
+        self.connection = kombu.Connection(amqp_uri)
+        self.queue = kombu.Queue(f"tap-{exchange}", kombu.Exchange(exchange, type="topic",
+                                                                   durable=True),
+                                 routing_key="#")
+        self.queue(self.connection.channel()).declare()
+        self.seen = []
+
+    def collect(self, until, timeout=10.0):
+        """Events until `until(events)` holds or the time is up; each loaded via its schema."""
+        bound = self.queue(self.connection.channel())
+        deadline = time.monotonic() + timeout
+        while not until(self.seen) and time.monotonic() < deadline:
+            message = bound.get(no_ack=True, accept=[CONTENT_TYPE])
+            if message is None:
+                eventlet.sleep(0.02)
+                continue
+            envelope = json.loads(message.body)
+            open_envelope(envelope, DISPATCH_EVENTS)  # every event honours its contract
+            self.seen.append(envelope)
+        return self.seen
+
+    def pages(self, incident_id):
+        return [e["data"] for e in self.seen if e["type"] == "notification.issued"
+                and e["data"]["incident_id"] == incident_id]
+
+
+@pytest.fixture
+def tap(config):
+    tap = Tap(config["AMQP_URI"], "dispatch.events")
+    yield tap
+    tap.connection.release()
+
+
+@pytest.fixture
+def services(container_factory, config, tap):
+    for service_cls in (EnterpriseService, DispatchService):
+        container_factory(service_cls, config).start()
+    with ServiceRpcProxy("enterprise", config, timeout=10) as registry, \
+            ServiceRpcProxy("dispatch", config, timeout=10) as dispatch:
+        yield registry, dispatch
+
+
+@pytest.fixture
+def county(services):
+    """One enterprise with A, B, the three chiefs, and a duty officer at its station."""
+    registry, _ = services
+    station = registry.create_place("station", {"name": "城东派出所", "kind": "station"})
+    grid = registry.create_place("grid", {"code": "WG-01", "name": "一格",
+                                          "station_id": station["id"]})
+    first17 = "91330482MA2B3C4D5"
+    enterprise = registry.register_enterprise({
+        "name": "恒盛纺织", "credit_code": first17 + credit_code_check_char(first17),
+        "kind": "enterprise", "level": "above_scale", "stage": "production",
+        "grid_id": grid["id"]})
+    people = {}
+    for badge, role, key in (("100001", "community_officer", "a"),
+                             ("100002", "auxiliary_officer", "b"),
+                             ("100003", "station_chief", "station_leader"),
+                             ("100004", "bureau_leader", "bureau_leader"),
+                             ("100005", "area_chief", "area_chief"),
+                             ("100000", "community_officer", "duty")):
+        people[key] = registry.register_officer({
+            "badge_number": badge, "name": f"警员{badge}", "role": role,
+            "station_id": station["id"]})["id"]
+    registry.assign(enterprise["id"], {
+        "a_officer_id": people["a"], "b_officer_id": people["b"],
+        "bureau_leader_id": people["bureau_leader"],
+        "station_leader_id": people["station_leader"], "area_chief_id": people["area_chief"],
+        "departments": ["criminal_investigation"]})
+    return {"station": station, "enterprise": enterprise, **people}
+
+
+def report(dispatch, county, priority="high"):
+    return dispatch.report_incident(
+        {"enterprise_id": county["enterprise"]["id"], "category": "theft",
+         "priority": priority, "description": "仓库夜间被盗", "location": "3号仓库"},
+        {"role": "enterprise", "id": county["enterprise"]["id"]})
+
+
+def test_one_alert_three_pushes_to_the_right_recipients(services, county, tap):
+    _, dispatch = services
+    incident = report(dispatch, county)
+
+    tap.collect(lambda seen: len(tap.pages(incident["id"])) >= 3)
+
+    pages = {(p["recipient"]["kind"], p["recipient"]["id"], p["reason"])
+             for p in tap.pages(incident["id"])}
+    assert pages == {("officer", county["a"], "responsible"),
+                     ("officer", county["duty"], "duty"),
+                     ("station", county["station"]["id"], "station")}
+    [responsible] = [p for p in tap.pages(incident["id"]) if p["reason"] == "responsible"]
+    assert responsible["ack_deadline"] is not None
+    assert incident["state"] == "notified"
+
+
+def test_a_on_leave_means_b_is_paged_at_once(services, county, tap):
+    registry, dispatch = services
+    today = date.today().isoformat()
+    registry.change_availability(county["a"], {"status": "on_leave", "first_day": today,
+                                               "last_day": today})
+    incident = report(dispatch, county)
+
+    tap.collect(lambda seen: len(tap.pages(incident["id"])) >= 3)
+
+    officers = [(p["recipient"]["id"], p["reason"]) for p in tap.pages(incident["id"])
+                if p["recipient"]["kind"] == "officer"]
+    assert (county["b"], "responsible") in officers
+    assert county["a"] not in [officer for officer, _ in officers]
+    assert ("skipped", county["a"]) in [(a["kind"], a["who"]) for a in incident["audit"]]
+
+
+def test_a_silent_fails_over_to_b_when_the_window_closes(services, county, tap):
+    _, dispatch = services
+    incident = report(dispatch, county)
+
+    tap.collect(lambda seen: any(p["reason"] == "failover" for p in tap.pages(incident["id"])))
+
+    [failover] = [p for p in tap.pages(incident["id"]) if p["reason"] == "failover"]
+    assert failover["recipient"]["id"] == county["b"]
+    stored = dispatch.get_incident(incident["id"])
+    kinds = [(a["kind"], a["who"]) for a in stored["audit"]]
+    assert ("missed", county["a"]) in kinds and ("failover", county["b"]) in kinds
+    missed = [e for e in tap.seen if e["type"] == "incident.page_missed"
+              and e["data"]["incident_id"] == incident["id"]]
+    assert missed[0]["data"]["officer_id"] == county["a"]
+
+
+def test_silence_all_the_way_up_follows_the_ladder_then_repeats_then_flags(
+        services, county, tap):
+    _, dispatch = services
+    incident = report(dispatch, county)
+
+    tap.collect(lambda seen: any(e["type"] == "incident.flagged_unacknowledged"
+                                 for e in seen), timeout=15)
+
+    ladder = [(p["recipient"]["id"], p["reason"]) for p in tap.pages(incident["id"])
+              if p["recipient"]["kind"] == "officer" and p["reason"] != "duty"]
+    assert ladder == [(county["a"], "responsible"), (county["b"], "failover"),
+                      (county["station_leader"], "escalation"),
+                      (county["bureau_leader"], "escalation"),
+                      (county["bureau_leader"], "repeat")]
+    stored = dispatch.get_incident(incident["id"])
+    assert stored["unacknowledged"] is True and stored["deadline"] is None
+
+
+def test_an_acknowledgement_stops_further_pages(services, county, tap):
+    _, dispatch = services
+    incident = report(dispatch, county, priority="low")
+    page = next(n for n in incident["notifications"] if n["reason"] == "responsible")
+
+    acknowledged = dispatch.acknowledge(incident["id"], {"notification_id": page["id"]},
+                                        county["a"])
+    again = dispatch.acknowledge(incident["id"], {"notification_id": page["id"]}, county["a"])
+    eventlet.sleep(WINDOW * 3)
+    tap.collect(lambda seen: False, timeout=0.5)
+
+    assert acknowledged["state"] == "acknowledged" and again["version"] == acknowledged["version"]
+    assert len(tap.pages(incident["id"])) == 3  # the three pushes, nothing after
+    [ack] = [e for e in tap.seen if e["type"] == "incident.acknowledged"]
+    assert ack["data"]["officer_id"] == county["a"] and ack["data"]["latency_seconds"] >= 0
+
+
+def test_acknowledgement_racing_the_deadline_has_exactly_one_winner(services, county, tap):
+    _, dispatch = services
+    outcomes = {"acknowledged": 0, "failed_over": 0}
+    for _ in range(25):
+        incident = report(dispatch, county)
+        page = next(n for n in incident["notifications"] if n["reason"] == "responsible")
+        eventlet.sleep(WINDOW - 0.01)  # acknowledge as the deadline fires
+        try:
+            dispatch.acknowledge(incident["id"], {"notification_id": page["id"]}, county["a"])
+            acked = True
+        except AcknowledgementTooLate:
+            acked = False
+        eventlet.sleep(WINDOW / 2)
+        stored = dispatch.get_incident(incident["id"])
+        failovers = [a for a in stored["audit"] if a["kind"] == "failover"]
+        if acked:
+            assert stored["state"] == "acknowledged" and failovers == []
+            outcomes["acknowledged"] += 1
+        else:
+            assert stored["acknowledged_by"] is None and len(failovers) == 1
+            outcomes["failed_over"] += 1
+    assert sum(outcomes.values()) == 25
+
+
+def test_departments_called_by_a_chief_are_notified_and_report_in(services, county, tap):
+    _, dispatch = services
+    incident = report(dispatch, county, priority="low")
+    chief = {"role": "officer", "id": county["a"]}
+
+    called = dispatch.call_departments(
+        incident["id"], {"departments": ["criminal_investigation", "cyber_security"]}, chief)
+    reported = dispatch.department_acknowledges(incident["id"], "cyber_security",
+                                                {"role": "officer", "id": "900001"})
+    tap.collect(lambda seen: len(tap.pages(incident["id"])) >= 5)
+
+    departments = {p["recipient"]["id"] for p in tap.pages(incident["id"])
+                   if p["recipient"]["kind"] == "department"}
+    assert departments == {"criminal_investigation", "cyber_security"}
+    assert [d["department"] for d in called["departments"]] == ["criminal_investigation",
+                                                                 "cyber_security"]
+    assert [d["acknowledged_by"] for d in reported["departments"]] == [None, "900001"]
+
+
+def test_invalid_reports_name_the_field_and_create_nothing(services, county):
+    _, dispatch = services
+    good = {"enterprise_id": county["enterprise"]["id"], "category": "theft",
+            "priority": "high", "description": "x"}
+    for bad, field in (({"category": "arson"}, "category"), ({"priority": "urgent"}, "priority"),
+                       ({"description": ""}, "description"), ({"colour": "red"}, "colour"),
+                       ({"enterprise_id": "nope"}, "enterprise_id")):
+        with pytest.raises(ValidationFailed) as refusal:
+            dispatch.report_incident(dict(good, **bad), {"role": "supervisor", "id": "s"})
+        assert field in refusal.value.errors
+    assert dispatch.list_incidents()["total"] == 0
+
+
+def test_a_report_that_cannot_be_processed_goes_to_the_dead_letter_queue(
+        services, county, config):
+    _, dispatch = services
+    good = {"enterprise_id": county["enterprise"]["id"], "category": "theft",
+            "priority": "low", "description": "门卫报警", "source": "110", "reference": "A-1"}
+    with kombu.Connection(config["AMQP_URI"]) as connection:
+        producer = connection.Producer()
+        for body in (dict(good, category="arson", reference="A-2"),
+                     dict(good, enterprise_id="nope", reference="A-3"), good, good):
+            producer.publish(body, routing_key="dispatch.incident_reports", serializer="json")
+        dead = connection.SimpleQueue("dispatch.incident_reports.dead")
+        letters = [dead.get(timeout=10) for _ in range(2)]
+        for letter in letters:
+            letter.ack()
+        dead.close()
+
+    errors = sorted((json.loads(m.body)["reference"], m.headers["x-error-type"],
+                     m.headers["x-attempts"]) for m in letters)
+    assert errors == [("A-2", "ValidationFailed", 1), ("A-3", "ValidationFailed", 1)]
+    assert "category" in next(m.headers["x-error"] for m in letters
+                              if json.loads(m.body)["reference"] == "A-2")
+    deadline = time.monotonic() + 5
+    while dispatch.list_incidents()["total"] < 1 and time.monotonic() < deadline:
+        eventlet.sleep(0.05)
+    eventlet.sleep(0.3)
+    assert dispatch.list_incidents()["total"] == 1  # the report sent twice made one incident
