@@ -20,13 +20,11 @@ import logging
 import os
 import platform as host
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,42 +44,12 @@ from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 from gateway.auth import issue_token  # noqa: E402
 from infra.launch import CONFIG, Platform, jwt_secret  # noqa: E402
 from infra.load_demo import load_demo  # noqa: E402
+from infra.sandbox import create_vhost, delete_vhost, free_port  # noqa: E402
 
-MANAGEMENT = "http://localhost:15672/api"
-MANAGEMENT_AUTH = ("guest", "guest")
 BROKER = "localhost:5672"
 
 
 # --- setup ------------------------------------------------------------------------------------
-
-
-def free_port(pair=False):
-    for _ in range(50):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            if not pair:
-                return port
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port found")
-
-
-def create_vhost():
-    name = f"bench-{uuid.uuid4().hex[:10]}"
-    requests.put(f"{MANAGEMENT}/vhosts/{name}", auth=MANAGEMENT_AUTH,
-                 timeout=10).raise_for_status()
-    requests.put(f"{MANAGEMENT}/permissions/{name}/guest", auth=MANAGEMENT_AUTH, timeout=10,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-    return name
-
-
-def delete_vhost(name):
-    requests.delete(f"{MANAGEMENT}/vhosts/{name}", auth=MANAGEMENT_AUTH, timeout=10)
 
 
 def start_noop(amqp_uri, log_path):
@@ -280,9 +248,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
-    vhost = create_vhost()
+    vhost = create_vhost("bench")
     amqp_uri = f"amqp://guest:guest@{BROKER}/{vhost}"
-    platform = Platform(workdir / "data", free_port(), free_port(pair=True), amqp_uri=amqp_uri,
+    platform = Platform(workdir / "data", free_port(), free_port(span=13), amqp_uri=amqp_uri,
                         extra_env={"MONGO_URI": ""}, log_dir=workdir / "logs")
     noop = None
     try:

@@ -65,21 +65,28 @@ class Platform:
         env.update(self.extra_env)
         return env
 
-    def start(self, name=None):
-        for proc_name, module, offset in PROCESSES:
+    def start(self, name=None, instance=1):
+        """Start every process, or the one named; instance 2, 3... runs another copy of it
+        beside the first (as `name#2`), sharing its work."""
+        for proc_name, module, _ in PROCESSES:
             if name in (None, proc_name):
+                key = proc_name if instance == 1 else f"{proc_name}#{instance}"
                 out = subprocess.DEVNULL
                 if self.log_dir is not None:
                     self.log_dir.mkdir(parents=True, exist_ok=True)
-                    out = open(self.log_dir / f"{proc_name}.log", "ab")
-                self.procs[proc_name] = subprocess.Popen(
+                    out = open(self.log_dir / f"{key}.log", "ab")
+                self.procs[key] = subprocess.Popen(
                     [sys.executable, "-m", "nameko", "run", "--config", str(CONFIG), module],
-                    cwd=ROOT, env=self.env(self.metrics_base + offset), stdout=out,
+                    cwd=ROOT, env=self.env(self.metrics_port(key)), stdout=out,
                     stderr=subprocess.STDOUT)
 
-    def metrics_url(self, name):
+    def metrics_port(self, key):
+        name, _, instance = key.partition("#")
         offset = dict((n, o) for n, _, o in PROCESSES)[name]
-        return f"http://127.0.0.1:{self.metrics_base + offset}/metrics"
+        return self.metrics_base + offset + 10 * (int(instance or 1) - 1)
+
+    def metrics_url(self, key):
+        return f"http://127.0.0.1:{self.metrics_port(key)}/metrics"
 
     def kill(self, name, sig=signal.SIGKILL):
         proc = self.procs[name]
@@ -149,10 +156,11 @@ def main(argv=None):
         print("Ctrl-C stops every process.")
         while not stopping:
             time.sleep(0.5)
-            for name, proc in list(platform.procs.items()):
+            for key, proc in list(platform.procs.items()):
                 if proc.poll() is not None and not stopping:
-                    print(f"{name} exited with {proc.returncode}; starting it again")
-                    platform.start(name)
+                    print(f"{key} exited with {proc.returncode}; starting it again")
+                    name, _, instance = key.partition("#")
+                    platform.start(name, int(instance or 1))
     finally:
         print("stopping...")
         platform.stop()

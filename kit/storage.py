@@ -116,12 +116,14 @@ def stamp(document, entries):
     setattr(document, OUTBOX_FIELD, pending)
 
 
-def drain(collection, publish, only=None, stale_before=None):
+def drain(collection, publish, only=None, stale_before=None, service_name=None):
     """Publish outbox entries, then remove the ones sent. Returns how many were published.
 
     `only` ({doc id: entry ids}) limits it to what one worker queued; `stale_before` to
     entries queued before then (what a dead process left). With neither: everything.
     An entry is removed only after `publish` returned: a crash in between publishes it again.
+    The removal holds the service's write lock (see `exclusive`), so it cannot undo a change
+    another process writes to the same document meanwhile.
     """
     query = {f"{OUTBOX_FIELD}.id": {"$exists": True}}  # served by the sparse OUTBOX_INDEX
     if only is not None:
@@ -136,9 +138,10 @@ def drain(collection, publish, only=None, stale_before=None):
         for entry in entries:
             publish(entry["envelope"])
         if entries:
-            collection.update_one(
-                {"_id": doc["_id"]},
-                {"$pull": {OUTBOX_FIELD: {"id": {"$in": [e["id"] for e in entries]}}}})
+            with exclusive(service_name):
+                collection.update_one(
+                    {"_id": doc["_id"]},
+                    {"$pull": {OUTBOX_FIELD: {"id": {"$in": [e["id"] for e in entries]}}}})
         sent += len(entries)
     return sent
 
@@ -193,7 +196,8 @@ class Storage(DependencyProvider):
             return
         try:
             for collection, entries in unit.touched.values():
-                drain(collection, self.publish, only=entries)
+                drain(collection, self.publish, only=entries,
+                      service_name=self.container.service_name)
         except Exception:  # the sweeper retries; the change itself is already durable
             log.exception("publishing events after %s failed", worker_ctx.entrypoint.method_name)
 
@@ -203,7 +207,8 @@ class Storage(DependencyProvider):
     def sweep(self):
         """Publish what a dead process left: entries older than STALE_AFTER."""
         cutoff = _now() - STALE_AFTER
-        return sum(drain(c, self.publish, stale_before=cutoff)
+        return sum(drain(c, self.publish, stale_before=cutoff,
+                         service_name=self.container.service_name)
                    for c in self.repository_cls.outbox_collections())
 
     def _sweep(self):

@@ -245,6 +245,7 @@ class Incident:
             notification = self._notify(Recipient("department", department, department,
                                                   "department"), "department", now)
             self.departments.append(DepartmentCall(department, caller, now, notification.id))
+            on_case.add(department)
             self._record(now, "department_called", caller, department)
             sent.append(notification)
         if sent:

@@ -134,10 +134,12 @@ class DispatchService:
 
     @timer(interval=SWEEP_SECONDS)
     def sweep_deadlines(self):
-        """Every deadline that came due and was not acted on: after a restart, or one set by
-        another dispatch process."""
-        for incident_id in self.store.due_deadlines(utcnow()):
-            self._fire(incident_id)
+        """Every deadline that came due and was not acted on (after a restart, or one set by
+        another dispatch process) goes on the clock, to be acted on in a worker of its own,
+        so each incident's pages go out as soon as its change is written."""
+        now = utcnow()
+        for incident_id in self.store.due_deadlines(now):
+            self.deadlines(incident_id, now)
 
     def _fire(self, incident_id):
         incident, events = handlers.fire_deadline(self.store, incident_id,

@@ -83,8 +83,8 @@ class Repository:
     # --- incidents -----------------------------------------------------------------------
 
     def add_incident(self, incident, events):
-        if incident.deadline is not None:
-            self.set_deadline(incident.id, incident.deadline)
+        if incident.deadline is not None:  # before the incident, and never later than a row
+            self.set_deadline(incident.id, incident.deadline, only_earlier=True)  # already there
         entries = storage.queued(events)
         row = dict(_incident_row(incident), outbox=entries)
         try:
@@ -142,12 +142,15 @@ class Repository:
 
     # --- deadlines -----------------------------------------------------------------------
 
-    def set_deadline(self, incident_id, due):
-        DeadlineDoc._get_collection().update_one({"_id": incident_id}, {"$set": {"due": due}},
-                                                 upsert=True)
+    def set_deadline(self, incident_id, due, only_earlier=False):
+        with storage.exclusive(ALIAS):
+            DeadlineDoc._get_collection().update_one(
+                {"_id": incident_id}, {"$min" if only_earlier else "$set": {"due": due}},
+                upsert=True)
 
     def drop_deadline(self, incident_id):
-        DeadlineDoc._get_collection().delete_one({"_id": incident_id})
+        with storage.exclusive(ALIAS):
+            DeadlineDoc._get_collection().delete_one({"_id": incident_id})
 
     def due_deadlines(self, now, limit=1000):
         """Incident ids whose deadline row has come due, earliest first."""

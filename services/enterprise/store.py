@@ -147,8 +147,10 @@ class Repository:
         raw.pop(storage.OUTBOX_FIELD, None)
         entries = storage.queued(events)
         try:
-            result = kind.doc._get_collection().update_one(
-                {"_id": pk}, {"$set": raw, "$push": {storage.OUTBOX_FIELD: {"$each": entries}}})
+            with storage.exclusive(ALIAS):
+                result = kind.doc._get_collection().update_one(
+                    {"_id": pk},
+                    {"$set": raw, "$push": {storage.OUTBOX_FIELD: {"$each": entries}}})
         except DuplicateKeyError:
             raise kind.duplicate(record) from None
         if result.matched_count == 0:
@@ -225,13 +227,14 @@ class Repository:
         row["departments"] = list(version.departments)
         entries = storage.queued(events)
         try:
-            result = collection.update_one(
-                {"_id": history.enterprise_id, "revision": history.revision},
-                {"$push": {"versions": row, storage.OUTBOX_FIELD: {"$each": entries}},
-                 "$inc": {"revision": 1},
-                 "$set": {"holders": sorted(holders if holders is not None
-                                            else version.officer_ids())}},
-                upsert=history.revision == 0)
+            with storage.exclusive(ALIAS):
+                result = collection.update_one(
+                    {"_id": history.enterprise_id, "revision": history.revision},
+                    {"$push": {"versions": row, storage.OUTBOX_FIELD: {"$each": entries}},
+                     "$inc": {"revision": 1},
+                     "$set": {"holders": sorted(holders if holders is not None
+                                                else version.officer_ids())}},
+                    upsert=history.revision == 0)
             changed = result.matched_count == 1 or result.upserted_id is not None
         except DuplicateKeyError:  # a first assignment raced another first assignment
             changed = False

@@ -6,7 +6,6 @@ therefore creates a fresh RabbitMQ vhost through the management API, runs the pl
 the demo loader on it, and deletes it at the end.
 """
 import json
-import socket
 import time
 import uuid
 from datetime import datetime, timezone
@@ -19,49 +18,14 @@ from kombu import Connection, Exchange, Queue
 from gateway.auth import issue_token
 from infra.launch import Platform, jwt_secret
 from infra.load_demo import load_demo
+from infra.sandbox import create_vhost, delete_vhost, free_port
 
 BROKER_HOST = "localhost"
-MANAGEMENT = f"http://{BROKER_HOST}:15672/api"
-MANAGEMENT_AUTH = ("guest", "guest")
 RPC_TIMEOUT = 2.0
 HTTP_TIMEOUT = 15
 
 
 # --- helpers usable from tests --------------------------------------------------------------
-
-
-def free_port(pair=False):
-    """A TCP port nothing listens on; with pair=True one whose successor is free too."""
-    for _ in range(50):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            if not pair:
-                return port
-            if port >= 65535:
-                continue
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port found")
-
-
-def create_vhost(prefix="e2e"):
-    """A fresh vhost on the broker that guest may use fully; returns its name."""
-    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
-    response = requests.put(f"{MANAGEMENT}/vhosts/{name}", auth=MANAGEMENT_AUTH, timeout=10)
-    response.raise_for_status()
-    response = requests.put(f"{MANAGEMENT}/permissions/{name}/guest", auth=MANAGEMENT_AUTH,
-                            json={"configure": ".*", "write": ".*", "read": ".*"}, timeout=10)
-    response.raise_for_status()
-    return name
-
-
-def delete_vhost(name):
-    requests.delete(f"{MANAGEMENT}/vhosts/{name}", auth=MANAGEMENT_AUTH, timeout=10)
 
 
 def utc_today():
@@ -127,7 +91,7 @@ class EventTap:
 
 @pytest.fixture(scope="session")
 def vhost():
-    name = create_vhost()
+    name = create_vhost("e2e")
     yield name
     delete_vhost(name)
 
@@ -140,7 +104,7 @@ def platform(tmp_path_factory, vhost):
     platform = Platform(
         data_dir=root / "data",
         gateway_port=free_port(),
-        metrics_base=free_port(pair=True),
+        metrics_base=free_port(span=13),
         amqp_uri=f"amqp://guest:guest@{BROKER_HOST}:5672/{vhost}",
         # MONGO_URI empty: the embedded store under the tmp data dir, never a shared database.
         extra_env={"RPC_TIMEOUT": str(int(RPC_TIMEOUT)), "MONGO_URI": ""},

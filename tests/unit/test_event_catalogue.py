@@ -7,7 +7,7 @@ import pytest
 
 from contracts import catalogue
 from contracts.envelope import make_envelope, open_envelope
-from contracts.events import EVENT_SCHEMAS, REGISTRY_EVENTS
+from contracts.events import CATALOGUE, EVENT_SCHEMAS, REGISTRY_EVENTS
 from services.enterprise.domain import Enterprise
 
 
@@ -20,9 +20,10 @@ def test_committed_catalogue_is_what_the_schemas_generate():
 def test_catalogue_lists_every_event_type_with_its_exchange():
     document = json.loads(catalogue.PATH.read_text())
     assert set(document["components"]["messages"]) == set(EVENT_SCHEMAS)
-    for event_type in EVENT_SCHEMAS:
-        channel = document["channels"][f"enterprise.events/{event_type}"]
-        assert channel["bindings"]["amqp"]["exchange"]["name"] == "enterprise.events"
+    for service, events in CATALOGUE.items():
+        for event_type in events:
+            channel = document["channels"][f"{service}.events/{event_type}"]
+            assert channel["bindings"]["amqp"]["exchange"]["name"] == f"{service}.events"
 
 
 def test_catalogue_refuses_an_envelope_that_breaks_the_schema():

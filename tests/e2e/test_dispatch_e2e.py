@@ -1,0 +1,230 @@
+"""Dispatch end to end: every service its own process, incidents reported over HTTP, pages
+read by a separate consumer. Short acknowledgement windows instead of long sleeps.
+
+- kill -9 of dispatch with 100 deadlines pending: after a restart every failover happens,
+  each exactly once;
+- two dispatch processes side by side over 1,000 incidents: no notification twice, no
+  failover twice, and both processes did part of the work.
+"""
+import json
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+import pytest
+import requests
+from kombu import Connection, Consumer, Exchange, Queue
+
+from contracts.envelope import CONTENT_TYPE
+from gateway.auth import issue_token
+from infra.launch import Platform, jwt_secret
+from infra.load_demo import load_demo
+from infra.sandbox import create_vhost, delete_vhost, free_port
+
+pytestmark = pytest.mark.e2e
+
+WINDOW = 4  # seconds, the `high` acknowledgement window in this platform
+FAST_WINDOW = 1  # seconds, the `low` one
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    vhost = create_vhost("e2e-dispatch")
+    root = tmp_path_factory.mktemp("dispatch")
+    platform = Platform(root / "data", free_port(), free_port(span=13),
+                        amqp_uri=f"amqp://guest:guest@localhost:5672/{vhost}",
+                        extra_env={"RPC_TIMEOUT": "5", "MONGO_URI": "", "TOP_REPEATS": "0",
+                                   "ACK_WINDOW_HIGH": str(WINDOW),
+                                   "ACK_WINDOW_LOW": str(FAST_WINDOW)},
+                        log_dir=root / "logs")
+    platform.start()
+    try:
+        platform.wait_ready(timeout=60)
+        load_demo(platform.amqp_uri)
+        yield platform
+    finally:
+        platform.stop()
+        delete_vhost(vhost)
+
+
+@pytest.fixture(scope="module")
+def http(platform):
+    session = requests.Session()
+    session.headers["Authorization"] = "Bearer " + issue_token(
+        jwt_secret(platform.data_dir), "supervisor", "e2e-dispatch")
+
+    def call(method, path, **kwargs):
+        response = session.request(method, platform.url + path, timeout=30, **kwargs)
+        return response
+
+    return call
+
+
+@pytest.fixture(scope="module")
+def full_ladders(http):
+    """Enterprises whose A, B, station leader and bureau leader are all there today."""
+    found = []
+    for enterprise in http("GET", "/v1/enterprises?per_page=100").json()["items"]:
+        responders = http("GET", f"/v1/enterprises/{enterprise['id']}/responders").json()
+        seats = {s["seat"]: s for s in responders["seats"]}
+        ladder = [seats.get(k) for k in ("a_officer", "b_officer", "station_leader",
+                                         "bureau_leader")]
+        if all(s is not None and s["available"] for s in ladder) and responders["duty_officer"]:
+            found.append((enterprise["id"], [s["officer_id"] for s in ladder]))
+    assert len(found) >= 20
+    return found
+
+
+class Pages:
+    """Every event on dispatch.events, consumed in the background by a separate consumer."""
+
+    def __init__(self, amqp_uri):
+        self.connection = Connection(amqp_uri)
+        self.queue = Queue(f"e2e-pages-{time.monotonic_ns()}",
+                           Exchange("dispatch.events", type="topic", durable=True),
+                           routing_key="#", auto_delete=True)
+        self.events = []
+        self.lock = threading.Lock()
+        self.running = True
+        channel = self.connection.channel()
+        self.queue(channel).declare()
+        self.consumer = Consumer(channel, queues=[self.queue], callbacks=[self._on_message],
+                                 accept=[CONTENT_TYPE], no_ack=True, prefetch_count=500)
+        self.consumer.consume()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _on_message(self, body, message):
+        with self.lock:
+            self.events.append(json.loads(message.body))
+
+    def _run(self):
+        while self.running:
+            try:
+                self.connection.drain_events(timeout=0.2)
+            except TimeoutError:
+                continue
+            except OSError:
+                if self.running:
+                    raise
+
+    def wait(self, condition, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition(self.snapshot()):
+                return True
+            time.sleep(0.1)
+        return condition(self.snapshot())
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.events)
+
+    def close(self):
+        self.running = False
+        self.thread.join(timeout=5)
+        self.connection.release()
+
+
+def pages_by_incident(events, reason=None):
+    found = {}
+    for event in events:
+        if event["type"] == "notification.issued" and reason in (None, event["data"]["reason"]):
+            found.setdefault(event["data"]["incident_id"], []).append(event["data"])
+    return found
+
+
+def report_many(http, enterprises, count, priority):
+    def report(i):
+        enterprise_id, _ = enterprises[i % len(enterprises)]
+        response = http("POST", "/v1/incidents", json={
+            "enterprise_id": enterprise_id, "category": "safety_hazard",
+            "priority": priority, "description": f"e2e incident {i}", "location": "厂区"})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(report, range(count)))
+
+
+def test_kill_9_with_100_deadlines_pending_then_every_failover_happens_once(
+        platform, http, full_ladders):
+    pages = Pages(platform.amqp_uri)
+    try:
+        incidents = report_many(http, full_ladders[:10], 100, "high")
+        last_deadline = max(datetime.fromisoformat(i["deadline"].rstrip("Z"))
+                            for i in incidents)
+        platform.kill("dispatch")  # SIGKILL, all 100 deadlines still pending
+        assert all(i["state"] == "notified" and i["deadline"] for i in incidents)
+
+        wait = (last_deadline - datetime.utcnow()).total_seconds() + 0.5
+        time.sleep(max(0.0, wait))  # every deadline is now overdue, nobody running
+        platform.start("dispatch")
+        restarted = time.monotonic()
+        ids = {i["id"] for i in incidents}
+        assert pages.wait(lambda events: ids <= set(pages_by_incident(events, "failover")),
+                          timeout=60), "not every overdue failover happened after the restart"
+        print(f"\nall 100 failovers done {time.monotonic() - restarted:.2f}s after restart")
+        time.sleep(1)
+        events = pages.snapshot()
+    finally:
+        pages.close()
+
+    failovers = pages_by_incident(events, "failover")
+    expected_b = {i["id"]: i["ladder"][1]["id"] for i in incidents}
+    for incident_id in ids:
+        [failover] = {p["notification_id"]: p for p in failovers[incident_id]}.values()
+        assert failover["recipient"]["id"] == expected_b[incident_id]
+        stored = http("GET", f"/v1/incidents/{incident_id}").json()
+        kinds = Counter(a["kind"] for a in stored["audit"])
+        assert kinds["failover"] == 1
+        assert [a["who"] for a in stored["audit"] if a["kind"] == "missed"][0] == \
+            stored["ladder"][0]["id"]
+
+
+def test_two_dispatch_processes_share_1000_incidents_without_duplicates(
+        platform, http, full_ladders):
+    platform.start("dispatch", instance=2)
+    platform.wait_ready(timeout=60)
+    pages = Pages(platform.amqp_uri)
+    try:
+        incidents = report_many(http, full_ladders, 1000, "low")
+        ids = {i["id"] for i in incidents}
+
+        def all_flagged(events):
+            flagged = {e["data"]["incident_id"] for e in events
+                       if e["type"] == "incident.flagged_unacknowledged"}
+            return ids <= flagged
+
+        assert pages.wait(all_flagged, timeout=180), "not every incident reached the top"
+        time.sleep(FAST_WINDOW * 2)
+        events = pages.snapshot()
+        metrics = [requests.get(platform.metrics_url(key), timeout=10).text
+                   for key in ("dispatch", "dispatch#2")]
+    finally:
+        pages.close()
+
+    notification_ids = Counter(e["data"]["notification_id"] for e in events
+                               if e["type"] == "notification.issued"
+                               and e["data"]["incident_id"] in ids)
+    duplicates = {n: c for n, c in notification_ids.items() if c > 1}
+    assert duplicates == {}
+    per_incident = pages_by_incident(events)
+    ladder_of = dict(full_ladders)
+    for incident in incidents:
+        # Two processes publish: arrival order across them is not an order; sent_at is.
+        pages_seen = sorted(per_incident[incident["id"]], key=lambda p: p["sent_at"])
+        officers = [(p["recipient"]["id"], p["reason"]) for p in pages_seen
+                    if p["reason"] not in ("duty", "station")]
+        a, b, station_leader, bureau_leader = ladder_of[incident["enterprise_id"]]
+        assert officers == [(a, "responsible"), (b, "failover"),
+                            (station_leader, "escalation"), (bureau_leader, "escalation")], (
+            incident["ladder"], [(p["recipient"]["role"], p["sent_at"]) for p in pages_seen])
+        assert sorted(p["reason"] for p in pages_seen if p["reason"] in ("duty", "station")) \
+            == ["duty", "station"]
+    for text in metrics:  # both processes took part
+        sent = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("liaison_notifications_sent_total{"))
+        assert sent > 0
