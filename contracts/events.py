@@ -186,6 +186,42 @@ class DepartmentAcknowledged(Schema):
     at = UtcDateTime(required=True)
 
 
+class RoutingFacts(Schema):
+    kind = fields.String(required=True)
+    target = fields.String(required=True)
+
+
+class RequestChanged(Schema):
+    """A step in an enterprise's service request (Open311-style: submitted, routed, started,
+    referred to an agency, followed up, closed, rated). `request.closed` is what appraisal
+    uses to ask the enterprise for a rating."""
+
+    request_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    service_code = fields.String(required=True)
+    status = fields.String(required=True)
+    at = UtcDateTime(required=True)
+    actor = fields.String(required=True)
+    note = fields.String(required=True)
+    routed_to = fields.Nested(RoutingFacts, required=True, allow_none=True)
+    referral = fields.String(required=True, allow_none=True)
+    expected_at = UtcDateTime(required=True)
+    rating = fields.Integer(required=True, allow_none=True)
+
+
+class VisitPlanned(Schema):
+    """A police visit to an enterprise was planned, or merged into one already planned."""
+
+    visit_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    officer_id = fields.String(required=True)
+    purpose = fields.String(required=True)
+    start = UtcDateTime(required=True)
+    end = UtcDateTime(required=True)
+    participants = fields.List(fields.String(), required=True)
+    merged_into = fields.String(required=True, allow_none=True)
+
+
 REGISTRY_SOURCE = "/services/enterprise"
 DISPATCH_SOURCE = "/services/dispatch"
 
@@ -216,6 +252,15 @@ DISPATCH_EVENTS = {
     "incident.state_changed": IncidentStateChanged,
     "incident.closed": IncidentClosed,
     "department.acknowledged": DepartmentAcknowledged,
+    "request.submitted": RequestChanged,
+    "request.routed": RequestChanged,
+    "request.started": RequestChanged,
+    "request.referred": RequestChanged,
+    "request.followed_up": RequestChanged,
+    "request.closed": RequestChanged,
+    "request.rated": RequestChanged,
+    "visit.planned": VisitPlanned,
+    "visit.merged": VisitPlanned,
 }
 
 # Every event on the platform, by the service whose exchange carries it.

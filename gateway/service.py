@@ -256,6 +256,66 @@ class GatewayService:
         return self.dispatch.department_acknowledges(incident_id, department,
                                                      _actor(principal))
 
+    # --- enterprise requests -----------------------------------------------------------------
+
+    @api("GET", "/v1/services", roles=READERS, returns=cases.ServiceDefinition,
+         summary="The service catalogue (Open311 services with typed attributes)")
+    def service_catalogue(self, request, principal):
+        return self.dispatch.services()
+
+    @api("POST", "/v1/requests", roles=REPORTERS, status=201, body=cases.RequestInput,
+         returns=cases.ServiceRequest,
+         summary="Submit a service request; it is routed at once")
+    def submit_request(self, request, principal, body):
+        if principal.role == "enterprise" and isinstance(body, dict):
+            if body.setdefault("enterprise_id", principal.enterprise_id) != \
+                    principal.enterprise_id:
+                raise Forbidden("an enterprise submits requests of its own only")
+        return self.dispatch.submit_request(body, _actor(principal))
+
+    @api("GET", "/v1/requests", roles=READERS, query=PageQuery,
+         returns=page_schema(cases.ServiceRequest),
+         summary="Service requests, newest first (filters: enterprise_id, status)")
+    def list_requests(self, request, principal):
+        filters = {k: request.args[k] for k in ("enterprise_id", "status")
+                   if k in request.args}
+        if principal.role == "enterprise":
+            filters["enterprise_id"] = principal.enterprise_id
+        return self.dispatch.list_requests(_paging(request), filters)
+
+    @api("GET", "/v1/requests/<request_id>", roles=READERS, returns=cases.ServiceRequest,
+         summary="One service request with its status notes")
+    def get_request(self, request, principal, request_id):
+        found = self.dispatch.get_request(request_id)
+        if principal.role == "enterprise" and found["enterprise_id"] != principal.enterprise_id:
+            raise Forbidden(f"no access to request {request_id}")
+        return found
+
+    @api("POST", "/v1/requests/<request_id>/steps", roles=REPORTERS,
+         body=cases.RequestStepInput, returns=cases.ServiceRequest,
+         summary="Route, start, refer, follow up, close or (enterprise) rate a request")
+    def request_step(self, request, principal, request_id, body):
+        return self.dispatch.request_step(request_id, body, _actor(principal))
+
+    # --- visits ----------------------------------------------------------------------------------
+
+    @api("POST", "/v1/visits", roles=("officer",), status=201, body=cases.VisitInput,
+         returns=cases.VisitOutcome,
+         summary="Plan a visit: merged with one planned nearby, refused past the limit")
+    def plan_visit(self, request, principal, body):
+        return self.dispatch.plan_visit(body, principal.officer_id)
+
+    @api("GET", "/v1/enterprises/<enterprise_id>/visits", roles=READERS,
+         returns=cases.Visit, summary="Visits planned to the enterprise")
+    def enterprise_visits(self, request, principal, enterprise_id):
+        self._check_enterprise(principal, enterprise_id)
+        return self.dispatch.visits(enterprise_id)
+
+    @api("GET", "/v1/visits/cadence", roles=MANAGERS, returns=cases.CadenceRow,
+         summary="Per enterprise: lead visited this month, liaison officer this week")
+    def visit_cadence(self, request, principal):
+        return self.dispatch.visit_cadence()
+
     def _check_enterprise(self, principal, enterprise_id):
         check_enterprise(principal, enterprise_id,
                          lambda: self.enterprise.enterprise_ids_for_officer(principal.officer_id))

@@ -13,6 +13,7 @@ from contracts.events import DISPATCH_EVENTS, DISPATCH_SOURCE
 from kit.errors import ValidationFailed
 from services.enterprise.exceptions import EnterpriseNotFound
 
+from . import requests as req
 from .domain import CLOSED_STATES, Incident, ladder_from_responders, Recipient
 from .exceptions import IncidentExists, IncidentNotFound, NotOnCase
 
@@ -222,3 +223,116 @@ def _ack_latency(incident, entry):
         return None
     pages = [n for n in incident.notifications if n.recipient.id == entry.who and n.step is not None]
     return (entry.at - pages[-1].sent_at).total_seconds() if pages else None
+
+
+# --- enterprise requests ---------------------------------------------------------------------
+
+_STEP_EVENT = {"route": "request.routed", "start": "request.started",
+               "refer": "request.referred", "follow_up": "request.followed_up",
+               "close": "request.closed", "rate": "request.rated"}
+
+
+def submit_request(repo, responders_of, new_id, data, actor, now):
+    """Take a request in and route it at once: to the department that handles its service,
+    or to the enterprise's liaison officer (A, or B while A is absent)."""
+    try:
+        responders = responders_of(data["enterprise_id"])
+    except EnterpriseNotFound:
+        raise ValidationFailed({"enterprise_id": [f"no enterprise {data['enterprise_id']}"]}) \
+            from None
+    request = req.ServiceRequest.submit(new_id, data["enterprise_id"], data["service_code"],
+                                        data["description"], data["attributes"], now,
+                                        actor["id"])
+    events = [_request_event("request.submitted", request, actor["id"], "", now)]
+    liaison = (responders.get("to_call") or {}).get("officer_id")
+    try:
+        routing = req.default_routing(request.definition, liaison)
+    except req.InvalidRequest:
+        routing = None  # no liaison officer: it waits, submitted, for a supervisor to route
+    if routing is not None:
+        request.route(routing, now, "dispatch", "routed on submission")
+        events.append(_request_event("request.routed", request, "dispatch",
+                                     "routed on submission", now))
+    repo.add_request(request, events)
+    return request
+
+
+def request_step(repo, request_id, command, actor, now):
+    """Move a request on: route, start, refer, follow_up, close or rate."""
+    step = command["step"]
+    for _ in range(ATTEMPTS):
+        request, version = repo.get_request(request_id)
+        _check_request_actor(request, actor, step)
+        note = command.get("note", "")
+        if step == "route":
+            request.route(req.Routing(command.get("routed_to_kind", ""),
+                                      command.get("routed_to", "")), now, actor["id"], note)
+        elif step == "start":
+            request.start(now, actor["id"], note)
+        elif step == "refer":
+            request.refer(command.get("agency", ""), now, actor["id"], note)
+        elif step == "follow_up":
+            request.follow_up(now, actor["id"], note)
+        elif step == "close":
+            request.close(now, actor["id"], note)
+        else:
+            request.rate(command.get("rating"), now, actor["id"])
+        events = [_request_event(_STEP_EVENT[step], request, actor["id"], note, now)]
+        if repo.save_request(request, version, events):
+            return request
+    raise ValidationFailed({"request_id": ["too many concurrent changes; try again"]})
+
+
+def _check_request_actor(request, actor, step):
+    """The enterprise rates its own requests; officers and supervisors do the rest."""
+    if actor["role"] == "enterprise":
+        if step != "rate" or actor.get("enterprise_id") != request.enterprise_id:
+            raise NotOnCase({"step": ["an enterprise may only rate its own requests"]})
+    elif step == "rate":
+        raise NotOnCase({"step": ["only the enterprise rates a request"]})
+
+
+def _request_event(event_type, request, actor, note, now):
+    return event(event_type, request.id, {
+        "request_id": request.id, "enterprise_id": request.enterprise_id,
+        "service_code": request.service_code, "status": request.status, "at": now,
+        "actor": actor, "note": note, "routed_to": request.routed_to,
+        "referral": request.referral, "expected_at": request.expected_at,
+        "rating": request.rating}, now)
+
+
+# --- visits ------------------------------------------------------------------------------------
+
+def plan_visit(repo, new_id, data, officer_id, policy, now):
+    """Plan a visit, merged into one already planned nearby, or refused past the limit."""
+    for _ in range(ATTEMPTS):
+        visits, version = repo.visit_book(data["enterprise_id"])
+        proposed = req.Visit(new_id, data["enterprise_id"], officer_id, data["purpose"],
+                             data["start"], data["end"])
+        outcome = req.plan_visit(visits, proposed, policy)
+        if outcome.kind == "merged":
+            book = [outcome.visit if v.id == outcome.visit.id else v for v in visits]
+            book.append(outcome.absorbed)
+        else:
+            book = [*visits, outcome.visit]
+        events = [_visit_event(f"visit.{outcome.kind}", outcome.absorbed or outcome.visit,
+                               now)]
+        if repo.save_visit_book(data["enterprise_id"], book, version, events):
+            return outcome
+    raise ValidationFailed({"enterprise_id": ["too many concurrent changes; try again"]})
+
+
+def _visit_event(event_type, visit, now):
+    return event(event_type, visit.id, {
+        "visit_id": visit.id, "enterprise_id": visit.enterprise_id,
+        "officer_id": visit.officer_id, "purpose": visit.purpose, "start": visit.start,
+        "end": visit.end, "participants": visit.participants,
+        "merged_into": visit.merged_into}, now)
+
+
+def cadence(repo, assignments, now):
+    """Per assigned enterprise: did its lead (the bureau leader of its three chiefs) visit in
+    the last month, and its liaison officer (A) in the last week?"""
+    enterprises = [(a["enterprise_id"], a.get("bureau_leader_id"), a.get("a_officer_id"))
+                   for a in assignments]
+    return req.cadence_compliance(enterprises, repo.all_visits(), now)

@@ -1,4 +1,6 @@
 """Dispatch's RPC input and output. Unknown fields are refused (marshmallow's RAISE)."""
+from datetime import datetime
+
 from marshmallow import Schema, fields, validate
 
 from contracts.events import RecipientFacts
@@ -149,12 +151,21 @@ class Note(Schema):
     text = fields.String(required=True)
 
 
+class AttributeValues(fields.Dict):
+    """A request's typed attribute values; datetimes go out as ISO 8601 UTC."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        stamp = UtcDateTime()
+        return {key: stamp._serialize(v, attr, obj) if isinstance(v, datetime) else v
+                for key, v in (value or {}).items()}
+
+
 class ServiceRequest(Schema):
     id = fields.String(required=True)
     enterprise_id = fields.String(required=True)
     service_code = fields.String(required=True)
     description = fields.String(required=True)
-    attributes = fields.Dict(required=True)
+    attributes = AttributeValues(required=True)
     requested_at = UtcDateTime(required=True)
     expected_at = UtcDateTime(required=True)
     submitted_by = fields.String(required=True)
@@ -201,10 +212,19 @@ class CadenceRow(Schema):
     compliant = fields.Boolean(required=True)
 
 
+class ServiceAttribute(Schema):
+    code = fields.String(required=True)
+    datatype = fields.String(required=True)
+    required = fields.Boolean(required=True)
+    description = fields.String(required=True)
+    values = fields.List(fields.String(), required=True)
+    minimum = fields.Float(required=True, allow_none=True)
+
+
 class ServiceDefinition(Schema):
     service_code = fields.String(required=True, attribute="code")
     service_name = fields.String(required=True, attribute="name")
     description = fields.String(required=True)
     handled_by = fields.String(required=True)
     expected_hours = fields.Integer(required=True)
-    attributes = fields.List(fields.Dict(), required=True)
+    attributes = fields.List(fields.Nested(ServiceAttribute), required=True)

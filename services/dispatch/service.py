@@ -15,6 +15,7 @@ from kit.schemas import PageQuery, dump, load, page_of
 from kit.storage import Storage
 
 from . import handlers, schemas
+from . import requests as req
 from .domain import Policy
 from .store import Repository
 
@@ -125,6 +126,59 @@ class DispatchService:
     def department_acknowledges(self, incident_id, department, actor):
         return self._done(*handlers.department_acknowledges(
             self.store, incident_id, department, load(schemas.Actor, actor), utcnow()))
+
+    # --- enterprise requests (Open311-style) ---------------------------------------------
+
+    @rpc
+    def services(self):
+        """The service catalogue: what an enterprise can ask for, with typed attributes."""
+        return dump(schemas.ServiceDefinition, list(req.SERVICES.values()), many=True)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def submit_request(self, data, actor):
+        request = handlers.submit_request(
+            self.store, self.registry.responders, str(uuid.uuid4()),
+            load(schemas.RequestInput, data), load(schemas.Actor, actor), utcnow())
+        return dump(schemas.ServiceRequest, request)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_request(self, request_id):
+        return dump(schemas.ServiceRequest, self.store.get_request(request_id)[0])
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_requests(self, query=None, filters=None):
+        paging = load(PageQuery, query or {})
+        items, total = self.store.list_requests(
+            (paging["page"] - 1) * paging["per_page"], paging["per_page"],
+            **load(schemas.RequestFilter, filters or {}))
+        return page_of(items, total, paging["page"], paging["per_page"],
+                       schemas.ServiceRequest)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def request_step(self, request_id, command, actor):
+        request = handlers.request_step(self.store, request_id,
+                                        load(schemas.RequestStepInput, command),
+                                        load(schemas.Actor, actor), utcnow())
+        return dump(schemas.ServiceRequest, request)
+
+    # --- visits ("reachable when needed, no visits when not") --------------------------------
+
+    @rpc(expected_exceptions=EXPECTED)
+    def plan_visit(self, data, officer_id):
+        outcome = handlers.plan_visit(self.store, str(uuid.uuid4()),
+                                      load(schemas.VisitInput, data), officer_id,
+                                      req.VisitPolicy(), utcnow())
+        return dump(schemas.VisitOutcome, {"outcome": outcome.kind,
+                                           "visit": outcome.visit})
+
+    @rpc(expected_exceptions=EXPECTED)
+    def visits(self, enterprise_id):
+        return dump(schemas.Visit, self.store.visit_book(enterprise_id)[0], many=True)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def visit_cadence(self):
+        rows = handlers.cadence(self.store, self.registry.current_assignments(), utcnow())
+        return dump(schemas.CadenceRow, rows, many=True)
 
     # --- deadlines: on time from the in-process clock, and swept from the store --------
 

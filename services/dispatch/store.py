@@ -57,13 +57,14 @@ class RequestDoc(Document):
     outbox = ListField(DictField())
 
 
-class VisitDoc(Document):
-    meta = {"collection": "visits", "db_alias": ALIAS,
-            "indexes": [storage.OUTBOX_INDEX, ("enterprise_id", "start")]}
-    id = StringField(primary_key=True)
-    enterprise_id = StringField(required=True)
-    start = DateTimeField(required=True)
-    body = DictField()
+class VisitBookDoc(Document):
+    """All visits planned to one enterprise, in one document: planning one is a conditional
+    update of the book, so two officers planning at once cannot both take the last slot."""
+
+    meta = {"collection": "visit_books", "db_alias": ALIAS, "indexes": [storage.OUTBOX_INDEX]}
+    enterprise_id = StringField(primary_key=True)
+    version = IntField(required=True)
+    visits = ListField(DictField())
     outbox = ListField(DictField())
 
 
@@ -73,12 +74,12 @@ class Repository:
 
     @staticmethod
     def ensure_indexes():
-        for doc_cls in (IncidentDoc, DeadlineDoc, RequestDoc, VisitDoc):
+        for doc_cls in (IncidentDoc, DeadlineDoc, RequestDoc, VisitBookDoc):
             doc_cls.ensure_indexes()
 
     @staticmethod
     def outbox_collections():
-        return [d._get_collection() for d in (IncidentDoc, RequestDoc, VisitDoc)]
+        return [d._get_collection() for d in (IncidentDoc, RequestDoc, VisitBookDoc)]
 
     # --- incidents -----------------------------------------------------------------------
 
@@ -195,29 +196,35 @@ class Repository:
         rows = collection.find(query, {"body": 1}).sort("requested_at", -1).skip(skip).limit(limit)
         return [_request(r["body"]) for r in rows], total
 
-    def visits_of(self, enterprise_id):
-        rows = VisitDoc._get_collection().find({"enterprise_id": enterprise_id}).sort("start", 1)
-        return [_visit(r["body"]) for r in rows]
+    def visit_book(self, enterprise_id):
+        """(visits to the enterprise, book version); version 0 for a book not yet written."""
+        raw = VisitBookDoc._get_collection().find_one({"_id": enterprise_id})
+        if raw is None:
+            return [], 0
+        return [_visit(v) for v in raw["visits"]], raw["version"]
 
-    def all_visits(self, since):
-        rows = VisitDoc._get_collection().find({"start": {"$gte": since}})
-        return [_visit(r["body"]) for r in rows]
-
-    def save_visits(self, visits, events):
-        """Insert or replace visits (a merge changes the visit it joins and adds the merged
-        proposal); the events go with the first."""
-        collection = VisitDoc._get_collection()
+    def save_visit_book(self, enterprise_id, visits, expected_version, events):
+        """Write the enterprise's visits if the book is still at `expected_version`."""
+        collection = VisitBookDoc._get_collection()
         entries = storage.queued(events)
-        with storage.exclusive(ALIAS):
-            for i, visit in enumerate(visits):
-                row = {"enterprise_id": visit.enterprise_id, "start": visit.start,
-                       "body": asdict(visit)}
-                update = {"$set": row}
-                if i == 0:
-                    update["$push"] = {storage.OUTBOX_FIELD: {"$each": entries}}
-                collection.update_one({"_id": visit.id}, update, upsert=True)
-        if visits:
-            self.unit.touch(collection, visits[0].id, entries)
+        update = {"$set": {"visits": [asdict(v) for v in visits],
+                           "version": expected_version + 1},
+                  "$push": {storage.OUTBOX_FIELD: {"$each": entries}}}
+        try:
+            with storage.exclusive(ALIAS):
+                result = collection.update_one({"_id": enterprise_id,
+                                                "version": expected_version},
+                                               update, upsert=expected_version == 0)
+        except DuplicateKeyError:  # two first visits at once: the other one won
+            return False
+        if result.matched_count == 0 and result.upserted_id is None:
+            return False
+        self.unit.touch(collection, enterprise_id, entries)
+        return True
+
+    def all_visits(self):
+        return [_visit(v) for raw in VisitBookDoc._get_collection().find()
+                for v in raw["visits"]]
 
 
 # --- mapping -------------------------------------------------------------------------------

@@ -145,6 +145,14 @@ class EnterpriseService:
         return dump(schemas.Assignments, handlers.assignments_view(history, utcnow()))
 
     @rpc(expected_exceptions=EXPECTED)
+    def current_assignments(self):
+        """The assignment in force now for every enterprise that has one."""
+        now = utcnow()
+        return [dict(dump(schemas.Assignment, version), enterprise_id=enterprise_id)
+                for enterprise_id, history in self.store.all_assignments().items()
+                if (version := history.at(now)) is not None]
+
+    @rpc(expected_exceptions=EXPECTED)
     def enterprise_ids_for_officer(self, officer_id):
         """Enterprises the officer is assigned to now (any seat)."""
         return handlers.enterprises_assigned_to(self.store, officer_id, utcnow())
