@@ -228,3 +228,48 @@ def test_two_dispatch_processes_share_1000_incidents_without_duplicates(
         sent = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                    if line.startswith("liaison_notifications_sent_total{"))
         assert sent > 0
+
+
+def test_cases_over_http_are_role_checked_and_bad_input_is_refused(platform, http,
+                                                                   full_ladders):
+    secret = jwt_secret(platform.data_dir)
+    (mine, (a, b, _, _)), (other, _) = full_ladders[0], full_ladders[1]
+
+    def as_(role, **ids):
+        token = issue_token(secret, role, f"e2e-{role}", **ids)
+        return {"Authorization": f"Bearer {token}"}
+
+    enterprise = as_("enterprise", enterprise_id=mine)
+    own = http("POST", "/v1/incidents", headers=enterprise, json={
+        "category": "obstruction", "priority": "medium", "description": "阻工"})
+    others = http("POST", "/v1/incidents", json={
+        "enterprise_id": other, "category": "theft", "priority": "medium",
+        "description": "被盗"}).json()
+    assert own.status_code == 201 and own.json()["enterprise_id"] == mine
+    assert http("POST", "/v1/incidents", headers=enterprise, json={
+        "enterprise_id": other, "category": "theft", "priority": "low",
+        "description": "x"}).status_code == 403
+    assert http("GET", f"/v1/incidents/{others['id']}", headers=enterprise).status_code == 403
+    listed = http("GET", "/v1/incidents?per_page=500", headers=enterprise).json()["items"]
+    assert {i["enterprise_id"] for i in listed} == {mine}
+
+    page = next(n for n in own.json()["notifications"] if n["reason"] == "responsible")
+    not_paged = http("POST", f"/v1/incidents/{own.json()['id']}/acknowledgements",
+                     headers=as_("officer", officer_id=b), json={"notification_id": page["id"]})
+    paged = http("POST", f"/v1/incidents/{own.json()['id']}/acknowledgements",
+                 headers=as_("officer", officer_id=a), json={"notification_id": page["id"]})
+    assert not_paged.status_code == 403 and not_paged.json()["error"] == "ACK_NOT_ALLOWED"
+    assert paged.status_code == 200 and paged.json()["state"] == "acknowledged"
+
+    before = (http("GET", "/v1/incidents").json()["total"],
+              http("GET", "/v1/requests").json()["total"])
+    bad_incident = http("POST", "/v1/incidents", json={
+        "enterprise_id": mine, "category": "arson", "priority": "high", "description": "x"})
+    bad_request = http("POST", "/v1/requests", json={
+        "enterprise_id": mine, "service_code": "permits", "description": "许可",
+        "attributes": {"permit_type": "nuclear"}})
+    assert bad_incident.status_code == 400 and "category" in bad_incident.json()["fields"]
+    assert bad_request.status_code == 400
+    assert "attributes.permit_type" in bad_request.json()["fields"]
+    assert (http("GET", "/v1/incidents").json()["total"],
+            http("GET", "/v1/requests").json()["total"]) == before

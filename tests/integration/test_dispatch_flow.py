@@ -280,3 +280,82 @@ def test_a_report_that_cannot_be_processed_goes_to_the_dead_letter_queue(
         eventlet.sleep(0.05)
     eventlet.sleep(0.3)
     assert dispatch.list_incidents()["total"] == 1  # the report sent twice made one incident
+
+
+# --- enterprise requests and visits -----------------------------------------------------------
+
+
+def test_a_request_is_routed_on_submission_handled_closed_and_rated(services, county, tap):
+    _, dispatch = services
+    enterprise = {"role": "enterprise", "id": county["enterprise"]["id"],
+                  "enterprise_id": county["enterprise"]["id"]}
+    officer = {"role": "officer", "id": county["a"]}
+    consultation = dispatch.submit_request(
+        {"enterprise_id": county["enterprise"]["id"], "service_code": "legal_consultation",
+         "description": "劳动合同纠纷咨询", "attributes": {"topic": "labour_dispute"}}, enterprise)
+    permit = dispatch.submit_request(
+        {"enterprise_id": county["enterprise"]["id"], "service_code": "permits",
+         "description": "危化品购买许可账号遗失", "attributes": {"permit_type":
+                                                          "hazardous_chemicals"}}, enterprise)
+
+    dispatch.request_step(consultation["id"], {"step": "start", "note": "已联系"}, officer)
+    dispatch.request_step(consultation["id"], {"step": "close", "note": "已视频答复"}, officer)
+    rated = dispatch.request_step(consultation["id"], {"step": "rate", "rating": 5}, enterprise)
+    with pytest.raises(ValidationFailed) as refusal:
+        dispatch.request_step(permit["id"], {"step": "rate", "rating": 5}, enterprise)
+    tap.collect(lambda seen: any(e["type"] == "request.rated" for e in seen))
+
+    assert consultation["routed_to"] == {"kind": "officer", "target": county["a"]}
+    assert permit["routed_to"]["kind"] == "department"
+    assert rated["status"] == "closed" and rated["open311_status"] == "closed"
+    assert rated["rating"] == 5
+    assert "status" in refusal.value.errors  # an open request cannot be rated yet
+    closed = [e for e in tap.seen if e["type"] == "request.closed"]
+    assert [e["data"]["request_id"] for e in closed] == [consultation["id"]]
+
+
+def test_invalid_requests_name_the_field_and_create_nothing(services, county):
+    _, dispatch = services
+    actor = {"role": "supervisor", "id": "s"}
+    good = {"enterprise_id": county["enterprise"]["id"], "service_code": "permits",
+            "description": "许可申请", "attributes": {"permit_type": "explosives"}}
+    for bad, field in (({"service_code": "pizza"}, "service_code"),
+                       ({"description": ""}, "description"),
+                       ({"attributes": {"permit_type": "nuclear"}}, "attributes.permit_type"),
+                       ({"attributes": {}}, "attributes.permit_type"),
+                       ({"enterprise_id": "nope"}, "enterprise_id"),
+                       ({"colour": "red"}, "colour")):
+        with pytest.raises(ValidationFailed) as refusal:
+            dispatch.submit_request(dict(good, **bad), actor)
+        assert field in refusal.value.errors, refusal.value.errors
+    assert dispatch.list_requests()["total"] == 0
+
+
+def test_visits_are_merged_nearby_and_refused_past_the_limit_even_when_racing(
+        services, county, config):
+    _, dispatch = services
+    enterprise_id = county["enterprise"]["id"]
+
+    def plan(officer, day, hour=2, proxy=dispatch):
+        return proxy.plan_visit({"enterprise_id": enterprise_id, "purpose": f"走访 {day}",
+                                 "start": f"2026-11-{day:02d}T{hour:02d}:00:00Z",
+                                 "end": f"2026-11-{day:02d}T{hour + 1:02d}:00:00Z"}, officer)
+
+    def race(day):
+        with ServiceRpcProxy("dispatch", config, timeout=10) as own:  # one per green thread
+            try:
+                return plan(county["a"], day, proxy=own)["outcome"]
+            except ValidationFailed as error:
+                return type(error).__name__
+
+    outcomes = [plan(county["a"], day)["outcome"] for day in (2, 5, 8)]
+    merged = plan(county["b"], 5, hour=6)
+    racing = [eventlet.spawn(race, day) for day in (11, 14, 17)]
+    results = sorted(gt.wait() for gt in racing)
+
+    assert outcomes == ["planned"] * 3
+    assert merged["outcome"] == "merged" and county["b"] in merged["visit"]["participants"]
+    assert results == ["VisitRefused", "VisitRefused", "planned"]  # one slot was left
+    planned = [v for v in dispatch.visits(enterprise_id) if v["merged_into"] is None]
+    assert len(planned) == 4
+
