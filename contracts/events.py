@@ -106,10 +106,9 @@ class RecipientFacts(Schema):
     role = fields.String(required=True)
 
 
-class IncidentReported(Schema):
-    """An enterprise-related incident was reported and taken in."""
+class IncidentFacts(Schema):
+    """What an incident report says."""
 
-    incident_id = fields.String(required=True)
     enterprise_id = fields.String(required=True)
     enterprise_name = fields.String(required=True)
     station_id = fields.String(required=True)
@@ -120,6 +119,12 @@ class IncidentReported(Schema):
     reporter_role = fields.String(required=True)
     reporter_id = fields.String(required=True)
     reported_at = UtcDateTime(required=True)
+
+
+class IncidentReported(IncidentFacts):
+    """An enterprise-related incident was reported and taken in."""
+
+    incident_id = fields.String(required=True)
 
 
 class NotificationIssued(Schema):

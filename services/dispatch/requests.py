@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from kit.errors import ValidationFailed, crosses_broker
+# Police specialist departments a request can be routed to (the "N" of "1+N").
+from services.enterprise.domain import DEPARTMENTS
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -42,16 +44,6 @@ class VisitRefused(ValidationFailed):
 # --- service catalogue -----------------------------------------------------------------------
 
 DATATYPES = ("string", "number", "datetime", "singlevaluelist", "multivaluelist")
-# Police specialist departments a request can be routed to (the "N" of "1+N").
-DEPARTMENTS = (
-    "criminal_investigation",
-    "narcotics_control",
-    "traffic",
-    "household_registration",
-    "cyber_security",
-    "economic_crime",
-    "public_order",
-)
 # Who handles a service by default: a department, or the enterprise's liaison officer
 # ("liaison"), who also takes legal consultations to the policy specialists.
 HANDLERS = ("household_registration", "traffic", "public_order", "policy_specialist", "liaison")

@@ -3,7 +3,7 @@ from datetime import datetime
 
 from marshmallow import Schema, fields, validate
 
-from contracts.events import RecipientFacts
+from contracts.events import IncidentFacts, RecipientFacts
 from contracts.fields import UtcDateTime
 from services.enterprise.domain import DEPARTMENTS
 
@@ -84,18 +84,8 @@ class LadderStep(RecipientFacts):
     available = fields.Boolean(required=True)
 
 
-class Incident(Schema):
+class Incident(IncidentFacts):
     id = fields.String(required=True)
-    enterprise_id = fields.String(required=True)
-    enterprise_name = fields.String(required=True)
-    station_id = fields.String(required=True)
-    category = fields.String(required=True)
-    priority = fields.String(required=True)
-    description = fields.String(required=True)
-    location = fields.String(required=True)
-    reporter_role = fields.String(required=True)
-    reporter_id = fields.String(required=True)
-    reported_at = UtcDateTime(required=True)
     state = fields.String(required=True)
     ladder = fields.List(fields.Nested(LadderStep), required=True)
     step = fields.Integer(required=True, allow_none=True)
