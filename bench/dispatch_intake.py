@@ -23,8 +23,9 @@ the `notification.issued` events on the `dispatch.events` exchange. Then, in one
 It prints the figures with the targets beside them (300 incidents/s sustained, p99 under
 50 ms at 100 incidents/s, failover within 250 ms of the deadline at p99) and the ratio of
 the sustained rate to the no-op RPC rate. It never passes or fails on time: it only reports.
-With --profile it then runs one more closed loop (the first --concurrency) while py-spy samples
-the gateway, dispatch and enterprise processes, and prints where their time goes. See bench/README.md.
+With --profile it then runs one more closed loop (the first --concurrency) while py-spy
+samples the gateway, dispatch and enterprise processes, and prints where their time goes.
+See bench/README.md.
 """
 import argparse
 import importlib.util
@@ -101,15 +102,16 @@ class Pages:
                            routing_key="notification.issued", auto_delete=True, exclusive=True)
         channel = self.connection.channel()
         self.queue(channel).declare()
-        self.consumer = Consumer(channel, queues=[self.queue], on_message=self._on_message,
-                                 no_ack=True)
-        self.consumer.consume()
         self.pages = {}  # incident id -> {reason: (perf, wall, data)}
         self.waiters = {}  # incident id -> threading.Event, set when THREE are in
-        self.duplicates = 0
+        self.seen = set()  # notification ids
+        self.duplicates = 0  # the same notification (id) received again
         self.received = 0
         self.lock = threading.Lock()
         self.running = True
+        self.consumer = Consumer(channel, queues=[self.queue], on_message=self._on_message,
+                                 no_ack=True)
+        self.consumer.consume()
         self.thread = threading.Thread(target=self._run, daemon=True, name="pages")
         self.thread.start()
 
@@ -122,9 +124,12 @@ class Pages:
         incident_id = data["incident_id"]
         with self.lock:
             self.received += 1
-            got = self.pages.setdefault(incident_id, {})
-            if data["reason"] in got:
+            if data["notification_id"] in self.seen:
                 self.duplicates += 1
+                return
+            self.seen.add(data["notification_id"])
+            got = self.pages.setdefault(incident_id, {})
+            if data["reason"] in got:  # e.g. the second "escalation": keep the first
                 return
             got[data["reason"]] = (perf, wall, data)
             if all(reason in got for reason in THREE):
@@ -290,7 +295,10 @@ def utc_epoch(iso):
 
 def failover_delays(url, token, enterprise_ids, rate, count, window, pages):
     """Part 4: report `count` high-priority incidents at `rate`/s and acknowledge none.
-    Returns (delays in s, reported, missing, deadline disagreements, wall time of the run)."""
+    Returns (delays, fired late, delivery: lists in s; reported, missing, deadline
+    disagreements, wall time of the run). `fired late` = the failover page's sent_at (when
+    dispatch acted) - the deadline; `delivery` = received - sent_at (outbox, broker, consumer).
+    """
     began, records = open_loop_reports(url, token, enterprise_ids, rate, count, "high")
     incidents = [incident for _, _, _, incident in records if incident is not None]
     deadlines = {}
@@ -306,7 +314,7 @@ def failover_delays(url, token, enterprise_ids, rate, count, window, pages):
         if all(pages.page(i, "failover") for i in deadlines):
             break
         time.sleep(0.1)
-    delays, missing, disagree = [], 0, 0
+    delays, late, delivery, missing, disagree = [], [], [], 0, 0
     for incident_id, deadline in deadlines.items():
         responsible = pages.page(incident_id, "responsible")
         if responsible and responsible[2].get("ack_deadline") and \
@@ -317,8 +325,12 @@ def failover_delays(url, token, enterprise_ids, rate, count, window, pages):
             missing += 1
             continue
         delays.append(failover[1] - deadline)
+        sent_at = utc_epoch(failover[2]["sent_at"])
+        late.append(sent_at - deadline)
+        delivery.append(failover[1] - sent_at)
     missing += len(records) - len(deadlines)  # refused reports, or no deadline at all
-    return delays, len(records), missing, disagree, time.perf_counter() - began
+    return (delays, late, delivery, len(records), missing, disagree,
+            time.perf_counter() - began)
 
 
 # --- choosing enterprises ------------------------------------------------------------------------
@@ -343,6 +355,58 @@ def choose_enterprises(url, token):
                 failover.append(enterprise["id"])
     session.close()
     return intake, failover
+
+
+# --- where the CPU went -----------------------------------------------------------------------
+
+
+class CpuMeter:
+    """CPU seconds used by the platform's processes, this process, and the whole machine
+    (from /proc), between `start()` and `stop()`; Linux only (elsewhere it stays silent)."""
+
+    TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def __init__(self, platform):
+        self.pids = {key: proc.pid for key, proc in platform.procs.items()}
+
+    def _proc(self, pid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / self.TICK  # utime + stime
+
+    def _sample(self):
+        sample = {key: self._proc(pid) for key, pid in self.pids.items()}
+        times = os.times()
+        sample["bench"] = times.user + times.system
+        try:
+            ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+            sample["machine"] = (sum(ticks) - ticks[3] - ticks[4]) / self.TICK  # not idle
+        except (OSError, IndexError, ValueError):
+            sample["machine"] = None
+        return sample, time.perf_counter()
+
+    def start(self):
+        self.began = self._sample()
+        return self
+
+    def stop(self):
+        (before, t0), (after, t1) = self.began, self._sample()
+        wall = t1 - t0
+        return {key: (after[key] - before[key]) / wall for key in before
+                if before[key] is not None and after.get(key) is not None}
+
+
+def cpu_line(name, shares):
+    if not shares:
+        return ""
+    parts = [f"{key} {100 * shares[key]:.0f}%" for key in ("gateway", "dispatch", "enterprise",
+                                                          "bench") if key in shares]
+    machine = shares.get("machine")
+    tail = (f"; machine busy {100 * machine:.0f}% of {100 * os.cpu_count()}%"
+            if machine is not None else "")
+    return f"  CPU during {name}: " + ", ".join(parts) + tail
 
 
 # --- profiling (--profile) ------------------------------------------------------------------------
@@ -457,17 +521,22 @@ def main(argv=None):
             results.append(result)
             noop_rates[concurrency] = result.rate
 
+        cpu = {}
         print(f"2. intake, open loop at {args.rate:g}/s ...", flush=True)
+        meter = CpuMeter(platform).start()
         opened, opened_http, lag = intake_open(platform.url, token, intake_ids, args.rate,
                                                args.seconds, pages)
+        cpu[f"open loop at {args.rate:g}/s"] = meter.stop()
         results += [opened, opened_http]
 
         for concurrency in args.concurrency:
             print(f"3. intake, closed loop, C={concurrency} ...", flush=True)
             http, lock = [], threading.Lock()
+            meter = CpuMeter(platform).start()
             result = closed_loop("intake closed e2e", concurrency, args.seconds,
                                  intake_caller(platform.url, token, intake_ids, pages, http,
                                                lock))
+            cpu[f"closed loop C={concurrency}"] = meter.stop()
             results += [result, Result("intake closed HTTP", concurrency, http, 0,
                                        result.elapsed)]
             intake_rates[concurrency] = result.rate
@@ -488,9 +557,11 @@ def main(argv=None):
         print(f"4. failover, {args.failover_count} high-priority incidents at "
               f"{args.failover_rate:g}/s, window {args.failover_window:g} s, no "
               f"acknowledgements ...", flush=True)
-        delays, reported, missing, disagree, failover_wall = failover_delays(
+        meter = CpuMeter(platform).start()
+        delays, late, delivery, reported, missing, disagree, failover_wall = failover_delays(
             platform.url, token, failover_ids, args.failover_rate, args.failover_count,
             args.failover_window, pages)
+        cpu["failover run"] = meter.stop()
 
         # --- the report ---------------------------------------------------------------
         ms = 1000.0
@@ -508,6 +579,9 @@ def main(argv=None):
         print(f"open loop: offered {args.rate:g}/s, achieved {opened.rate:.1f}/s "
               f"(incidents with all three pages / wall time), errors {opened.errors}, "
               f"max send lag behind schedule {lag * ms:.1f} ms")
+        for name, shares in cpu.items():
+            if shares:
+                print(cpu_line(name, shares))
         print()
         print(f"failover delay = wall time the consumer received B's \"failover\" page - the "
               f"incident's ack deadline (ACK_WINDOW_HIGH={args.failover_window:g} s):")
@@ -516,11 +590,17 @@ def main(argv=None):
               f"p50 {percentile(delays, 50) * ms:.1f} ms, p99 {percentile(delays, 99) * ms:.1f}"
               f" ms, max {max(delays, default=float('nan')) * ms:.1f} ms, "
               f"min {min(delays, default=float('nan')) * ms:.1f} ms")
+        print(f"  of which: dispatch acted late (page sent_at - deadline) p50 "
+              f"{percentile(late, 50) * ms:.1f} ms, p99 {percentile(late, 99) * ms:.1f} ms, max "
+              f"{max(late, default=float('nan')) * ms:.1f} ms; delivery (received - sent_at) "
+              f"p50 {percentile(delivery, 50) * ms:.1f} ms, p99 "
+              f"{percentile(delivery, 99) * ms:.1f} ms, max "
+              f"{max(delivery, default=float('nan')) * ms:.1f} ms")
         if disagree:
             print(f"  note: {disagree} incidents' POST deadline differs from their responsible "
                   f"page's ack_deadline")
-        print(f"  pages received in all: {pages.received}, duplicates (same incident and "
-              f"reason twice): {pages.duplicates}")
+        print(f"  notification.issued events received in all: {pages.received}, duplicates "
+              f"(same notification id again): {pages.duplicates}")
         print()
         print(f"{'figure':<40} {'measured':>18}   target")
         print("-" * 78)
