@@ -12,10 +12,13 @@ with a conditional update, whether there is anything left to do.
 """
 import heapq
 import itertools
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from eventlet.event import Event
 from nameko.extensions import DependencyProvider, Entrypoint, ProviderCollector, SharedExtension
+
+
+_EPSILON = timedelta(microseconds=1)
 
 
 def _utcnow():
@@ -28,11 +31,28 @@ class DeadlineClock(ProviderCollector, SharedExtension):
         self.heap = []
         self.counter = itertools.count()
         self.wake = Event()
+        self.waiting = {}      # key -> earliest due it is on the heap for
+        self.in_flight = set()  # keys whose worker is running
 
     def start(self):
         self.container.spawn_managed_thread(self._run)
 
     def schedule(self, key, due):
+        """Run the key at `due` (the key's deadline as its own handler just set it)."""
+        if self.waiting.get(key, due + _EPSILON) <= due:
+            return
+        self.waiting[key] = due
+        self._push(key, due)
+
+    def remind(self, key, due):
+        """Run the key at `due` unless it is already waiting or being handled (a sweep of
+        the store found it due; the clock may well know already)."""
+        if key in self.in_flight or key in self.waiting:
+            return
+        self.waiting[key] = due
+        self._push(key, due)
+
+    def _push(self, key, due):
         heapq.heappush(self.heap, (due, next(self.counter), key))
         if self.heap[0][2] == key and not self.wake.ready():
             self.wake.send()
@@ -41,8 +61,12 @@ class DeadlineClock(ProviderCollector, SharedExtension):
         while True:
             now = _utcnow()
             while self.heap and self.heap[0][0] <= now:
-                _, _, key = heapq.heappop(self.heap)
-                for entrypoint in self._providers:
+                due, _, key = heapq.heappop(self.heap)
+                if self.waiting.get(key) != due:
+                    continue  # superseded by an earlier entry for the same key
+                del self.waiting[key]
+                self.in_flight.add(key)
+                for entrypoint in list(self._providers):  # stop() may remove one meanwhile
                     entrypoint.fire(key)
             timeout = None
             if self.heap:
@@ -62,17 +86,22 @@ class DeadlineReached(Entrypoint):
         super().stop()
 
     def fire(self, key):
-        self.container.spawn_worker(self, (key,), {})
+        self.container.spawn_worker(self, (key,), {}, handle_result=self._done)
+
+    def _done(self, worker_ctx, result, exc_info):
+        self.clock.in_flight.discard(worker_ctx.args[0])
+        return result, exc_info
 
 
 deadline_reached = DeadlineReached.decorator
 
 
 class Deadlines(DependencyProvider):
-    """Injects `schedule(key, due)`: run the @deadline_reached method with `key` at `due`."""
+    """Injects the clock: `schedule(key, due)` runs the @deadline_reached method with `key`
+    at `due`; `remind(key, due)` does so unless the key is already waiting or running."""
 
     clock = DeadlineClock()
 
     def get_dependency(self, worker_ctx):
-        return self.clock.schedule
+        return self.clock
 

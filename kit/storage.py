@@ -162,11 +162,14 @@ class Storage(DependencyProvider):
     """Injects `repository_cls(unit_of_work)` bound to this service's own database.
 
     Connects in `setup()`; after each worker publishes the events it stored (on the service's
-    `<service>.events` exchange, routing key = event type) and sweeps for leftovers every
-    `sweep_interval` seconds.
+    `<service>.events` exchange, routing key = event type). Sweeps for what a dead process
+    left: at start everything queued before this process started, then every
+    `sweep_interval` seconds what is older than STALE_AFTER (a sibling process that died).
+    A sweep reads every document with an outbox entry: indexed on MongoDB, a scan on the
+    embedded store, hence not more often.
     """
 
-    def __init__(self, repository_cls, sweep_interval=2.0):
+    def __init__(self, repository_cls, sweep_interval=10.0):
         self.repository_cls = repository_cls
         self.sweep_interval = sweep_interval
         self.units = {}
@@ -204,17 +207,20 @@ class Storage(DependencyProvider):
     def publish(self, envelope):
         self.publisher.publish(envelope, exchange=self.exchange, routing_key=envelope["type"])
 
-    def sweep(self):
-        """Publish what a dead process left: entries older than STALE_AFTER."""
-        cutoff = _now() - STALE_AFTER
+    def sweep(self, stale_before=None):
+        """Publish what a dead process left: entries queued before `stale_before` (default:
+        older than STALE_AFTER)."""
+        cutoff = stale_before or _now() - STALE_AFTER
         return sum(drain(c, self.publish, stale_before=cutoff,
                          service_name=self.container.service_name)
                    for c in self.repository_cls.outbox_collections())
 
     def _sweep(self):
+        cutoff = _now()  # nothing queued before this process started is anyone's work now
         while True:
-            eventlet.sleep(self.sweep_interval)
             try:
-                self.sweep()
+                self.sweep(cutoff)
             except Exception:
                 log.exception("outbox sweep failed; retrying in %ss", self.sweep_interval)
+            eventlet.sleep(self.sweep_interval)
+            cutoff = None

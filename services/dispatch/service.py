@@ -193,7 +193,7 @@ class DispatchService:
         so each incident's pages go out as soon as its change is written."""
         now = utcnow()
         for incident_id in self.store.due_deadlines(now):
-            self.deadlines(incident_id, now)
+            self.deadlines.remind(incident_id, now)
 
     def _fire(self, incident_id):
         incident, events = handlers.fire_deadline(self.store, incident_id,
@@ -201,7 +201,7 @@ class DispatchService:
         if incident is not None:
             self._done(incident, events)
 
-    @timer(interval=15)
+    @timer(interval=30)
     def refresh_gauges(self):
         for state, count in self.store.incident_figures().items():
             OPEN_CASES.labels(state).set(count)
@@ -210,6 +210,6 @@ class DispatchService:
     def _done(self, incident, events):
         """Arm the incident's next deadline on the clock, count what happened, answer."""
         if incident.deadline is not None:
-            self.deadlines(incident.id, incident.deadline)
+            self.deadlines.schedule(incident.id, incident.deadline)
         _count(events)
         return dump(schemas.Incident, incident)

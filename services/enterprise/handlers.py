@@ -11,7 +11,7 @@ from contracts.events import REGISTRY_EVENTS, REGISTRY_SOURCE
 from . import domain
 from .domain import (AssignmentHistory, AssignmentVersion, Contact, Enterprise, Grid, Officer, Park, Station,
                      coverage_gaps, resolve_responders)
-from .exceptions import DuplicateBadgeNumber, DuplicateCreditCode, InvalidEnterprise, ValidationFailed
+from .exceptions import StationNotFound, DuplicateBadgeNumber, DuplicateCreditCode, InvalidEnterprise, ValidationFailed
 
 
 def event(event_type, subject, data, now):
@@ -176,9 +176,12 @@ def responders(repo, enterprise_id, at):
     enterprise = repo.get(Enterprise, enterprise_id)
     version = repo.get_assignments(enterprise_id).at(at)
     officers = repo.get_officers(version.officer_ids()) if version else {}
-    station = repo.get(Station, enterprise.station_id) if repo.exists(
-        Station, enterprise.station_id) else None
-    on_duty = domain.duty_officer(repo.officers_of_station(enterprise.station_id), version, at)
+    try:
+        station = repo.get(Station, enterprise.station_id)
+    except StationNotFound:
+        station = None
+    on_duty = domain.duty_officer(
+        repo.officers_of_station(enterprise.station_id, domain.DUTY_ROLES), version, at)
     return resolve_responders(enterprise, version, officers, station, at, on_duty)
 
 

@@ -187,13 +187,20 @@ class Repository:
         return (isinstance(record_id, str) and ObjectId.is_valid(record_id)
                 and kind.doc.objects(pk=ObjectId(record_id)).count() > 0)
 
+    # The reads below serve `responders`, which dispatch calls on every incident: they go
+    # straight to the collection instead of building mongoengine documents.
+
     def get_officers(self, officer_ids):
         """The officers among `officer_ids` that exist, by id."""
         object_ids = [ObjectId(i) for i in set(officer_ids) if i and ObjectId.is_valid(i)]
-        return {str(d.pk): _officer(d) for d in OfficerDoc.objects(pk__in=object_ids)}
+        rows = OfficerDoc._get_collection().find({"_id": {"$in": object_ids}})
+        return {str(row["_id"]): _officer_row(row) for row in rows}
 
-    def officers_of_station(self, station_id):
-        return [_officer(d) for d in OfficerDoc.objects(station_id=station_id)]
+    def officers_of_station(self, station_id, roles=None):
+        query = {"station_id": station_id}
+        if roles is not None:
+            query["role"] = {"$in": list(roles)}
+        return [_officer_row(row) for row in OfficerDoc._get_collection().find(query)]
 
     def all_officers(self):
         return {str(d.pk): _officer(d) for d in OfficerDoc.objects}
@@ -212,11 +219,11 @@ class Repository:
     # --- assignments -------------------------------------------------------------------------
 
     def get_assignments(self, enterprise_id):
-        doc = AssignmentDoc.objects(pk=enterprise_id).first()
-        return _history(enterprise_id, doc)
+        row = AssignmentDoc._get_collection().find_one({"_id": enterprise_id})
+        return _history(enterprise_id, row["versions"] if row else None)
 
     def all_assignments(self):
-        return {d.pk: _history(d.pk, d) for d in AssignmentDoc.objects}
+        return {d.pk: _history(d.pk, d.versions) for d in AssignmentDoc.objects}
 
     def append_assignment(self, history, version, events=(), holders=None):
         """Append `version` unless another change got there first (then nothing is written).
@@ -246,7 +253,7 @@ class Repository:
 
     def assignments_held_by(self, officer_id):
         """The assignment histories that index `officer_id` as a holder."""
-        return [_history(d.pk, d) for d in AssignmentDoc.objects(holders=officer_id)]
+        return [_history(d.pk, d.versions) for d in AssignmentDoc.objects(holders=officer_id)]
 
     # --- the enterprise file's timeline ---------------------------------------------------
 
@@ -309,9 +316,17 @@ def _officer(doc):
     return Officer(**values)
 
 
-def _history(enterprise_id, doc):
+def _officer_row(row):
+    """An officer from the raw stored row (as `_officer`, without a mongoengine document)."""
+    return Officer(str(row["_id"]), row["badge_number"], row["name"], row["role"],
+                   row["station_id"], list(row.get("departments") or []),
+                   row.get("phone", ""), [Absence(**a) for a in row.get("absences") or []])
+
+
+def _history(enterprise_id, rows):
+    """The history from its stored versions (a document's `versions`, or None)."""
     versions = []
-    for row in (doc.versions if doc else []):
+    for row in rows or []:
         row = dict(row)
         row["departments"] = tuple(row.get("departments") or ())
         versions.append(AssignmentVersion(**row))
