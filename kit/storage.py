@@ -163,8 +163,8 @@ class Storage(DependencyProvider):
 
     Connects in `setup()`; after each worker publishes the events it stored (on the service's
     `<service>.events` exchange, routing key = event type). Sweeps for what a dead process
-    left: at start everything queued before this process started, then every
-    `sweep_interval` seconds what is older than STALE_AFTER (a sibling process that died).
+    left (entries older than STALE_AFTER: a live sibling process publishes its own well
+    within that): at start, STALE_AFTER later, then every `sweep_interval` seconds.
     A sweep reads every document with an outbox entry: indexed on MongoDB, a scan on the
     embedded store, hence not more often.
     """
@@ -216,11 +216,11 @@ class Storage(DependencyProvider):
                    for c in self.repository_cls.outbox_collections())
 
     def _sweep(self):
-        cutoff = _now()  # nothing queued before this process started is anyone's work now
+        pause = STALE_AFTER.total_seconds()  # soon after start: a previous life's last entries
         while True:
             try:
-                self.sweep(cutoff)
+                self.sweep()
             except Exception:
                 log.exception("outbox sweep failed; retrying in %ss", self.sweep_interval)
-            eventlet.sleep(self.sweep_interval)
-            cutoff = None
+            eventlet.sleep(pause)
+            pause = self.sweep_interval
