@@ -169,7 +169,7 @@ class Storage(DependencyProvider):
     embedded store, hence not more often.
     """
 
-    def __init__(self, repository_cls, sweep_interval=10.0):
+    def __init__(self, repository_cls, sweep_interval=60.0):
         self.repository_cls = repository_cls
         self.sweep_interval = sweep_interval
         self.units = {}

@@ -20,7 +20,7 @@ from .domain import Policy
 from .store import Repository
 
 EXPECTED = (ValidationFailed, RecordNotFound, ServiceUnavailable)
-SWEEP_SECONDS = 0.5
+SWEEP_SECONDS = 2.0
 
 NOTIFICATIONS = counter("liaison_notifications_sent_total", "Notifications issued, by the "
                         "recipient's role in the case.", ["role"])
@@ -186,7 +186,7 @@ class DispatchService:
     def deadline_reached(self, incident_id):
         self._fire(incident_id)
 
-    @timer(interval=SWEEP_SECONDS)
+    @timer(interval=SWEEP_SECONDS, eager=True)
     def sweep_deadlines(self):
         """Every deadline that came due and was not acted on (after a restart, or one set by
         another dispatch process) goes on the clock, to be acted on in a worker of its own,
@@ -201,7 +201,7 @@ class DispatchService:
         if incident is not None:
             self._done(incident, events)
 
-    @timer(interval=30)
+    @timer(interval=60)
     def refresh_gauges(self):
         for state, count in self.store.incident_figures().items():
             OPEN_CASES.labels(state).set(count)

@@ -185,10 +185,10 @@ def responders(repo, enterprise_id, at):
     return resolve_responders(enterprise, version, officers, station, at, on_duty)
 
 
-def coverage(repo, at):
-    enterprises = repo.all(Enterprise)
+def coverage(repo, at, enterprises=None, officers=None):
+    enterprises = repo.all(Enterprise) if enterprises is None else enterprises
+    officers = repo.all_officers() if officers is None else officers
     histories = repo.all_assignments()
-    officers = repo.all_officers()
     gaps = []
     for enterprise in enterprises:
         history = histories.get(enterprise.id)
@@ -202,12 +202,13 @@ def coverage(repo, at):
 
 def registry_figures(repo, at):
     """Figures for the domain gauges: enterprises by level, officers absent, coverage gaps."""
+    enterprises, officers = repo.all(Enterprise), repo.all_officers()
     by_level = dict.fromkeys(domain.LEVELS, 0)
-    for enterprise in repo.all(Enterprise):
+    for enterprise in enterprises:
         by_level[enterprise.level] += 1
-    absent = sum(1 for o in repo.all_officers().values() if o.absent_at(at))
+    absent = sum(1 for o in officers.values() if o.absent_at(at))
     gap_counts = dict.fromkeys(domain.COVERAGE_GAPS, 0)
-    for row in coverage(repo, at)["gaps"]:
+    for row in coverage(repo, at, enterprises, officers)["gaps"]:
         for gap in row["gaps"]:
             gap_counts[gap] += 1
     return {"enterprises_by_level": by_level, "officers_absent": absent,

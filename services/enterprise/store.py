@@ -203,7 +203,7 @@ class Repository:
         return [_officer_row(row) for row in OfficerDoc._get_collection().find(query)]
 
     def all_officers(self):
-        return {str(d.pk): _officer(d) for d in OfficerDoc.objects}
+        return {str(row["_id"]): _officer_row(row) for row in OfficerDoc._get_collection().find()}
 
     def find_officer_by_badge(self, badge_number):
         doc = OfficerDoc.objects(badge_number=badge_number).first()
