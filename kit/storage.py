@@ -169,10 +169,12 @@ class Storage(DependencyProvider):
     embedded store, hence not more often.
     """
 
-    def __init__(self, repository_cls, sweep_interval=60.0):
+    def __init__(self, repository_cls, sweep_interval=60.0, retry_interval=1.0):
         self.repository_cls = repository_cls
         self.sweep_interval = sweep_interval
+        self.retry_interval = retry_interval
         self.units = {}
+        self.unsent = []  # (collection, {doc id: entry ids}) this process failed to publish
 
     def setup(self):
         config = self.container.config
@@ -188,6 +190,7 @@ class Storage(DependencyProvider):
     def start(self):
         self.repository_cls.ensure_indexes()
         self.container.spawn_managed_thread(self._sweep)
+        self.container.spawn_managed_thread(self._retry)
 
     def get_dependency(self, worker_ctx):
         unit = self.units[worker_ctx] = UnitOfWork()
@@ -195,14 +198,20 @@ class Storage(DependencyProvider):
 
     def worker_teardown(self, worker_ctx):
         unit = self.units.pop(worker_ctx, None)
-        if unit is None:
-            return
-        try:
-            for collection, entries in unit.touched.values():
+        if unit is not None:
+            self._publish(list(unit.touched.values()))
+
+    def _publish(self, batches):
+        """Publish what workers of this process queued; keep what failed (the broker is
+        away) to try again every `retry_interval` seconds. The changes are durable already."""
+        for collection, entries in batches:
+            try:
                 drain(collection, self.publish, only=entries,
                       service_name=self.container.service_name)
-        except Exception:  # the sweeper retries; the change itself is already durable
-            log.exception("publishing events after %s failed", worker_ctx.entrypoint.method_name)
+            except Exception as error:
+                log.warning("publishing events failed (%s); retrying in %ss", error,
+                            self.retry_interval)
+                self.unsent.append((collection, entries))
 
     def publish(self, envelope):
         self.publisher.publish(envelope, exchange=self.exchange, routing_key=envelope["type"])
@@ -214,6 +223,12 @@ class Storage(DependencyProvider):
         return sum(drain(c, self.publish, stale_before=cutoff,
                          service_name=self.container.service_name)
                    for c in self.repository_cls.outbox_collections())
+
+    def _retry(self):
+        while True:
+            eventlet.sleep(self.retry_interval)
+            batches, self.unsent = self.unsent, []
+            self._publish(batches)
 
     def _sweep(self):
         pause = STALE_AFTER.total_seconds()  # soon after start: a previous life's last entries
