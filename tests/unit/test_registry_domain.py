@@ -387,3 +387,29 @@ class TestCoverageGaps:
                              NOON)
         assert gaps == ["no_b_officer", "fewer_than_three_chiefs"]
         assert set(gaps) <= set(COVERAGE_GAPS)
+
+
+# --- the responding officer on duty at the station ---------------------------------------------
+
+
+def test_the_duty_officer_is_the_first_available_duty_role_officer_other_than_a_and_b():
+    from services.enterprise.domain import duty_officer
+
+    at = datetime(2026, 3, 2, 9, 0)
+
+    def officer(badge, role, absent=False):
+        absences = [Absence("on_leave", at - timedelta(days=1), at + timedelta(days=1))] \
+            if absent else []
+        return Officer(f"id-{badge}", badge, badge, role, "s1", absences=absences)
+
+    a, b = officer("100001", "community_officer"), officer("100002", "community_officer")
+    on_leave = officer("100003", "area_chief", absent=True)
+    auxiliary = officer("100004", "auxiliary_officer")
+    expected = officer("100005", "community_officer")
+    later = officer("100006", "area_chief")
+    version = AssignmentVersion(at - timedelta(days=30), a_officer_id=a.id, b_officer_id=b.id)
+    station = [later, expected, auxiliary, on_leave, b, a]
+
+    assert duty_officer(station, version, at) == expected
+    assert duty_officer(station, None, at) == a  # no assignment: nobody is excluded
+    assert duty_officer([a, b, auxiliary], version, at) is None
