@@ -170,6 +170,18 @@ def assignments_view(history, now):
             "holdings": history.holdings()}
 
 
+def assignments_of(repo, enterprise_id, now):
+    """An existing enterprise's assignments as of `now` (EnterpriseNotFound otherwise)."""
+    repo.get(Enterprise, enterprise_id)
+    return assignments_view(repo.get_assignments(enterprise_id), now)
+
+
+def assignments_in_force(repo, now):
+    """(enterprise id, version in force at `now`) for every enterprise that has one."""
+    return [(enterprise_id, version) for enterprise_id, history in
+            repo.all_assignments().items() if (version := history.at(now)) is not None]
+
+
 def responders(repo, enterprise_id, at):
     """Who responds for the enterprise at `at`: the assignment then in force, with each
     officer's availability at that moment."""

@@ -140,17 +140,15 @@ class EnterpriseService:
 
     @rpc(expected_exceptions=EXPECTED)
     def get_assignments(self, enterprise_id):
-        self.store.get(Enterprise, enterprise_id)
-        history = self.store.get_assignments(enterprise_id)
-        return dump(schemas.Assignments, handlers.assignments_view(history, utcnow()))
+        return dump(schemas.Assignments,
+                    handlers.assignments_of(self.store, enterprise_id, utcnow()))
 
     @rpc(expected_exceptions=EXPECTED)
     def current_assignments(self):
         """The assignment in force now for every enterprise that has one."""
-        now = utcnow()
         return [dict(dump(schemas.Assignment, version), enterprise_id=enterprise_id)
-                for enterprise_id, history in self.store.all_assignments().items()
-                if (version := history.at(now)) is not None]
+                for enterprise_id, version in handlers.assignments_in_force(self.store,
+                                                                            utcnow())]
 
     @rpc(expected_exceptions=EXPECTED)
     def enterprise_ids_for_officer(self, officer_id):
