@@ -158,6 +158,10 @@ class Repository:
         rows = DeadlineDoc._get_collection().find({"due": {"$lte": now}}).sort("due", 1)
         return [r["_id"] for r in rows.limit(limit)]
 
+    def pending_deadlines(self):
+        """Every deadline row, by incident id."""
+        return {r["_id"]: r["due"] for r in DeadlineDoc._get_collection().find()}
+
     # --- requests and visits ---------------------------------------------------------------
 
     def add_request(self, request, events):
