@@ -28,6 +28,15 @@ def _actor(principal):
             "enterprise_id": principal.enterprise_id}
 
 
+def _for_own_enterprise(principal, body):
+    """An enterprise reports and asks for itself only: its enterprise_id is filled in, and
+    another one refused."""
+    if principal.role == "enterprise" and isinstance(body, dict):
+        if body.setdefault("enterprise_id", principal.enterprise_id) != principal.enterprise_id:
+            raise Forbidden("an enterprise acts for itself only")
+    return body
+
+
 def _check_incident(principal, incident):
     """An enterprise sees its own cases, an officer those it was notified of."""
     if principal.role == "enterprise" and incident["enterprise_id"] != principal.enterprise_id:
@@ -206,11 +215,8 @@ class GatewayService:
          summary="Report an incident: pushed at once to the responsible officer, the officer "
                  "on duty and the station")
     def report_incident(self, request, principal, body):
-        if principal.role == "enterprise" and isinstance(body, dict):
-            if body.setdefault("enterprise_id", principal.enterprise_id) != \
-                    principal.enterprise_id:
-                raise Forbidden("an enterprise reports incidents of its own only")
-        return self.dispatch.report_incident(body, _actor(principal))
+        return self.dispatch.report_incident(_for_own_enterprise(principal, body),
+                                             _actor(principal))
 
     @api("GET", "/v1/incidents", roles=READERS, query=PageQuery,
          returns=page_schema(cases.Incident),
@@ -267,11 +273,8 @@ class GatewayService:
          returns=cases.ServiceRequest,
          summary="Submit a service request; it is routed at once")
     def submit_request(self, request, principal, body):
-        if principal.role == "enterprise" and isinstance(body, dict):
-            if body.setdefault("enterprise_id", principal.enterprise_id) != \
-                    principal.enterprise_id:
-                raise Forbidden("an enterprise submits requests of its own only")
-        return self.dispatch.submit_request(body, _actor(principal))
+        return self.dispatch.submit_request(_for_own_enterprise(principal, body),
+                                            _actor(principal))
 
     @api("GET", "/v1/requests", roles=READERS, query=PageQuery,
          returns=page_schema(cases.ServiceRequest),
