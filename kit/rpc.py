@@ -4,10 +4,14 @@ nameko's RpcProxy waits forever for a reply. `TimedRpcProxy` raises ServiceUnava
 the answer does not come in time, and gives the request message the same expiration, so a
 request nobody picked up in time is dropped by the broker instead of being run much later.
 A request already picked up may still complete after the caller gave up.
+
+`rpc` is nameko's RPC entrypoint, except that the events the worker stored are published
+before the answer goes out: whoever gets the answer can rely on the change's events being on
+the broker already (a consumer of those events is never behind a caller who was answered).
 """
 import eventlet
 from nameko.exceptions import UnknownService
-from nameko.rpc import RpcProxy
+from nameko.rpc import Rpc, RpcProxy
 
 from .errors import ServiceUnavailable
 
@@ -49,3 +53,15 @@ class TimedServiceProxy:
                 return reply.result()
 
         return call
+
+
+class _PublishFirstRpc(Rpc):
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        for provider in self.container.dependencies:
+            flush = getattr(provider, "flush", None)
+            if flush is not None:
+                flush(worker_ctx)
+        return super().handle_result(message, worker_ctx, result, exc_info)
+
+
+rpc = _PublishFirstRpc.decorator

@@ -24,9 +24,10 @@ from pathlib import Path
 
 import eventlet
 import mongoengine
-from nameko.amqp.publish import Publisher
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
+
+from .publishing import BatchPublisher
 
 log = logging.getLogger(__name__)
 
@@ -116,14 +117,13 @@ def stamp(document, entries):
     setattr(document, OUTBOX_FIELD, pending)
 
 
-def drain(collection, publish, only=None, stale_before=None, service_name=None):
-    """Publish outbox entries, then remove the ones sent. Returns how many were published.
+def drain(collection, publish_all, only=None, stale_before=None, service_name=None):
+    """Publish outbox entries read from the store, then remove the ones sent. Returns how
+    many were published.
 
     `only` ({doc id: entry ids}) limits it to what one worker queued; `stale_before` to
     entries queued before then (what a dead process left). With neither: everything.
-    An entry is removed only after `publish` returned: a crash in between publishes it again.
-    The removal holds the service's write lock (see `exclusive`), so it cannot undo a change
-    another process writes to the same document meanwhile.
+    `publish_all(envelopes)` returns once the broker has confirmed them all.
     """
     query = {f"{OUTBOX_FIELD}.id": {"$exists": True}}  # served by the sparse OUTBOX_INDEX
     if only is not None:
@@ -135,19 +135,26 @@ def drain(collection, publish, only=None, stale_before=None, service_name=None):
         entries = [e for e in doc.get(OUTBOX_FIELD) or []
                    if (only is None or e["id"] in only[doc["_id"]])
                    and (stale_before is None or e["queued_at"] <= stale_before)]
-        for entry in entries:
-            publish(entry["envelope"])
         if entries:
-            with exclusive(service_name):
-                collection.update_one(
-                    {"_id": doc["_id"]},
-                    {"$pull": {OUTBOX_FIELD: {"id": {"$in": [e["id"] for e in entries]}}}})
+            publish_all([e["envelope"] for e in entries])
+            remove_sent(collection, doc["_id"], [e["id"] for e in entries], service_name)
         sent += len(entries)
     return sent
 
 
+def remove_sent(collection, doc_id, entry_ids, service_name):
+    """Take published entries out of a document's outbox. An entry is removed only after the
+    broker confirmed it: a crash in between publishes it again. The removal holds the
+    service's write lock (see `exclusive`), so it cannot undo a change another process
+    writes to the same document meanwhile."""
+    with exclusive(service_name):
+        collection.update_one({"_id": doc_id},
+                              {"$pull": {OUTBOX_FIELD: {"id": {"$in": entry_ids}}}})
+
+
 class UnitOfWork:
-    """What one worker wrote: which outbox entries it queued, in which documents."""
+    """What one worker wrote: the outbox entries it queued, by collection and document, in
+    the order it queued them."""
 
     def __init__(self):
         self.touched = {}
@@ -155,18 +162,23 @@ class UnitOfWork:
     def touch(self, collection, doc_id, entries):
         if entries:
             docs = self.touched.setdefault(collection.name, (collection, {}))[1]
-            docs.setdefault(doc_id, set()).update(e["id"] for e in entries)
+            docs.setdefault(doc_id, []).extend(entries)
+
+    def envelopes(self):
+        return [e["envelope"] for _, docs in self.touched.values()
+                for entries in docs.values() for e in entries]
 
 
 class Storage(DependencyProvider):
     """Injects `repository_cls(unit_of_work)` bound to this service's own database.
 
-    Connects in `setup()`; after each worker publishes the events it stored (on the service's
-    `<service>.events` exchange, routing key = event type). Sweeps for what a dead process
-    left (entries older than STALE_AFTER: a live sibling process publishes its own well
-    within that): at start, STALE_AFTER later, then every `sweep_interval` seconds.
-    A sweep reads every document with an outbox entry: indexed on MongoDB, a scan on the
-    embedded store, hence not more often.
+    Connects in `setup()`. The events a worker stored are published as one confirmed batch
+    (on the service's `<service>.events` exchange, routing key = event type) by `flush`:
+    before an RPC answers (see kit.rpc.rpc), otherwise after the worker. Then they are taken
+    out of the outbox. Sweeps for what a dead process left (entries older than STALE_AFTER:
+    a live sibling process publishes its own well within that): at start, STALE_AFTER later,
+    then every `sweep_interval` seconds. A sweep reads every document with an outbox entry:
+    indexed on MongoDB, a scan on the embedded store, hence not more often.
     """
 
     def __init__(self, repository_cls, sweep_interval=60.0, retry_interval=1.0):
@@ -180,47 +192,63 @@ class Storage(DependencyProvider):
         config = self.container.config
         service = self.container.service_name
         connect(service, config.get("MONGO_URI") or None, config.get("DATA_DIR") or "data")
-        self.exchange = get_event_exchange(service, config)
+        self.exchange = get_event_exchange(service, config).name
         if "cloudevents" not in config.get("SERIALIZERS", {}):
             raise RuntimeError("events need the cloudevents serializer: merge "
                                "kit.storage.SERIALIZATION_CONFIG into the config")
-        self.publisher = Publisher(config["AMQP_URI"], serializer="cloudevents",
-                                   exchange=self.exchange, declare=[self.exchange])
+        self.publisher = BatchPublisher(config["AMQP_URI"], self.exchange)
 
     def start(self):
         self.repository_cls.ensure_indexes()
         self.container.spawn_managed_thread(self._sweep)
         self.container.spawn_managed_thread(self._retry)
 
+    def stop(self):
+        self.publisher.close()
+
     def get_dependency(self, worker_ctx):
         unit = self.units[worker_ctx] = UnitOfWork()
         return self.repository_cls(unit)
 
+    def flush(self, worker_ctx):
+        """Publish what the worker stored so far (its changes are durable already)."""
+        unit = self.units.get(worker_ctx)
+        if unit is not None and unit.touched:
+            touched, unit.touched = unit.touched, {}
+            self._publish(touched)
+
     def worker_teardown(self, worker_ctx):
-        unit = self.units.pop(worker_ctx, None)
-        if unit is not None:
-            self._publish(list(unit.touched.values()))
+        self.flush(worker_ctx)
+        self.units.pop(worker_ctx, None)
 
-    def _publish(self, batches):
-        """Publish what workers of this process queued; keep what failed (the broker is
-        away) to try again every `retry_interval` seconds. The changes are durable already."""
-        for collection, entries in batches:
-            try:
-                drain(collection, self.publish, only=entries,
-                      service_name=self.container.service_name)
-            except Exception as error:
-                log.warning("publishing events failed (%s); retrying in %ss", error,
-                            self.retry_interval)
-                self.unsent.append((collection, entries))
-
-    def publish(self, envelope):
-        self.publisher.publish(envelope, exchange=self.exchange, routing_key=envelope["type"])
+    def _publish(self, touched):
+        """Publish one worker's entries from memory in one batch, then clear them from the
+        outbox. What fails (the broker is away) is kept, to be tried again from the store
+        every `retry_interval` seconds."""
+        service = self.container.service_name
+        try:
+            self.publisher.publish_all(
+                e["envelope"] for _, docs in touched.values()
+                for entries in docs.values() for e in entries)
+        except Exception as error:
+            log.warning("publishing events failed (%s); retrying in %ss", error,
+                        self.retry_interval)
+            self.unsent.extend((collection, {doc_id: {e["id"] for e in entries}
+                                             for doc_id, entries in docs.items()})
+                               for collection, docs in touched.values())
+            return
+        try:
+            for collection, docs in touched.values():
+                for doc_id, entries in docs.items():
+                    remove_sent(collection, doc_id, [e["id"] for e in entries], service)
+        except Exception:  # left in the outbox: the sweep sends them again (at least once)
+            log.exception("clearing published events from the outbox failed")
 
     def sweep(self, stale_before=None):
         """Publish what a dead process left: entries queued before `stale_before` (default:
         older than STALE_AFTER)."""
         cutoff = stale_before or _now() - STALE_AFTER
-        return sum(drain(c, self.publish, stale_before=cutoff,
+        return sum(drain(c, self.publisher.publish_all, stale_before=cutoff,
                          service_name=self.container.service_name)
                    for c in self.repository_cls.outbox_collections())
 
@@ -228,7 +256,14 @@ class Storage(DependencyProvider):
         while True:
             eventlet.sleep(self.retry_interval)
             batches, self.unsent = self.unsent, []
-            self._publish(batches)
+            for collection, entries in batches:
+                try:
+                    drain(collection, self.publisher.publish_all, only=entries,
+                          service_name=self.container.service_name)
+                except Exception as error:
+                    log.warning("publishing events failed (%s); retrying in %ss", error,
+                                self.retry_interval)
+                    self.unsent.append((collection, entries))
 
     def _sweep(self):
         pause = STALE_AFTER.total_seconds()  # soon after start: a previous life's last entries

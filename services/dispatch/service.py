@@ -2,7 +2,6 @@
 import uuid
 
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from contracts.fields import utcnow
@@ -10,13 +9,14 @@ from kit.deadlines import Deadlines, deadline_reached
 from kit.errors import RecordNotFound, ServiceUnavailable, ValidationFailed
 from kit.reliable import consume_reliably
 from kit.metrics import Metrics, counter, gauge, histogram
-from kit.rpc import TimedRpcProxy
+from kit.rpc import TimedRpcProxy, rpc
 from kit.schemas import PageQuery, dump, load, page_of
 from kit.storage import Storage
 
 from . import handlers, schemas
 from . import requests as req
 from .domain import Policy
+from .responders import WhoResponds
 from .store import Repository
 
 EXPECTED = (ValidationFailed, RecordNotFound, ServiceUnavailable)
@@ -64,6 +64,7 @@ class DispatchService:
     store = Storage(Repository)
     metrics = Metrics()
     registry = TimedRpcProxy("enterprise")
+    who_responds = WhoResponds()
     deadlines = Deadlines()
     config = Config()
 
@@ -76,7 +77,7 @@ class DispatchService:
     @rpc(expected_exceptions=EXPECTED)
     def report_incident(self, data, reporter):
         incident, events = handlers.report_incident(
-            self.store, self.registry.responders, str(uuid.uuid4()),
+            self.store, self.who_responds(self.registry.responders), str(uuid.uuid4()),
             load(schemas.IncidentInput, data), load(schemas.Actor, reporter),
             policy(self.config), utcnow())
         return self._done(incident, events)
@@ -87,7 +88,8 @@ class DispatchService:
         A report that is refused, or fails five times, goes to dispatch.incident_reports.dead
         with its error."""
         incident, events = handlers.take_in_report(
-            self.store, self.registry.responders, load(schemas.ExternalReport, body),
+            self.store, self.who_responds(self.registry.responders),
+            load(schemas.ExternalReport, body),
             policy(self.config), utcnow())
         self._done(incident, events)
 
@@ -137,7 +139,7 @@ class DispatchService:
     @rpc(expected_exceptions=EXPECTED)
     def submit_request(self, data, actor):
         request = handlers.submit_request(
-            self.store, self.registry.responders, str(uuid.uuid4()),
+            self.store, self.who_responds(self.registry.responders), str(uuid.uuid4()),
             load(schemas.RequestInput, data), load(schemas.Actor, actor), utcnow())
         return dump(schemas.ServiceRequest, request)
 

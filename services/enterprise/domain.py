@@ -307,6 +307,7 @@ class Responders:
     seats: tuple[ResponderStatus, ...]
     departments: tuple[str, ...]
     duty_officer: ResponderStatus | None = None
+    holds_until: datetime | None = None  # see next_change
 
     def seat(self, name: str) -> ResponderStatus | None:
         return next((s for s in self.seats if s.seat == name), None)
@@ -337,7 +338,8 @@ def duty_officer(station_officers: list[Officer], version: AssignmentVersion | N
 
 def resolve_responders(enterprise: Enterprise, version: AssignmentVersion | None,
                        officers: dict[str, Officer], station: Station | None,
-                       at: datetime, on_duty: Officer | None = None) -> Responders:
+                       at: datetime, on_duty: Officer | None = None,
+                       holds_until: datetime | None = None) -> Responders:
     seats = []
     if version is not None:
         for seat in SEATS:
@@ -347,7 +349,20 @@ def resolve_responders(enterprise: Enterprise, version: AssignmentVersion | None
                                              officer.absent_at(at)))
     duty = ResponderStatus("duty_officer", on_duty, None) if on_duty else None
     return Responders(enterprise, at, station, tuple(seats),
-                      version.departments if version else (), duty)
+                      version.departments if version else (), duty, holds_until)
+
+
+def next_change(at: datetime, history: AssignmentHistory | None,
+                officers: list[Officer]) -> datetime | None:
+    """The first moment after `at` at which the clock alone can change who responds: the next
+    assignment version taking effect, or an absence of one of `officers` (the seats and the
+    station's duty officers) starting or ending. None: nothing is due to change; only an
+    edit of the registry can change the answer."""
+    moments = [v.valid_from for v in (history.versions if history else ()) if v.valid_from > at]
+    for officer in officers:
+        for absence in officer.absences:
+            moments.extend(m for m in (absence.start, absence.end) if m is not None and m > at)
+    return min(moments, default=None)
 
 
 COVERAGE_GAPS = ("no_a_officer", "no_b_officer", "fewer_than_three_chiefs", "a_and_b_absent")

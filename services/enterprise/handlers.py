@@ -184,17 +184,20 @@ def assignments_in_force(repo, now):
 
 def responders(repo, enterprise_id, at):
     """Who responds for the enterprise at `at`: the assignment then in force, with each
-    officer's availability at that moment."""
+    officer's availability at that moment, and until when that answer holds unless the
+    registry is edited."""
     enterprise = repo.get(Enterprise, enterprise_id)
-    version = repo.get_assignments(enterprise_id).at(at)
+    history = repo.get_assignments(enterprise_id)
+    version = history.at(at)
     officers = repo.get_officers(version.officer_ids()) if version else {}
     try:
         station = repo.get(Station, enterprise.station_id)
     except StationNotFound:
         station = None
-    on_duty = domain.duty_officer(
-        repo.officers_of_station(enterprise.station_id, domain.DUTY_ROLES), version, at)
-    return resolve_responders(enterprise, version, officers, station, at, on_duty)
+    on_station = repo.officers_of_station(enterprise.station_id, domain.DUTY_ROLES)
+    on_duty = domain.duty_officer(on_station, version, at)
+    holds_until = domain.next_change(at, history, [*officers.values(), *on_station])
+    return resolve_responders(enterprise, version, officers, station, at, on_duty, holds_until)
 
 
 def coverage(repo, at, enterprises=None, officers=None):

@@ -192,6 +192,9 @@ class Responders(Schema):
     seats = fields.List(fields.Nested(SeatStatus), required=True)
     duty_officer = fields.Nested(SeatStatus, required=True, allow_none=True)
     departments = fields.List(fields.String(), required=True)
+    holds_until = UtcDateTime(required=True, allow_none=True, metadata={
+        "description": "Until when this answer holds unless the registry is edited: the next "
+                       "assignment taking effect or absence starting or ending; null: none."})
 
 
 class ResponderQuery(Schema):

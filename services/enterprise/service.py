@@ -1,6 +1,5 @@
 """The enterprise registry's entrypoints: schema in, handler, schema out."""
 from nameko.events import event_handler
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from contracts.envelope import open_envelope
@@ -8,6 +7,7 @@ from contracts.events import REGISTRY_EVENTS
 from contracts.fields import utcnow
 from kit.errors import DuplicateRecord, RecordNotFound, ValidationFailed
 from kit.metrics import Metrics, gauge
+from kit.rpc import rpc
 from kit.schemas import PageQuery, dump, load, page_of
 from kit.storage import Storage
 

@@ -147,6 +147,24 @@ def test_a_on_leave_means_b_is_paged_at_once(services, county, tap):
     assert ("skipped", county["a"]) in [(a["kind"], a["who"]) for a in incident["audit"]]
 
 
+def responsible(incident):
+    [page] = [n for n in incident["notifications"] if n["reason"] == "responsible"]
+    return page["recipient"]["id"]
+
+
+def test_the_incident_reported_right_after_a_registry_edit_sees_the_edit(services, county):
+    """Dispatch holds the registry's who-responds answers; an edit is answered only once its
+    event is out, and that event makes dispatch forget what it held, so the very next report
+    sees the edit. Repeated, so a lucky ordering cannot pass it."""
+    registry, dispatch = services
+    for _ in range(10):
+        assert responsible(report(dispatch, county, "low")) == county["a"]
+        assert responsible(report(dispatch, county, "low")) == county["a"]  # held answer
+        registry.change_availability(county["a"], {"status": "off_duty"})
+        assert responsible(report(dispatch, county, "low")) == county["b"]
+        registry.change_availability(county["a"], {"status": "on_duty"})
+
+
 def test_a_silent_fails_over_to_b_when_the_window_closes(services, county, tap):
     _, dispatch = services
     incident = report(dispatch, county)

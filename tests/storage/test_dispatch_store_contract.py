@@ -143,7 +143,7 @@ def changed(incident, change, now):
 def drain_all():
     published = []
     for collection in Repository.outbox_collections():
-        storage.drain(collection, published.append)
+        storage.drain(collection, published.extend)
     return published
 
 
@@ -575,9 +575,11 @@ def test_a_drain_limited_to_one_workers_entries_leaves_the_others(repo):
     worker_repo = Repository(unit)
     _, events = handlers.fire_deadline(worker_repo, "i1", POLICY, DUE)
 
-    [(collection, only)] = unit.touched.values()
+    [(collection, queued)] = unit.touched.values()
+    assert unit.envelopes() == events  # in the order they were queued
     published = []
-    storage.drain(collection, published.append, only=only)
+    storage.drain(collection, published.extend,
+                  only={doc_id: {e["id"] for e in entries} for doc_id, entries in queued.items()})
 
     assert [e["id"] for e in published] == [e["id"] for e in events]
     assert len(drain_all()) == 2 * 4  # both intakes, still queued

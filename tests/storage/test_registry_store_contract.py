@@ -115,7 +115,7 @@ def raw(record_cls, record_id):
 def drain_all():
     published = []
     for collection in Repository.outbox_collections():
-        drain(collection, published.append)
+        drain(collection, published.extend)
     return published
 
 
@@ -502,12 +502,14 @@ def test_the_unit_of_work_names_the_documents_that_carry_events(repo):
 
     touched = {name: docs for name, (_, docs) in repo.unit.touched.items()}
     assert set(touched) == {"stations", "assignments"}
-    assert {str(i): ids for i, ids in touched["stations"].items()} == {loud.id: {event["id"]}}
+    assert {str(i): [e["id"] for e in entries] for i, entries in touched["stations"].items()} \
+        == {loud.id: [event["id"]]}
     assert set(touched["assignments"]) == {enterprise_id}
 
     collection, entries = repo.unit.touched["stations"]
     published = []
-    assert drain(collection, published.append, only=entries) == 1
+    only = {doc_id: {e["id"] for e in queued} for doc_id, queued in entries.items()}
+    assert drain(collection, published.extend, only=only) == 1
     assert published == [event]
 
 
@@ -521,7 +523,7 @@ def test_a_sweep_takes_only_entries_older_than_the_cutoff(repo):
     [collection] = [c for c in Repository.outbox_collections() if c.name == "stations"]
 
     published = []
-    assert drain(collection, published.append, stale_before=cutoff) == 1
+    assert drain(collection, published.extend, stale_before=cutoff) == 1
     assert published == [left_behind]
     assert outbox(Station, fresh.id) == [in_flight]
 

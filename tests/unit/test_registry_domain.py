@@ -5,7 +5,7 @@ import pytest
 
 from services.enterprise.domain import (COVERAGE_GAPS, Absence, AssignmentHistory,
                                         AssignmentVersion, Enterprise, Officer, Station,
-                                        coverage_gaps, resolve_responders)
+                                        coverage_gaps, next_change, resolve_responders)
 from services.enterprise.exceptions import InvalidAssignment, InvalidAvailability
 
 NOON = datetime(2025, 4, 15, 12, 0)
@@ -342,6 +342,39 @@ class TestResolveResponders:
                                    T2 + timedelta(hours=8))
         assert during.to_call.officer.id == "b"
         assert after.to_call.officer.id == "a"
+
+
+class TestNextChange:
+    """Until when a who-responds answer holds if nobody edits the registry."""
+
+    def test_nothing_scheduled_means_it_holds_until_an_edit(self):
+        assert next_change(NOON, history_of(full_version(T1)), list(team().values())) is None
+        assert next_change(NOON, None, []) is None
+
+    def test_a_leave_starting_later_ends_the_answer_when_it_starts(self):
+        officers = team()
+        officers["b"].take_leave(date(2025, 4, 20), date(2025, 4, 21))
+        assert next_change(NOON, history_of(full_version(T1)), list(officers.values())) \
+            == datetime(2025, 4, 20)
+
+    def test_a_running_absence_ends_the_answer_when_it_ends(self):
+        officers = team()
+        officers["a"].go_off_duty(NOON - timedelta(hours=1), NOON + timedelta(hours=2))
+        officers["b"].take_leave(date(2025, 4, 20), date(2025, 4, 21))
+        assert next_change(NOON, history_of(full_version(T1)), list(officers.values())) \
+            == NOON + timedelta(hours=2)
+
+    def test_past_absences_and_an_open_ended_one_change_nothing_later(self):
+        officers = team()
+        officers["a"].take_leave(date(2025, 4, 1), date(2025, 4, 2))
+        officers["b"].go_off_duty(NOON - timedelta(hours=1), None)
+        assert next_change(NOON, history_of(full_version(T1)), list(officers.values())) is None
+
+    def test_the_next_assignment_taking_effect_ends_the_answer(self):
+        later = NOON + timedelta(days=3)
+        history = history_of(full_version(T1), full_version(later, a_officer_id="b"))
+        assert next_change(NOON, history, list(team().values())) == later
+        assert next_change(later, history, list(team().values())) is None
 
 
 # --- coverage gaps ---------------------------------------------------------------------------
