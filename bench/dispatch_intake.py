@@ -28,6 +28,8 @@ samples the gateway, dispatch and enterprise processes, and prints where their t
 See bench/README.md.
 """
 import argparse
+import gc
+import http.client
 import importlib.util
 import json
 import os
@@ -44,6 +46,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -183,15 +186,42 @@ def new_session(token):
     return session
 
 
-def report(session, url, enterprise_id, priority, n):
+class Reporter:
+    """One keep-alive HTTP connection to the gateway, on the standard library's http.client:
+    the load generator shares the machine with what it measures, so it should cost little
+    (requests costs several times more CPU per call)."""
+
+    def __init__(self, url, token):
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.connection = None
+
+    def call(self, method, path, body=None):
+        """(status, parsed JSON answer); (None, None) when the call failed."""
+        try:
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection(self.host, self.port,
+                                                             timeout=HTTP_TIMEOUT)
+            self.connection.request(method, path, body, self.headers)
+            response = self.connection.getresponse()
+            return response.status, json.loads(response.read() or b"null")
+        except (OSError, http.client.HTTPException, ValueError):
+            self.close()
+            return None, None
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def report(reporter, enterprise_id, priority, n):
     """POST one incident; its JSON answer, or None if it was refused or failed."""
-    try:
-        response = session.post(f"{url}/v1/incidents", timeout=HTTP_TIMEOUT, json={
-            "enterprise_id": enterprise_id, "category": "safety_hazard", "priority": priority,
-            "description": f"bench incident {n}", "location": "厂区"})
-    except requests.RequestException:
-        return None
-    return response.json() if response.status_code == 201 else None
+    status, answer = reporter.call("POST", "/v1/incidents", json.dumps({
+        "enterprise_id": enterprise_id, "category": "safety_hazard", "priority": priority,
+        "description": f"bench incident {n}", "location": "厂区"}).encode())
+    return answer if status == 201 else None
 
 
 def open_loop_reports(url, token, enterprise_ids, rate, count, priority, pool_size=64):
@@ -202,21 +232,21 @@ def open_loop_reports(url, token, enterprise_ids, rate, count, priority, pool_si
     local = threading.local()
     records, lock = [], threading.Lock()
 
-    def session():
-        if getattr(local, "session", None) is None:
-            local.session = new_session(token)
-        return local.session
+    def reporter():
+        if getattr(local, "reporter", None) is None:
+            local.reporter = Reporter(url, token)
+        return local.reporter
 
     def send(index, scheduled):
         sent = time.perf_counter()
-        incident = report(session(), url, enterprise_ids[index % len(enterprise_ids)],
-                          priority, index)
+        incident = report(reporter(), enterprise_ids[index % len(enterprise_ids)], priority,
+                          index)
         answered = time.perf_counter()
         with lock:
             records.append((scheduled, sent, answered, incident))
 
     def warm(_):  # open every worker's keep-alive connection before the clock starts
-        session().get(f"{url}/healthz", timeout=HTTP_TIMEOUT)
+        reporter().call("GET", "/healthz")
         time.sleep(0.05)  # so the pool starts (and warms) all of its workers
 
     with ThreadPoolExecutor(max_workers=pool_size) as pool:
@@ -263,7 +293,7 @@ def intake_caller(url, token, enterprise_ids, pages, http_latencies, lock):
     """A closed-loop reporter: POST (priority low), then wait for the three pages. Its HTTP
     answer times after the warm-up calls go into `http_latencies`."""
     def make():
-        session = new_session(token)
+        reporter = Reporter(url, token)
         counter = [int.from_bytes(os.urandom(2), "big")]  # callers start at different places
         calls = [0]
 
@@ -271,7 +301,7 @@ def intake_caller(url, token, enterprise_ids, pages, http_latencies, lock):
             counter[0] += 1
             calls[0] += 1
             started = time.perf_counter()
-            incident = report(session, url, enterprise_ids[counter[0] % len(enterprise_ids)],
+            incident = report(reporter, enterprise_ids[counter[0] % len(enterprise_ids)],
                               "low", counter[0])
             if incident is None:
                 return False
@@ -280,7 +310,7 @@ def intake_caller(url, token, enterprise_ids, pages, http_latencies, lock):
                     http_latencies.append(time.perf_counter() - started)
             return pages.wait_three(incident["id"], SETTLE_TIMEOUT)
 
-        return call, session.close
+        return call, reporter.close
 
     return make
 
@@ -512,6 +542,8 @@ def main(argv=None):
         if not intake_ids or not failover_ids:
             raise RuntimeError(f"too few enterprises with a full cover: {len(intake_ids)} for "
                                f"intake, {len(failover_ids)} for failover")
+        gc.collect()  # as the services do (kit.heap): a full collection over everything set
+        gc.freeze()   # up so far would stall the consumer and show up as intake latency
 
         results, noop_rates, intake_rates = [], {}, {}
         for concurrency in sorted({1, *args.concurrency}):

@@ -1,5 +1,6 @@
 """HTTP under /v1 for front ends: each route checks access, then calls the service behind it."""
 from kit.errors import ServiceUnavailable
+from kit.heap import SettledHeap
 from kit.metrics import Metrics
 from kit.rpc import TimedRpcProxy
 from kit.schemas import PageQuery, page_schema
@@ -56,6 +57,7 @@ class GatewayService:
     enterprise = TimedRpcProxy("enterprise")
     dispatch = TimedRpcProxy("dispatch")
     metrics = Metrics()
+    heap = SettledHeap()
 
     # --- health and the API document ----------------------------------------------------
 

@@ -17,7 +17,7 @@ import amqp
 from amqp import spec
 from kombu import Connection
 
-from contracts.envelope import CONTENT_TYPE, encode
+from contracts.envelope import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +40,12 @@ class _Channel:
         self.last_tag = 0
         self.confirmed = 0
 
-    def publish_all(self, exchange, envelopes, timeout):
-        for envelope in envelopes:
-            message = amqp.Message(encode(envelope).encode(), content_type=CONTENT_TYPE,
+    def publish_all(self, exchange, messages, timeout):
+        for routing_key, body in messages:
+            message = amqp.Message(body.encode(), content_type=CONTENT_TYPE,
                                    content_encoding="utf-8", delivery_mode=PERSISTENT,
                                    application_headers={})
-            self.channel.basic_publish(message, exchange=exchange,
-                                       routing_key=envelope["type"])
+            self.channel.basic_publish(message, exchange=exchange, routing_key=routing_key)
             self.last_tag += 1
         refused = []
 
@@ -69,7 +68,8 @@ class _Channel:
 
 
 class BatchPublisher:
-    """Publishes envelopes on the topic exchange `exchange` (routing key = event type)."""
+    """Publishes encoded events on the topic exchange `exchange`: `publish_all` takes
+    (routing key, JSON body) pairs (see kit.storage.queued)."""
 
     def __init__(self, amqp_uri, exchange, timeout=10.0):
         self.amqp_uri = amqp_uri
@@ -77,23 +77,23 @@ class BatchPublisher:
         self.timeout = timeout
         self.idle = []
 
-    def publish_all(self, envelopes):
-        envelopes = list(envelopes)
-        if not envelopes:
+    def publish_all(self, messages):
+        messages = list(messages)
+        if not messages:
             return
         if self.idle:  # a pooled channel may have died with the broker since its last use
             channel = self.idle.pop()
             try:
-                return self._publish_on(channel, envelopes)
+                return self._publish_on(channel, messages)
             except PublishFailed:
                 raise
             except Exception as error:
                 log.info("a pooled publishing channel failed (%s); opening a new one", error)
-        self._publish_on(_Channel(self.amqp_uri, self.exchange, self.timeout), envelopes)
+        self._publish_on(_Channel(self.amqp_uri, self.exchange, self.timeout), messages)
 
-    def _publish_on(self, channel, envelopes):
+    def _publish_on(self, channel, messages):
         try:
-            channel.publish_all(self.exchange, envelopes, self.timeout)
+            channel.publish_all(self.exchange, messages, self.timeout)
         except Exception:
             channel.close()
             raise

@@ -8,10 +8,26 @@ A request already picked up may still complete after the caller gave up.
 `rpc` is nameko's RPC entrypoint, except that the events the worker stored are published
 before the answer goes out: whoever gets the answer can rely on the change's events being on
 the broker already (a consumer of those events is never behind a caller who was answered).
+
+Requests and answers are published without waiting for the broker's confirm: neither is
+durable, and one lost with the broker is the caller's timeout either way (a ServiceUnavailable
+meaning "outcome unknown"), confirmed or not. Events, which must never be lost, are always
+confirmed (kit.publishing). Without confirms nameko cannot tell a request to a service that
+never ran (no queue) from a slow one: both end in the timeout.
 """
+import warnings
+
 import eventlet
+from nameko.amqp.publish import Publisher
+from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER,
+                              LOGIN_METHOD_CONFIG_KEY, SERIALIZER_CONFIG_KEY)
 from nameko.exceptions import UnknownService
-from nameko.rpc import Rpc, RpcProxy
+from nameko.rpc import Responder, Rpc, RpcProxy, get_rpc_exchange
+
+# nameko asks for mandatory delivery of every request and warns that it cannot be checked
+# without confirms; that is understood (see above).
+warnings.filterwarnings("ignore", message="Mandatory delivery was requested",
+                        module="nameko.amqp.publish")
 
 from .errors import ServiceUnavailable
 
@@ -26,6 +42,7 @@ class TimedRpcProxy(RpcProxy):
     def setup(self):
         self.timeout = float(self.container.config.get("RPC_TIMEOUT", DEFAULT_TIMEOUT))
         self.options.setdefault("expiration", self.timeout)
+        self.options.setdefault("use_confirms", False)
         super().setup()
 
     def get_dependency(self, worker_ctx):
@@ -55,13 +72,28 @@ class TimedServiceProxy:
         return call
 
 
+def _unconfirmed_publisher(amqp_uri, **options):
+    return Publisher(amqp_uri, use_confirms=False, **options)
+
+
+class _Responder(Responder):
+    publisher_cls = staticmethod(_unconfirmed_publisher)
+
+
 class _PublishFirstRpc(Rpc):
     def handle_result(self, message, worker_ctx, result, exc_info):
         for provider in self.container.dependencies:
             flush = getattr(provider, "flush", None)
             if flush is not None:
                 flush(worker_ctx)
-        return super().handle_result(message, worker_ctx, result, exc_info)
+        config = self.container.config
+        responder = _Responder(config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
+                               config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
+                               ssl=config.get(AMQP_SSL_CONFIG_KEY),
+                               login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        result, exc_info = responder.send_response(result, exc_info)
+        self.rpc_consumer.queue_consumer.ack_message(message)
+        return result, exc_info
 
 
 rpc = _PublishFirstRpc.decorator

@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 from contextlib import contextmanager
+from dataclasses import fields, is_dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -26,6 +27,8 @@ import eventlet
 import mongoengine
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
+
+from contracts.envelope import decode, encode
 
 from .publishing import BatchPublisher
 
@@ -104,10 +107,43 @@ def _now():
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+_FIELD_NAMES = {}
+
+
+def plain(value):
+    """A dataclass (nested dataclasses, lists, tuples, dicts) as the dicts and lists a document
+    holds. Like dataclasses.asdict, without deep-copying every leaf: leaves here are strings,
+    numbers, booleans and datetimes, which nothing mutates."""
+    kind = type(value)
+    names = _FIELD_NAMES.get(kind)
+    if names is None and is_dataclass(kind):
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(kind))
+    if names is not None:
+        return {name: plain(getattr(value, name)) for name in names}
+    if kind is list or kind is tuple:
+        return [plain(item) for item in value]
+    if kind is dict:
+        return {key: plain(item) for key, item in value.items()}
+    return value
+
+
 def queued(envelopes, now=None):
-    """Outbox entries for `envelopes`, as stored in a document's outbox."""
+    """Outbox entries for `envelopes`, as stored in a document's outbox: each holds the
+    message body to publish, encoded once (an opaque string is also the cheapest thing for a
+    store to copy, compare and write)."""
     at = now or _now()
-    return [{"id": e["id"], "queued_at": at, "envelope": e} for e in envelopes]
+    return [{"id": e["id"], "queued_at": at, "type": e["type"], "message": encode(e)}
+            for e in envelopes]
+
+
+def messages_of(entries):
+    """(routing key, body) of each outbox entry, as `publish_all` takes them."""
+    return [(e["type"], e["message"]) for e in entries]
+
+
+def opened(messages):
+    """The envelopes of (routing key, body) messages."""
+    return [decode(body) for _, body in messages]
 
 
 def stamp(document, entries):
@@ -123,7 +159,8 @@ def drain(collection, publish_all, only=None, stale_before=None, service_name=No
 
     `only` ({doc id: entry ids}) limits it to what one worker queued; `stale_before` to
     entries queued before then (what a dead process left). With neither: everything.
-    `publish_all(envelopes)` returns once the broker has confirmed them all.
+    `publish_all(messages)` takes (routing key, body) pairs and returns once the broker has
+    confirmed them all.
     """
     query = {f"{OUTBOX_FIELD}.id": {"$exists": True}}  # served by the sparse OUTBOX_INDEX
     if only is not None:
@@ -136,7 +173,7 @@ def drain(collection, publish_all, only=None, stale_before=None, service_name=No
                    if (only is None or e["id"] in only[doc["_id"]])
                    and (stale_before is None or e["queued_at"] <= stale_before)]
         if entries:
-            publish_all([e["envelope"] for e in entries])
+            publish_all(messages_of(entries))
             remove_sent(collection, doc["_id"], [e["id"] for e in entries], service_name)
         sent += len(entries)
     return sent
@@ -165,8 +202,8 @@ class UnitOfWork:
             docs.setdefault(doc_id, []).extend(entries)
 
     def envelopes(self):
-        return [e["envelope"] for _, docs in self.touched.values()
-                for entries in docs.values() for e in entries]
+        return opened(messages_of(e for _, docs in self.touched.values()
+                                  for entries in docs.values() for e in entries))
 
 
 class Storage(DependencyProvider):
@@ -227,9 +264,8 @@ class Storage(DependencyProvider):
         every `retry_interval` seconds."""
         service = self.container.service_name
         try:
-            self.publisher.publish_all(
-                e["envelope"] for _, docs in touched.values()
-                for entries in docs.values() for e in entries)
+            self.publisher.publish_all(messages_of(
+                e for _, docs in touched.values() for entries in docs.values() for e in entries))
         except Exception as error:
             log.warning("publishing events failed (%s); retrying in %ss", error,
                         self.retry_interval)

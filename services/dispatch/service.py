@@ -7,6 +7,7 @@ from nameko.timer import timer
 from contracts.fields import utcnow
 from kit.deadlines import Deadlines, deadline_reached
 from kit.errors import RecordNotFound, ServiceUnavailable, ValidationFailed
+from kit.heap import SettledHeap
 from kit.reliable import consume_reliably
 from kit.metrics import Metrics, counter, gauge, histogram
 from kit.rpc import TimedRpcProxy, rpc
@@ -63,6 +64,7 @@ class DispatchService:
 
     store = Storage(Repository)
     metrics = Metrics()
+    heap = SettledHeap()
     registry = TimedRpcProxy("enterprise")
     who_responds = WhoResponds()
     deadlines = Deadlines()

@@ -11,7 +11,6 @@ Guarantees, on both backends:
   the incident on intake and moved after it on change. A stale row is harmless: the sweep
   finds the incident has nothing due and corrects or drops it.
 """
-from dataclasses import asdict
 
 from mongoengine import DateTimeField, DictField, Document, IntField, ListField, StringField
 from pymongo.errors import DuplicateKeyError
@@ -208,7 +207,7 @@ class Repository:
         """Write the enterprise's visits if the book is still at `expected_version`."""
         collection = VisitBookDoc._get_collection()
         entries = storage.queued(events)
-        update = {"$set": {"visits": [asdict(v) for v in visits],
+        update = {"$set": {"visits": [storage.plain(v) for v in visits],
                            "version": expected_version + 1},
                   "$push": {storage.OUTBOX_FIELD: {"$each": entries}}}
         try:
@@ -235,7 +234,7 @@ def _incident_row(incident):
             "state": incident.state, "version": incident.version,
             "reported_at": incident.reported_at,
             "officer_ids": sorted(incident.notified_officer_ids()),
-            "body": asdict(incident)}
+            "body": storage.plain(incident)}
 
 
 def _recipient(row):
@@ -257,7 +256,7 @@ def _incident(body):
 def _request_row(request, version):
     return {"_id": request.id, "enterprise_id": request.enterprise_id,
             "status": request.status, "requested_at": request.requested_at,
-            "version": version, "body": asdict(request)}
+            "version": version, "body": storage.plain(request)}
 
 
 def _request(body):

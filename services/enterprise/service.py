@@ -6,6 +6,7 @@ from contracts.envelope import open_envelope
 from contracts.events import REGISTRY_EVENTS
 from contracts.fields import utcnow
 from kit.errors import DuplicateRecord, RecordNotFound, ValidationFailed
+from kit.heap import SettledHeap
 from kit.metrics import Metrics, gauge
 from kit.rpc import rpc
 from kit.schemas import PageQuery, dump, load, page_of
@@ -41,6 +42,7 @@ class EnterpriseService:
 
     store = Storage(Repository)
     metrics = Metrics()
+    heap = SettledHeap()
 
     @rpc
     def ping(self):

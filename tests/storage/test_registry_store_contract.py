@@ -11,7 +11,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from bson import ObjectId
 
-from kit.storage import drain
+from contracts.envelope import decode
+from kit.storage import drain, opened
 from services.enterprise import handlers
 from services.enterprise.domain import (Absence, AssignmentVersion, Contact, Enterprise, Grid,
                                         Officer, Park, Station, credit_code_check_char)
@@ -115,7 +116,7 @@ def raw(record_cls, record_id):
 def drain_all():
     published = []
     for collection in Repository.outbox_collections():
-        drain(collection, published.extend)
+        drain(collection, lambda batch: published.extend(opened(batch)))
     return published
 
 
@@ -447,7 +448,7 @@ def test_record_timeline_is_idempotent_and_timeline_is_newest_first(repo):
 
 def outbox(record_cls, record_id):
     """The envelopes waiting in a record's outbox, oldest first."""
-    return [entry["envelope"] for entry in raw(record_cls, record_id)["outbox"]]
+    return [decode(entry["message"]) for entry in raw(record_cls, record_id)["outbox"]]
 
 
 def test_events_given_to_add_are_stored_in_the_document(repo):
@@ -509,7 +510,7 @@ def test_the_unit_of_work_names_the_documents_that_carry_events(repo):
     collection, entries = repo.unit.touched["stations"]
     published = []
     only = {doc_id: {e["id"] for e in queued} for doc_id, queued in entries.items()}
-    assert drain(collection, published.extend, only=only) == 1
+    assert drain(collection, lambda batch: published.extend(opened(batch)), only=only) == 1
     assert published == [event]
 
 
@@ -523,7 +524,7 @@ def test_a_sweep_takes_only_entries_older_than_the_cutoff(repo):
     [collection] = [c for c in Repository.outbox_collections() if c.name == "stations"]
 
     published = []
-    assert drain(collection, published.extend, stale_before=cutoff) == 1
+    assert drain(collection, lambda batch: published.extend(opened(batch)), stale_before=cutoff) == 1
     assert published == [left_behind]
     assert outbox(Station, fresh.id) == [in_flight]
 
