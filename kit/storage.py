@@ -5,9 +5,10 @@ it an embedded store persists to `DATA_DIR/<service>` on disk and survives resta
 
 Outbox: a repository writes an aggregate's new events into the aggregate's own document, in
 the same single-document write as the change (atomic on MongoDB and on the embedded store).
-The `Storage` provider publishes the entries its worker queued, after the worker, and removes
-them once the broker has confirmed them; a sweeper publishes entries older than `STALE_AFTER`,
-which only a killed process leaves behind. Delivery is therefore at least once (exactly once
+The `Storage` provider publishes the entries its worker queued as one batch, before an RPC
+answers (kit.rpc) or else after the worker, and removes them once the broker has confirmed
+them all; a sweeper publishes entries older than `STALE_AFTER`, which only a killed process
+(or a broker outage longer than that) leaves behind. Delivery is therefore at least once (exactly once
 while no process dies): consumers deduplicate on the envelope `id`.
 
 Conditional updates ("change it only if it is still version 7") are atomic on MongoDB by
