@@ -1,6 +1,8 @@
 """A message consumer that neither drops a message nor loops on one.
 
-`@consume_reliably(queue_name, max_attempts=5)`: the method gets the message body. If it
+`@consume_reliably(queue_name, max_attempts=5, bindings=())`: the method gets the message
+body of each message on the durable queue `queue_name`, which is also bound to each
+(topic exchange, routing key) of `bindings` (to consume events, say). If it
 raises a refusal of the input (ValidationFailed) the message goes to the dead-letter queue
 `<queue_name>.dead` at once; any other error sends it back to the end of its queue with its
 attempt count, until `max_attempts`, then to the dead-letter queue. A dead letter carries
@@ -14,7 +16,7 @@ import logging
 import traceback
 
 import eventlet
-from kombu import Exchange, Queue
+from kombu import Exchange, Queue, binding
 from nameko.amqp.publish import Publisher
 from nameko.messaging import Consumer
 
@@ -27,12 +29,15 @@ DEFAULT_EXCHANGE = Exchange("", type="direct")  # the broker's default: routing 
 
 
 class ReliableConsumer(Consumer):
-    def __init__(self, queue_name, max_attempts=5, retry_delay=0.2, **kwargs):
+    def __init__(self, queue_name, max_attempts=5, retry_delay=0.2, bindings=(), **kwargs):
         self.queue_name = queue_name
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
         self.dead_letter_queue = Queue(f"{queue_name}.dead", durable=True)
-        super().__init__(Queue(queue_name, durable=True), requeue_on_error=False, **kwargs)
+        queue = Queue(queue_name, durable=True, bindings=[
+            binding(Exchange(exchange, type="topic", durable=True), routing_key=key)
+            for exchange, key in bindings] or None)
+        super().__init__(queue, requeue_on_error=False, **kwargs)
 
     def setup(self):
         super().setup()

@@ -1,13 +1,14 @@
 """The enterprise registry's entrypoints: schema in, handler, schema out."""
-from nameko.events import event_handler
+from marshmallow.exceptions import MarshmallowError
 from nameko.timer import timer
 
-from contracts.envelope import open_envelope
+from contracts.envelope import UnknownEventType, open_envelope
 from contracts.events import REGISTRY_EVENTS
 from contracts.fields import utcnow
 from kit.errors import DuplicateRecord, RecordNotFound, ValidationFailed
 from kit.heap import SettledHeap
 from kit.metrics import Metrics, gauge
+from kit.reliable import consume_reliably
 from kit.rpc import rpc
 from kit.schemas import PageQuery, dump, load, page_of
 from kit.storage import Storage
@@ -35,6 +36,9 @@ def _page(repo, record_cls, out_schema, query, filters=None):
     skip = (paging["page"] - 1) * paging["per_page"]
     items, total = repo.list(record_cls, skip, paging["per_page"], **(filters or {}))
     return page_of(items, total, paging["page"], paging["per_page"], out_schema)
+
+
+FILED_EVENTS = ("enterprise.registered", "enterprise.updated", "assignment.changed")
 
 
 class EnterpriseService:
@@ -177,21 +181,20 @@ class EnterpriseService:
 
     # --- the enterprise file records the registry's own events ---------------------------
 
-    @event_handler("enterprise", "enterprise.registered")
-    def file_registration(self, envelope):
-        self._file(envelope)
-
-    @event_handler("enterprise", "enterprise.updated")
-    def file_update(self, envelope):
-        self._file(envelope)
-
-    @event_handler("enterprise", "assignment.changed")
-    def file_assignment(self, envelope):
+    @consume_reliably("enterprise.file", bindings=[("enterprise.events", kind)
+                                                   for kind in FILED_EVENTS])
+    def file_event(self, envelope):
+        """A registration, update or assignment change goes on the enterprise's file; an
+        event that cannot be filed goes to enterprise.file.dead with its error."""
         self._file(envelope)
 
     def _file(self, envelope):
         """Idempotent: the event id is the timeline entry's key."""
-        handlers.record_on_file(self.store, envelope, open_envelope(envelope, REGISTRY_EVENTS))
+        try:
+            opened = open_envelope(envelope, REGISTRY_EVENTS)
+        except (MarshmallowError, UnknownEventType) as error:
+            raise ValidationFailed({"event": [str(error)]}) from None
+        handlers.record_on_file(self.store, envelope, opened)
 
     # --- domain gauges -------------------------------------------------------------------
 

@@ -171,6 +171,35 @@ def test_the_enterprise_file_records_the_registry_events_once(registry, grid):
     assert timeline[0]["data"]["workforce"] == 400
 
 
+def test_an_event_that_cannot_be_filed_goes_to_the_dead_letter_queue(registry, grid, config):
+    """The file is kept by a reliable consumer: a bad event is set aside with its error, never
+    dropped, and the events after it are still filed."""
+    connection = kombu.Connection(config["AMQP_URI"])
+    exchange = kombu.Exchange("enterprise.events", type="topic", durable=True)
+    with connection.Producer() as producer:
+        producer.publish(json.dumps({"id": "bad-1", "type": "enterprise.updated"}),
+                         exchange=exchange, routing_key="enterprise.updated",
+                         content_type=CONTENT_TYPE, content_encoding="utf-8")
+    enterprise = registry.register_enterprise(enterprise_data(grid))
+
+    dead = kombu.Queue("enterprise.file.dead", durable=True)(connection.channel())
+    dead.declare()  # as the consumer declares it when it first sets a message aside
+    deadline, letter = time.monotonic() + 10, None
+    while letter is None and time.monotonic() < deadline:
+        letter = dead.get(no_ack=True, accept=[CONTENT_TYPE])
+        time.sleep(0.05)
+    timeline = []
+    while not timeline and time.monotonic() < deadline:
+        timeline = registry.enterprise_file(enterprise["id"])["timeline"]
+        time.sleep(0.05)
+    connection.release()
+
+    assert letter is not None and json.loads(letter.body)["id"] == "bad-1"
+    assert letter.headers["x-error-type"] == "ValidationFailed"
+    assert "event" in letter.headers["x-error"]
+    assert [entry["type"] for entry in timeline] == ["enterprise.registered"]
+
+
 def test_events_left_in_the_outbox_by_a_dead_process_are_published_at_start(
         container_factory, config, events_queue):
     # A process wrote a station with its event, then died before publishing it.
