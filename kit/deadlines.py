@@ -33,6 +33,8 @@ class DeadlineClock(ProviderCollector, SharedExtension):
         self.wake = Event()
         self.waiting = {}      # key -> earliest due it is on the heap for
         self.in_flight = set()  # keys whose worker is running
+        self.last_sweep = None
+        self.last_full_sweep = None
 
     def start(self):
         self.container.spawn_managed_thread(self._run)
@@ -51,6 +53,16 @@ class DeadlineClock(ProviderCollector, SharedExtension):
             return
         self.waiting[key] = due
         self._push(key, due)
+
+    def sweep_from(self, now, full_every):
+        """Where a periodic sweep of the store should look from: None (everything due) at the
+        first sweep and again every `full_every`; otherwise a second before the previous
+        sweep, so only what came due since then is read."""
+        previous, self.last_sweep = self.last_sweep, now
+        if previous is None or now - self.last_full_sweep >= full_every:
+            self.last_full_sweep = now
+            return None
+        return previous - timedelta(seconds=1)
 
     def _push(self, key, due):
         heapq.heappush(self.heap, (due, next(self.counter), key))

@@ -1,5 +1,6 @@
 """Dispatch's entrypoints: schema in, handler, schema out."""
 import uuid
+from datetime import timedelta
 
 from nameko.dependency_providers import Config
 from nameko.timer import timer
@@ -22,6 +23,7 @@ from .store import Repository
 
 EXPECTED = (ValidationFailed, RecordNotFound, ServiceUnavailable)
 SWEEP_SECONDS = 2.0
+FULL_SWEEP = timedelta(seconds=60)
 
 NOTIFICATIONS = counter("liaison_notifications_sent_total", "Notifications issued, by the "
                         "recipient's role in the case.", ["role"])
@@ -194,9 +196,11 @@ class DispatchService:
     def sweep_deadlines(self):
         """Every deadline that came due and was not acted on (after a restart, or one set by
         another dispatch process) goes on the clock, to be acted on in a worker of its own,
-        so each incident's pages go out as soon as its change is written."""
+        so each incident's pages go out as soon as its change is written. A sweep reads what
+        came due since the previous one; the first, and one every FULL_SWEEP, reads all."""
         now = utcnow()
-        for incident_id in self.store.due_deadlines(now):
+        since = self.deadlines.sweep_from(now, FULL_SWEEP)
+        for incident_id in self.store.due_deadlines(now, since=since):
             self.deadlines.remind(incident_id, now)
 
     def _fire(self, incident_id):

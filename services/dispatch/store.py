@@ -11,6 +11,7 @@ Guarantees, on both backends:
   the incident on intake and moved after it on change. A stale row is harmless: the sweep
   finds the incident has nothing due and corrects or drops it.
 """
+from datetime import timezone
 
 from mongoengine import DateTimeField, DictField, Document, IntField, ListField, StringField
 from pymongo.errors import DuplicateKeyError
@@ -39,9 +40,13 @@ class IncidentDoc(Document):
 
 
 class DeadlineDoc(Document):
-    meta = {"collection": "deadlines", "db_alias": ALIAS, "indexes": ["due"]}
+    """One row per incident waiting for an acknowledgement: when its deadline is due, and the
+    same as a whole second (`slot`), so "what came due in the last few seconds" is a few exact
+    lookups on an index rather than a range (see due_deadlines)."""
+    meta = {"collection": "deadlines", "db_alias": ALIAS, "indexes": ["due", "slot"]}
     incident_id = StringField(primary_key=True)
     due = DateTimeField(required=True)
+    slot = IntField(required=True)
 
 
 class RequestDoc(Document):
@@ -143,19 +148,34 @@ class Repository:
     # --- deadlines -----------------------------------------------------------------------
 
     def set_deadline(self, incident_id, due, only_earlier=False):
+        row = {"due": due, "slot": _slot(due)}
+        collection = DeadlineDoc._get_collection()
         with storage.exclusive(ALIAS):
-            DeadlineDoc._get_collection().update_one(
-                {"_id": incident_id}, {"$min" if only_earlier else "$set": {"due": due}},
-                upsert=True)
+            if not only_earlier:
+                collection.update_one({"_id": incident_id}, {"$set": row}, upsert=True)
+                return
+            try:  # only where no row is due as early: else the upsert meets the existing _id
+                collection.update_one({"_id": incident_id, "due": {"$gt": due}}, {"$set": row},
+                                      upsert=True)
+            except DuplicateKeyError:
+                pass
 
     def drop_deadline(self, incident_id):
         with storage.exclusive(ALIAS):
             DeadlineDoc._get_collection().delete_one({"_id": incident_id})
 
-    def due_deadlines(self, now, limit=1000):
-        """Incident ids whose deadline row has come due, earliest first."""
-        rows = DeadlineDoc._get_collection().find({"due": {"$lte": now}}).sort("due", 1)
-        return [r["_id"] for r in rows.limit(limit)]
+    def due_deadlines(self, now, limit=1000, since=None):
+        """Incident ids whose deadline row has come due, earliest first. With `since`, only
+        rows that came due from then on (to the second): one lookup on the `slot` index per
+        second, which stays cheap however many deadlines are pending; a sweep without
+        `since` (a range on `due`) finds the rest."""
+        collection = DeadlineDoc._get_collection()
+        if since is None or _slot(now) - _slot(since) > MAX_SLOTS:
+            rows = collection.find({"due": {"$lte": now}}).sort("due", 1).limit(limit)
+            return [r["_id"] for r in rows]
+        rows = [r for slot in range(_slot(since), _slot(now) + 1)
+                for r in collection.find({"slot": slot}) if r["due"] <= now]
+        return [r["_id"] for r in sorted(rows, key=lambda r: r["due"])[:limit]]
 
     def pending_deadlines(self):
         """Every deadline row, by incident id."""
@@ -228,6 +248,14 @@ class Repository:
 
 
 # --- mapping -------------------------------------------------------------------------------
+
+MAX_SLOTS = 600  # a longer look back is one range query instead
+
+
+def _slot(moment):
+    """The whole UTC second of a naive UTC datetime."""
+    return int(moment.replace(tzinfo=timezone.utc).timestamp())
+
 
 def _incident_row(incident):
     return {"_id": incident.id, "enterprise_id": incident.enterprise_id,

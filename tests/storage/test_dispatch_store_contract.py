@@ -324,6 +324,26 @@ def test_due_deadlines_are_the_due_ones_earliest_first(repo):
     assert repo.due_deadlines(NOW) == []
 
 
+def test_due_deadlines_since_a_moment_are_those_that_came_due_from_its_second_on(repo):
+    for incident_id, seconds in (("before", -2.5), ("at", 0.4), ("after", 3), ("future", 9)):
+        repo.set_deadline(incident_id, DUE + timedelta(seconds=seconds))
+    at = DUE + timedelta(seconds=3)
+
+    assert repo.due_deadlines(at, since=DUE) == ["at", "after"]
+    assert repo.due_deadlines(at, since=DUE - timedelta(seconds=3)) == ["before", "at", "after"]
+    assert repo.due_deadlines(at, since=DUE + timedelta(seconds=4)) == []
+    assert repo.due_deadlines(at, since=DUE - timedelta(hours=1)) == ["before", "at", "after"]
+
+
+def test_a_deadline_set_only_if_earlier_keeps_an_earlier_row(repo):
+    repo.set_deadline("i1", DUE, only_earlier=True)
+    repo.set_deadline("i1", DUE + WINDOW, only_earlier=True)
+    assert repo.pending_deadlines() == {"i1": DUE}
+    repo.set_deadline("i1", DUE - WINDOW, only_earlier=True)
+    assert repo.pending_deadlines() == {"i1": DUE - WINDOW}
+    assert repo.due_deadlines(DUE - WINDOW, since=DUE - WINDOW) == ["i1"]
+
+
 def test_set_and_drop_deadline(repo):
     repo.set_deadline("i1", DUE)
     repo.set_deadline("i1", DUE + WINDOW)
