@@ -217,8 +217,10 @@ class GatewayService:
          summary="Report an incident: pushed at once to the responsible officer, the officer "
                  "on duty and the station")
     def report_incident(self, request, principal, body):
+        key = request.headers.get("Idempotency-Key")
         return self.dispatch.report_incident(_for_own_enterprise(principal, body),
-                                             _actor(principal))
+                                             _actor(principal),
+                                             f"{principal.sub}:{key}" if key else None)
 
     @api("GET", "/v1/incidents", roles=READERS, query=PageQuery,
          returns=page_schema(cases.Incident),

@@ -56,23 +56,36 @@ def report_incident(repo, responders_of, new_id, data, reporter, policy, now):
 
 
 EXTERNAL_IDS = uuid.UUID("5b0d1f1e-7c2a-4f57-9a4e-2f1d6c0b9e11")
+CLIENT_IDS = uuid.UUID("0c9a4d52-31e6-4b8e-8f0d-7a2b5e61c3f4")
+
+
+def incident_id_for(request_key=None):
+    """A new incident id; with the client's request key (caller and Idempotency-Key), the
+    same id every time, so a retried report cannot make a second incident."""
+    return str(uuid.uuid5(CLIENT_IDS, request_key)) if request_key else str(uuid.uuid4())
+
+
+def report_once(repo, responders_of, incident_id, data, reporter, policy, now):
+    """report_incident for an id that may have been taken in already (a redelivered or
+    retried report): then the incident as it stands, and no new event."""
+    try:
+        return repo.get_incident(incident_id), []
+    except IncidentNotFound:
+        pass
+    try:
+        return report_incident(repo, responders_of, incident_id, data, reporter, policy, now)
+    except IncidentExists:  # taken in meanwhile by another delivery of the same report
+        return repo.get_incident(incident_id), []
 
 
 def take_in_report(repo, responders_of, data, policy, now):
     """A report from another system, e.g. a command centre. Its (source, reference) decides
     the incident id, so the same report delivered twice makes one incident."""
     incident_id = str(uuid.uuid5(EXTERNAL_IDS, f"{data['source']}:{data['reference']}"))
-    try:
-        return repo.get_incident(incident_id), []
-    except IncidentNotFound:
-        pass
     reporter = {"role": "agency", "id": data["source"]}
     fields = {k: data[k] for k in ("enterprise_id", "category", "priority", "description",
                                    "location")}
-    try:
-        return report_incident(repo, responders_of, incident_id, fields, reporter, policy, now)
-    except IncidentExists:  # taken in meanwhile by another delivery of the same report
-        return repo.get_incident(incident_id), []
+    return report_once(repo, responders_of, incident_id, fields, reporter, policy, now)
 
 
 # --- changes -----------------------------------------------------------------------------------

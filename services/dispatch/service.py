@@ -79,11 +79,13 @@ class DispatchService:
     # --- incidents ---------------------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
-    def report_incident(self, data, reporter):
-        incident, events = handlers.report_incident(
-            self.store, self.who_responds(self.registry.responders), str(uuid.uuid4()),
-            load(schemas.IncidentInput, data), load(schemas.Actor, reporter),
-            policy(self.config), utcnow())
+    def report_incident(self, data, reporter, request_key=None):
+        """`request_key` (the caller's identity and Idempotency-Key) makes a retry of the same
+        report, even one sent after its first try timed out, find the incident it made."""
+        incident, events = handlers.report_once(
+            self.store, self.who_responds(self.registry.responders),
+            handlers.incident_id_for(request_key), load(schemas.IncidentInput, data),
+            load(schemas.Actor, reporter), policy(self.config), utcnow())
         return self._done(incident, events)
 
     @consume_reliably("dispatch.incident_reports", max_attempts=5)

@@ -165,6 +165,27 @@ def test_the_incident_reported_right_after_a_registry_edit_sees_the_edit(service
         registry.change_availability(county["a"], {"status": "on_duty"})
 
 
+def test_a_report_retried_with_its_request_key_makes_one_incident_paged_once(
+        services, county, tap):
+    """The gateway passes the caller's Idempotency-Key: a retry after a timeout, even one
+    racing the first try, finds the incident the first try made."""
+    _, dispatch = services
+    data = {"enterprise_id": county["enterprise"]["id"], "category": "fraud",
+            "priority": "low", "description": "冒充警察电话诈骗", "location": "财务室"}
+    reporter = {"role": "enterprise", "id": county["enterprise"]["id"]}
+
+    racing = [dispatch.report_incident.call_async(data, reporter, "u1:key-1")
+              for _ in range(3)]
+    first = [reply.result()["id"] for reply in racing]
+    again = dispatch.report_incident(data, reporter, "u1:key-1")
+    other = dispatch.report_incident(data, reporter, "u2:key-1")
+
+    assert set(first) == {again["id"]} and other["id"] != again["id"]
+    tap.collect(lambda seen: len(tap.pages(other["id"])) >= 3)
+    assert len(tap.pages(again["id"])) == 3
+    assert dispatch.list_incidents()["total"] == 2
+
+
 def test_a_silent_fails_over_to_b_when_the_window_closes(services, county, tap):
     _, dispatch = services
     incident = report(dispatch, county)
