@@ -4,7 +4,8 @@ nameko's `Publisher` waits for the broker's confirm after every message. An inci
 writes four events; waiting four times costs four round trips through the broker and as many
 context switches. `BatchPublisher.publish_all` sends the whole batch on a channel in confirm
 mode and then waits until the broker has confirmed every message of it (RabbitMQ numbers a
-channel's messages 1, 2, 3, ... and may confirm several with one `multiple` ack). It returns
+channel's messages 1, 2, 3, ..., may confirm several with one `multiple` ack, and confirms
+in any order). It returns
 only when all are confirmed and raises if any was refused or the connection failed, so the
 caller keeps its outbox entries and tries again later.
 
@@ -37,28 +38,32 @@ class _Channel:
         self.channel = self.connection.channel()
         self.channel.exchange_declare(exchange, "topic", durable=True, auto_delete=False)
         self.channel.confirm_select()
-        self.last_tag = 0
-        self.confirmed = 0
+        self.last_tag = 0  # the broker numbers a channel's messages 1, 2, 3, ...
 
     def publish_all(self, exchange, messages, timeout):
+        unconfirmed = set()
         for routing_key, body in messages:
             message = amqp.Message(body.encode(), content_type=CONTENT_TYPE,
                                    content_encoding="utf-8", delivery_mode=PERSISTENT,
                                    application_headers={})
             self.channel.basic_publish(message, exchange=exchange, routing_key=routing_key)
             self.last_tag += 1
+            unconfirmed.add(self.last_tag)
         refused = []
 
         def on_confirm(method, delivery_tag, multiple, *_):
+            """Confirms may come in any order; `multiple` settles every tag up to this one."""
+            settled = {t for t in unconfirmed if t <= delivery_tag} if multiple else \
+                {delivery_tag} & unconfirmed
+            unconfirmed.difference_update(settled)
             if method == spec.Basic.Nack:
-                refused.append(delivery_tag)
-            self.confirmed = max(self.confirmed, delivery_tag)
+                refused.extend(sorted(settled))
 
-        while self.confirmed < self.last_tag:
+        while unconfirmed:
             self.channel.wait([spec.Basic.Ack, spec.Basic.Nack], callback=on_confirm,
                               timeout=timeout)
         if refused:
-            raise PublishFailed(f"the broker refused messages {refused}")
+            raise PublishFailed(f"the broker refused messages {refused} of the batch")
 
     def close(self):
         try:
