@@ -15,7 +15,6 @@ is closed and never reused.
 import logging
 
 import amqp
-from amqp import spec
 from kombu import Connection
 
 from contracts.envelope import CONTENT_TYPE
@@ -30,40 +29,48 @@ class PublishFailed(Exception):
 
 
 class _Channel:
-    """One connection with one channel in confirm mode, and the number of its last message."""
+    """One connection with one channel in confirm mode. Confirms are counted by listeners on
+    the channel, which see every ack and nack whenever it is read (py-amqp also reads
+    incoming frames while it publishes)."""
 
     def __init__(self, amqp_uri, exchange, timeout):
         self.connection = Connection(amqp_uri, connect_timeout=timeout)
         self.connection.connect()
         self.channel = self.connection.channel()
         self.channel.exchange_declare(exchange, "topic", durable=True, auto_delete=False)
-        self.channel.confirm_select()
         self.last_tag = 0  # the broker numbers a channel's messages 1, 2, 3, ...
+        self.unconfirmed = set()
+        self.refused = []
+        self.channel.events["basic_ack"].add(self._acked)
+        self.channel.events["basic_nack"].add(self._refused)
+        self.channel.confirm_select()
+
+    def _settle(self, delivery_tag, multiple):
+        """Confirms come in any order; `multiple` settles every tag up to this one."""
+        settled = ({t for t in self.unconfirmed if t <= delivery_tag} if multiple
+                   else {delivery_tag} & self.unconfirmed)
+        self.unconfirmed -= settled
+        return settled
+
+    def _acked(self, delivery_tag, multiple):
+        self._settle(delivery_tag, multiple)
+
+    def _refused(self, delivery_tag, multiple):
+        self.refused.extend(sorted(self._settle(delivery_tag, multiple)))
 
     def publish_all(self, exchange, messages, timeout):
-        unconfirmed = set()
+        self.refused = []
         for routing_key, body in messages:
             message = amqp.Message(body.encode(), content_type=CONTENT_TYPE,
                                    content_encoding="utf-8", delivery_mode=PERSISTENT,
                                    application_headers={})
             self.channel.basic_publish(message, exchange=exchange, routing_key=routing_key)
             self.last_tag += 1
-            unconfirmed.add(self.last_tag)
-        refused = []
-
-        def on_confirm(method, delivery_tag, multiple, *_):
-            """Confirms may come in any order; `multiple` settles every tag up to this one."""
-            settled = {t for t in unconfirmed if t <= delivery_tag} if multiple else \
-                {delivery_tag} & unconfirmed
-            unconfirmed.difference_update(settled)
-            if method == spec.Basic.Nack:
-                refused.extend(sorted(settled))
-
-        while unconfirmed:
-            self.channel.wait([spec.Basic.Ack, spec.Basic.Nack], callback=on_confirm,
-                              timeout=timeout)
-        if refused:
-            raise PublishFailed(f"the broker refused messages {refused} of the batch")
+            self.unconfirmed.add(self.last_tag)
+        while self.unconfirmed:
+            self.connection.connection.drain_events(timeout=timeout)
+        if self.refused:
+            raise PublishFailed(f"the broker refused messages {self.refused} of the batch")
 
     def close(self):
         try:

@@ -1,6 +1,7 @@
 """Batches of events on a real RabbitMQ: confirmed all together, or an error."""
 import json
 
+import eventlet
 import kombu
 import pytest
 
@@ -65,3 +66,47 @@ def test_a_batch_the_broker_refuses_in_part_raises_and_the_next_one_goes_out(bro
     publisher.close()
 
     assert [json.loads(m.body)["id"] for m in drain(seen)] == ["a-0", "b-0"]
+
+
+def test_many_batches_at_once_on_new_channels_are_all_confirmed(broker, rabbit_config):
+    """Concurrent workers each take a channel of their own, new or pooled."""
+    connection, exchange, channel = broker
+    queue = kombu.Queue("seen", exchange, routing_key="#")(channel)
+    queue.declare()
+    publisher = BatchPublisher(rabbit_config["AMQP_URI"], EXCHANGE, timeout=5)
+
+    def publish(n):
+        publisher.publish_all(messages(f"g{n}", 4))
+        return n
+
+    pool = eventlet.GreenPool(32)
+    for _ in range(2):  # on new channels, then on the pooled ones
+        assert sorted(pool.imap(publish, range(32))) == list(range(32))
+    publisher.close()
+
+    got = [json.loads(m.body)["id"] for m in drain(queue)]
+    assert sorted(got) == sorted([f"g{n}-{i}" for n in range(32) for i in range(4)] * 2)
+
+
+def test_a_confirm_that_comes_while_the_batch_is_still_being_sent_counts(broker, rabbit_config):
+    """py-amqp reads incoming frames before each publish (to notice a blocked connection):
+    the confirms it reads then must count, or the batch would wait for them forever."""
+    connection, exchange, channel = broker
+    queue = kombu.Queue("seen", exchange, routing_key="#")(channel)
+    queue.declare()
+    publisher = BatchPublisher(rabbit_config["AMQP_URI"], EXCHANGE, timeout=3)
+    publisher.publish_all(messages("warm", 1))
+    [pooled] = publisher.idle
+    send = pooled.channel.basic_publish
+
+    def slow_send(*args, **kwargs):  # the broker confirms each one before the next is sent
+        result = send(*args, **kwargs)
+        eventlet.sleep(0.05)
+        return result
+
+    pooled.channel.basic_publish = slow_send
+    publisher.publish_all(messages("slow", 4))
+    publisher.close()
+
+    assert [json.loads(m.body)["id"] for m in drain(queue)] == ["warm-0"] + [
+        f"slow-{i}" for i in range(4)]
