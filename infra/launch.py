@@ -130,6 +130,7 @@ def main(argv=None):
     from gateway.auth import issue_token
 
     from .load_demo import load_demo
+    from .retire import retire_queues
 
     platform = Platform(Path(args.data_dir), args.port,
                         amqp_uri=os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/"),
@@ -142,6 +143,9 @@ def main(argv=None):
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    moved = retire_queues(platform.amqp_uri)
+    if moved:
+        print(f"Moved {moved} messages from retired queues.")
     platform.start()
     try:
         platform.wait_ready()

@@ -19,6 +19,7 @@ from nameko.extensions import DependencyProvider, Entrypoint, ProviderCollector,
 
 
 _EPSILON = timedelta(microseconds=1)
+RETRY_AFTER = timedelta(seconds=2)
 
 
 def _utcnow():
@@ -57,12 +58,16 @@ class DeadlineClock(ProviderCollector, SharedExtension):
     def sweep_from(self, now, full_every):
         """Where a periodic sweep of the store should look from: None (everything due) at the
         first sweep and again every `full_every`; otherwise a second before the previous
-        sweep, so only what came due since then is read."""
-        previous, self.last_sweep = self.last_sweep, now
-        if previous is None or now - self.last_full_sweep >= full_every:
-            self.last_full_sweep = now
+        sweep that succeeded, so only what came due since then is read."""
+        if self.last_sweep is None or now - self.last_full_sweep >= full_every:
             return None
-        return previous - timedelta(seconds=1)
+        return self.last_sweep - timedelta(seconds=1)
+
+    def swept(self, now, since):
+        """Record a sweep that succeeded; `since` as sweep_from gave it."""
+        self.last_sweep = now
+        if since is None:
+            self.last_full_sweep = now
 
     def _push(self, key, due):
         heapq.heappush(self.heap, (due, next(self.counter), key))
@@ -101,7 +106,10 @@ class DeadlineReached(Entrypoint):
         self.container.spawn_worker(self, (key,), {}, handle_result=self._done)
 
     def _done(self, worker_ctx, result, exc_info):
-        self.clock.in_flight.discard(worker_ctx.args[0])
+        key = worker_ctx.args[0]
+        self.clock.in_flight.discard(key)
+        if exc_info is not None:  # e.g. the store failed: try again soon, not at a full sweep
+            self.clock.remind(key, _utcnow() + RETRY_AFTER)
         return result, exc_info
 
 

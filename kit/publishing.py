@@ -13,6 +13,8 @@ Each concurrent publisher takes a channel of its own from a small pool; a channe
 is closed and never reused.
 """
 import logging
+import socket
+import time
 
 import amqp
 from kombu import Connection
@@ -81,27 +83,44 @@ class _Channel:
 
 class BatchPublisher:
     """Publishes encoded events on the topic exchange `exchange`: `publish_all` takes
-    (routing key, JSON body) pairs (see kit.storage.queued)."""
+    (routing key, JSON body) pairs (see kit.storage.queued).
 
-    def __init__(self, amqp_uri, exchange, timeout=10.0):
+    `timeout` bounds connecting and the wait for confirms: an RPC waits for its events before
+    it answers, so it must stay well under the callers' RPC_TIMEOUT; what times out is left
+    in the outbox and tried again later. A channel idle for `max_idle` seconds is closed
+    rather than reused: after a network failure without a reset it could look alive and
+    swallow a batch until the timeout.
+    """
+
+    def __init__(self, amqp_uri, exchange, timeout=2.0, max_idle=30.0):
         self.amqp_uri = amqp_uri
         self.exchange = exchange
         self.timeout = timeout
-        self.idle = []
+        self.max_idle = max_idle
+        self.idle = []  # (channel, when it was last used)
 
     def publish_all(self, messages):
         messages = list(messages)
         if not messages:
             return
-        if self.idle:  # a pooled channel may have died with the broker since its last use
-            channel = self.idle.pop()
+        channel = self._pooled()
+        if channel is not None:
             try:
                 return self._publish_on(channel, messages)
-            except PublishFailed:
-                raise
-            except Exception as error:
+            except (PublishFailed, socket.timeout, TimeoutError):
+                raise  # refused, or the broker is slow: a new channel would not do better
+            except Exception as error:  # e.g. closed since its last use, with the broker
                 log.info("a pooled publishing channel failed (%s); opening a new one", error)
         self._publish_on(_Channel(self.amqp_uri, self.exchange, self.timeout), messages)
+
+    def _pooled(self):
+        now = time.monotonic()
+        while self.idle:
+            channel, used = self.idle.pop()
+            if now - used <= self.max_idle:
+                return channel
+            channel.close()
+        return None
 
     def _publish_on(self, channel, messages):
         try:
@@ -109,8 +128,8 @@ class BatchPublisher:
         except Exception:
             channel.close()
             raise
-        self.idle.append(channel)
+        self.idle.append((channel, time.monotonic()))
 
     def close(self):
         while self.idle:
-            self.idle.pop().close()
+            self.idle.pop()[0].close()

@@ -138,8 +138,10 @@ def queued(envelopes, now=None):
 
 
 def messages_of(entries):
-    """(routing key, body) of each outbox entry, as `publish_all` takes them."""
-    return [(e["type"], e["message"]) for e in entries]
+    """(routing key, body) of each outbox entry, as `publish_all` takes them. An entry of the
+    first outbox format holds the envelope itself instead of its body."""
+    return [(e["type"], e["message"]) if "message" in e
+            else (e["envelope"]["type"], encode(e["envelope"])) for e in entries]
 
 
 def opened(messages):
@@ -170,11 +172,17 @@ def drain(collection, publish_all, only=None, stale_before=None, service_name=No
         query[f"{OUTBOX_FIELD}.queued_at"] = {"$lte": stale_before}
     sent = 0
     for doc in collection.find(query, {OUTBOX_FIELD: 1}):
-        entries = [e for e in doc.get(OUTBOX_FIELD) or []
-                   if (only is None or e["id"] in only[doc["_id"]])
-                   and (stale_before is None or e["queued_at"] <= stale_before)]
+        try:
+            entries = [e for e in doc.get(OUTBOX_FIELD) or []
+                       if (only is None or e["id"] in only[doc["_id"]])
+                       and (stale_before is None or e["queued_at"] <= stale_before)]
+            messages = messages_of(entries)
+        except (KeyError, TypeError):  # one unreadable outbox must not hold up the others
+            log.exception("an outbox entry of %s %s cannot be read; left where it is",
+                          collection.name, doc["_id"])
+            continue
         if entries:
-            publish_all(messages_of(entries))
+            publish_all(messages)
             remove_sent(collection, doc["_id"], [e["id"] for e in entries], service_name)
         sent += len(entries)
     return sent

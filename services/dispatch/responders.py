@@ -11,11 +11,14 @@ So each dispatch process keeps the answers it got, and forgets
 - all answers the moment the registry announces any change: every event on the registry's
   exchange reaches this process's own queue, consumed inline (no worker slot to wait for).
 
-The registry publishes a change's events before it answers the edit (kit.rpc), on the same
-broker connection this process consumes from, so an incident reported after an edit was
-answered finds the answer forgotten already. The queue is durable and expires a minute after
-its process has gone, so events published while the broker or this process was reconnecting
-are still delivered. MAX_AGE bounds what any lost announcement could cost.
+The registry publishes a change's events before it answers the edit (kit.rpc), and they reach
+this process on the connection its requests come by, ahead of them, so an incident reported
+after an edit was answered finds the answer forgotten already. That holds while the broker
+works: if the registry could not publish before answering (it answers anyway, and publishes
+on retry), or right after a reconnection, when the broker does not order deliveries from two
+queues, an incident may still get the answer held from before the edit. MAX_AGE bounds that.
+The queue is durable and expires a minute after its process has gone, so announcements made
+while this process was reconnecting are still delivered.
 """
 import uuid
 from datetime import datetime, timedelta, timezone

@@ -204,6 +204,7 @@ class DispatchService:
         since = self.deadlines.sweep_from(now, FULL_SWEEP)
         for incident_id in self.store.due_deadlines(now, since=since):
             self.deadlines.remind(incident_id, now)
+        self.deadlines.swept(now, since)
 
     def _fire(self, incident_id):
         incident, events = handlers.fire_deadline(self.store, incident_id,

@@ -96,7 +96,7 @@ def test_a_confirm_that_comes_while_the_batch_is_still_being_sent_counts(broker,
     queue.declare()
     publisher = BatchPublisher(rabbit_config["AMQP_URI"], EXCHANGE, timeout=3)
     publisher.publish_all(messages("warm", 1))
-    [pooled] = publisher.idle
+    [(pooled, _)] = publisher.idle
     send = pooled.channel.basic_publish
 
     def slow_send(*args, **kwargs):  # the broker confirms each one before the next is sent
@@ -110,3 +110,24 @@ def test_a_confirm_that_comes_while_the_batch_is_still_being_sent_counts(broker,
 
     assert [json.loads(m.body)["id"] for m in drain(queue)] == ["warm-0"] + [
         f"slow-{i}" for i in range(4)]
+
+
+def test_a_channel_idle_too_long_is_replaced_and_a_dead_one_is_survived(broker, rabbit_config):
+    connection, exchange, channel = broker
+    queue = kombu.Queue("seen", exchange, routing_key="#")(channel)
+    queue.declare()
+    publisher = BatchPublisher(rabbit_config["AMQP_URI"], EXCHANGE, max_idle=0.05)
+    publisher.publish_all(messages("a", 1))
+    [(first, _)] = publisher.idle
+    eventlet.sleep(0.1)
+    publisher.publish_all(messages("b", 1))  # on a new channel; the idle one was closed
+    [(second, _)] = publisher.idle
+    second.connection.connection.sock.close()  # as if the broker had gone meanwhile
+    publisher.max_idle = 30
+    publisher.publish_all(messages("c", 1))  # the dead one fails; a new one sends it
+    [(third, _)] = publisher.idle
+    publisher.close()
+
+    assert len({id(first), id(second), id(third)}) == 3
+    assert first.connection.connection is None or not first.connection.connected
+    assert [json.loads(m.body)["id"] for m in drain(queue)] == ["a-0", "b-0", "c-0"]

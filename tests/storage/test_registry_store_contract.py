@@ -524,9 +524,29 @@ def test_a_sweep_takes_only_entries_older_than_the_cutoff(repo):
     [collection] = [c for c in Repository.outbox_collections() if c.name == "stations"]
 
     published = []
-    assert drain(collection, lambda batch: published.extend(opened(batch)), stale_before=cutoff) == 1
+    assert drain(collection, lambda batch: published.extend(opened(batch)),
+                 stale_before=cutoff) == 1
     assert published == [left_behind]
     assert outbox(Station, fresh.id) == [in_flight]
+
+
+def test_a_sweep_reads_first_format_entries_and_passes_over_unreadable_ones(repo):
+    first, broken, fine = (a_station(repo, name) for name in ("First", "Broken", "Fine"))
+    legacy, later = created(first), created(fine)
+    repo.add(first)
+    repo.add(broken)
+    repo.add(fine, [later])
+    [collection] = [c for c in Repository.outbox_collections() if c.name == "stations"]
+    at = datetime(2026, 3, 1, 8, 0)
+    collection.update_one({"_id": ObjectId(first.id)}, {"$set": {"outbox": [
+        {"id": legacy["id"], "queued_at": at, "envelope": legacy}]}})
+    collection.update_one({"_id": ObjectId(broken.id)}, {"$set": {"outbox": [
+        {"id": "no-body", "queued_at": at}]}})
+
+    published = []
+    assert drain(collection, lambda batch: published.extend(opened(batch))) == 2
+    assert sorted(e["id"] for e in published) == sorted([legacy["id"], later["id"]])
+    assert [e["id"] for e in raw(Station, broken.id)["outbox"]] == ["no-body"]
 
 
 def test_a_fresh_repository_shares_nothing_of_another_unit_of_work(repo):

@@ -1,22 +1,64 @@
-"""How far back each periodic sweep of the deadline rows looks."""
-from datetime import datetime, timedelta
+"""How far back each periodic sweep of the deadline rows looks, and when a deadline whose
+worker failed is tried again."""
+from datetime import datetime, timedelta, timezone
 
-from kit.deadlines import DeadlineClock
+from kit.deadlines import RETRY_AFTER, DeadlineClock, DeadlineReached
 
 T0 = datetime(2025, 4, 15, 12, 0)
 FULL = timedelta(seconds=60)
 
 
+def sweep(clock, now):
+    since = clock.sweep_from(now, FULL)
+    clock.swept(now, since)
+    return since
+
+
 def test_the_first_sweep_reads_everything_then_each_reads_from_just_before_the_last():
     clock = DeadlineClock()
-    assert clock.sweep_from(T0, FULL) is None
-    assert clock.sweep_from(T0 + timedelta(seconds=2), FULL) == T0 - timedelta(seconds=1)
-    assert clock.sweep_from(T0 + timedelta(seconds=4), FULL) == T0 + timedelta(seconds=1)
+    assert sweep(clock, T0) is None
+    assert sweep(clock, T0 + timedelta(seconds=2)) == T0 - timedelta(seconds=1)
+    assert sweep(clock, T0 + timedelta(seconds=4)) == T0 + timedelta(seconds=1)
 
 
 def test_every_full_period_a_sweep_reads_everything_again():
     clock = DeadlineClock()
-    clock.sweep_from(T0, FULL)
+    sweep(clock, T0)
     moments = [T0 + timedelta(seconds=s) for s in range(2, 130, 2)]
-    full = [m for m in moments if clock.sweep_from(m, FULL) is None]
+    full = [m for m in moments if sweep(clock, m) is None]
     assert full == [T0 + timedelta(seconds=60), T0 + timedelta(seconds=120)]
+
+
+def test_a_sweep_that_failed_is_covered_by_the_next_one():
+    clock = DeadlineClock()
+    sweep(clock, T0)
+    assert clock.sweep_from(T0 + timedelta(seconds=2), FULL) == T0 - timedelta(seconds=1)
+    # ... the store failed: swept() was not called
+    assert sweep(clock, T0 + timedelta(seconds=4)) == T0 - timedelta(seconds=1)
+    clock = DeadlineClock()
+    assert clock.sweep_from(T0, FULL) is None  # a first, full sweep that failed
+    assert sweep(clock, T0 + timedelta(seconds=2)) is None
+
+
+class _Worker:
+    args = ("i1",)
+
+
+def test_a_deadline_whose_worker_failed_is_tried_again_soon():
+    entrypoint = DeadlineReached()
+    entrypoint.clock = DeadlineClock()
+    entrypoint.clock.in_flight.add("i1")
+    before = datetime.now(timezone.utc).replace(tzinfo=None)
+
+    entrypoint._done(_Worker(), None, (OSError, OSError("store away"), None))
+
+    assert "i1" not in entrypoint.clock.in_flight
+    assert before + RETRY_AFTER <= entrypoint.clock.waiting["i1"] <= before + 2 * RETRY_AFTER
+
+
+def test_a_deadline_whose_worker_succeeded_is_not_tried_again():
+    entrypoint = DeadlineReached()
+    entrypoint.clock = DeadlineClock()
+    entrypoint.clock.in_flight.add("i1")
+    entrypoint._done(_Worker(), "done", None)
+    assert entrypoint.clock.waiting == {} and entrypoint.clock.in_flight == set()
