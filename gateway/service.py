@@ -29,6 +29,14 @@ def _actor(principal):
             "enterprise_id": principal.enterprise_id}
 
 
+def _request_key(request, principal):
+    """The caller and its Idempotency-Key, if it sent one: dispatch derives the new case's id
+    from it, so a retry after a 503 (which releases the key here) finds what the first try
+    made."""
+    key = request.headers.get("Idempotency-Key")
+    return f"{principal.sub}:{key}" if key else None
+
+
 def _for_own_enterprise(principal, body):
     """An enterprise reports and asks for itself only: its enterprise_id is filled in, and
     another one refused."""
@@ -217,10 +225,8 @@ class GatewayService:
          summary="Report an incident: pushed at once to the responsible officer, the officer "
                  "on duty and the station")
     def report_incident(self, request, principal, body):
-        key = request.headers.get("Idempotency-Key")
         return self.dispatch.report_incident(_for_own_enterprise(principal, body),
-                                             _actor(principal),
-                                             f"{principal.sub}:{key}" if key else None)
+                                             _actor(principal), _request_key(request, principal))
 
     @api("GET", "/v1/incidents", roles=READERS, query=PageQuery,
          returns=page_schema(cases.Incident),
@@ -278,7 +284,7 @@ class GatewayService:
          summary="Submit a service request; it is routed at once")
     def submit_request(self, request, principal, body):
         return self.dispatch.submit_request(_for_own_enterprise(principal, body),
-                                            _actor(principal))
+                                            _actor(principal), _request_key(request, principal))
 
     @api("GET", "/v1/requests", roles=READERS, query=PageQuery,
          returns=page_schema(cases.ServiceRequest),

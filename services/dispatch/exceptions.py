@@ -40,3 +40,8 @@ class NotOnCase(ValidationFailed):
 @crosses_broker
 class IncidentExists(ValidationFailed):
     """An incident with this id was already taken in (a redelivered report)."""
+
+
+@crosses_broker
+class RequestExists(ValidationFailed):
+    """A request with this id was taken in already."""

@@ -15,7 +15,8 @@ from services.enterprise.exceptions import EnterpriseNotFound
 
 from . import requests as req
 from .domain import CLOSED_STATES, Incident, ladder_from_responders, Recipient
-from .exceptions import IncidentExists, IncidentNotFound, NotOnCase
+from .exceptions import (IncidentExists, IncidentNotFound, NotOnCase, RequestExists,
+                         RequestNotFound)
 
 ATTEMPTS = 20
 
@@ -59,9 +60,9 @@ EXTERNAL_IDS = uuid.UUID("5b0d1f1e-7c2a-4f57-9a4e-2f1d6c0b9e11")
 CLIENT_IDS = uuid.UUID("0c9a4d52-31e6-4b8e-8f0d-7a2b5e61c3f4")
 
 
-def incident_id_for(request_key=None):
-    """A new incident id; with the client's request key (caller and Idempotency-Key), the
-    same id every time, so a retried report cannot make a second incident."""
+def id_for(request_key=None):
+    """A new incident or request id; with the client's request key (caller and
+    Idempotency-Key), the same id every time, so a retry cannot make a second one."""
     return str(uuid.uuid5(CLIENT_IDS, request_key)) if request_key else str(uuid.uuid4())
 
 
@@ -268,6 +269,19 @@ def submit_request(repo, responders_of, new_id, data, actor, now):
                                      "routed on submission", now))
     repo.add_request(request, events)
     return request
+
+
+def submit_once(repo, responders_of, request_id, data, actor, now):
+    """submit_request for an id that may have been taken in already (a retried request):
+    then the request as it stands."""
+    try:
+        return repo.get_request(request_id)[0]
+    except RequestNotFound:
+        pass
+    try:
+        return submit_request(repo, responders_of, request_id, data, actor, now)
+    except RequestExists:  # taken in meanwhile by another try of the same request
+        return repo.get_request(request_id)[0]
 
 
 def request_step(repo, request_id, command, actor, now):

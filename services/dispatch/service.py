@@ -84,7 +84,7 @@ class DispatchService:
         report, even one sent after its first try timed out, find the incident it made."""
         incident, events = handlers.report_once(
             self.store, self.who_responds(self.registry.responders),
-            handlers.incident_id_for(request_key), load(schemas.IncidentInput, data),
+            handlers.id_for(request_key), load(schemas.IncidentInput, data),
             load(schemas.Actor, reporter), policy(self.config), utcnow())
         return self._done(incident, events)
 
@@ -143,10 +143,12 @@ class DispatchService:
         return dump(schemas.ServiceDefinition, list(req.SERVICES.values()), many=True)
 
     @rpc(expected_exceptions=EXPECTED)
-    def submit_request(self, data, actor):
-        request = handlers.submit_request(
-            self.store, self.who_responds(self.registry.responders), str(uuid.uuid4()),
-            load(schemas.RequestInput, data), load(schemas.Actor, actor), utcnow())
+    def submit_request(self, data, actor, request_key=None):
+        """`request_key` as for report_incident: a retry finds the request it made."""
+        request = handlers.submit_once(
+            self.store, self.who_responds(self.registry.responders),
+            handlers.id_for(request_key), load(schemas.RequestInput, data),
+            load(schemas.Actor, actor), utcnow())
         return dump(schemas.ServiceRequest, request)
 
     @rpc(expected_exceptions=EXPECTED)

@@ -185,7 +185,12 @@ class Repository:
 
     def add_request(self, request, events):
         entries = storage.queued(events)
-        RequestDoc._get_collection().insert_one(dict(_request_row(request, 0), outbox=entries))
+        try:
+            RequestDoc._get_collection().insert_one(dict(_request_row(request, 0),
+                                                         outbox=entries))
+        except DuplicateKeyError:
+            raise exceptions.RequestExists(
+                {"id": [f"request {request.id} already exists"]}) from None
         self.unit.touch(RequestDoc._get_collection(), request.id, entries)
 
     def get_request(self, request_id):

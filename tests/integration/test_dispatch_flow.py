@@ -353,6 +353,25 @@ def test_a_request_is_routed_on_submission_handled_closed_and_rated(services, co
     assert [e["data"]["request_id"] for e in closed] == [consultation["id"]]
 
 
+def test_a_request_retried_with_its_request_key_is_taken_in_once(services, county, tap):
+    _, dispatch = services
+    enterprise = {"role": "enterprise", "id": county["enterprise"]["id"],
+                  "enterprise_id": county["enterprise"]["id"]}
+    data = {"enterprise_id": county["enterprise"]["id"], "service_code": "legal_consultation",
+            "description": "合同纠纷咨询", "attributes": {"topic": "contract_fraud"}}
+
+    racing = [dispatch.submit_request.call_async(data, enterprise, "u1:req-1")
+              for _ in range(3)]
+    ids = {reply.result()["id"] for reply in racing}
+    again = dispatch.submit_request(data, enterprise, "u1:req-1")
+    tap.collect(lambda seen: any(e["type"] == "request.routed" for e in seen))
+
+    assert ids == {again["id"]}
+    assert dispatch.list_requests()["total"] == 1
+    assert [e["type"] for e in tap.seen if e["type"].startswith("request.")] == [
+        "request.submitted", "request.routed"]
+
+
 def test_invalid_requests_name_the_field_and_create_nothing(services, county):
     _, dispatch = services
     actor = {"role": "supervisor", "id": "s"}
