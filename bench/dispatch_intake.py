@@ -38,12 +38,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -73,11 +73,8 @@ Result, HEADER, closed_loop, percentile = (gateway_read.Result, gateway_read.HEA
 from kombu import Connection, Consumer, Exchange, Queue  # noqa: E402
 
 from gateway.auth import issue_token  # noqa: E402
-from infra.launch import Platform, jwt_secret  # noqa: E402
-from infra.load_demo import load_demo  # noqa: E402
-from infra.sandbox import create_vhost, delete_vhost, free_port  # noqa: E402
+from infra.launch import jwt_secret  # noqa: E402
 
-BROKER = gateway_read.BROKER
 THREE = ("responsible", "duty", "station")
 WARMUP_CALLS = 20  # what gateway_read.closed_loop runs per caller before the window opens
 HTTP_TIMEOUT = 10.0
@@ -518,24 +515,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     sys.setswitchinterval(0.001)  # the consumer thread should not wait 5 ms for the GIL
 
-    workdir = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
-    vhost = None
-    platform = noop = pages = None
-    try:
-        vhost = create_vhost("bench")
-        amqp_uri = f"amqp://guest:guest@{BROKER}/{vhost}"
-        platform = Platform(workdir / "data", free_port(), free_port(span=13),
-                            amqp_uri=amqp_uri, log_dir=workdir / "logs", extra_env={
-                                "MONGO_URI": "", "TOP_REPEATS": "0", "ACK_WINDOW_LOW": "3600",
-                                "ACK_WINDOW_HIGH": f"{args.failover_window:g}"})
-        print(f"starting the platform on vhost {vhost} (logs in {workdir / 'logs'}) ...",
-              flush=True)
-        platform.start()
-        platform.wait_ready()
-        print(load_demo(amqp_uri), flush=True)
-        noop = gateway_read.start_noop(amqp_uri, workdir / "logs" / "noop.log")
-        gateway_read.wait_noop(amqp_uri, noop)
-        pages = Pages(amqp_uri)
+    with gateway_read.bench_platform("dispatch-bench-", args.keep, {
+            "TOP_REPEATS": "0", "ACK_WINDOW_LOW": "3600",
+            "ACK_WINDOW_HIGH": f"{args.failover_window:g}"}) as (platform, amqp_uri, workdir), \
+            closing(Pages(amqp_uri)) as pages:
 
         token = issue_token(jwt_secret(platform.data_dir), "supervisor", "bench")
         intake_ids, failover_ids = choose_enterprises(platform.url, token)
@@ -665,24 +648,6 @@ def main(argv=None):
             print(f"py-spy, {key} process, closed-loop intake C={concurrency} ({out.name}):")
             for line in summarize_profile(out):
                 print(line)
-    finally:
-        if pages is not None:
-            pages.close()
-        if noop is not None and noop.poll() is None:
-            noop.terminate()
-            try:
-                noop.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                noop.kill()
-                noop.wait()
-        if platform is not None:
-            platform.stop()
-        if vhost is not None:
-            delete_vhost(vhost)
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -71,6 +72,46 @@ def wait_noop(amqp_uri, proc, timeout=30):
         except Exception:  # not declared yet (UnknownService) or not answering yet
             time.sleep(0.3)
     raise RuntimeError(f"the no-op service did not answer within {timeout}s")
+
+
+@contextmanager
+def bench_platform(prefix, keep, extra_env=None):
+    """The platform under test, as every benchmark here sets it up: its own vhost, a tmp data
+    dir, free ports, every service its own process, the demo county, and the no-op service
+    beside it. Yields (platform, amqp_uri, workdir); stops and removes it all afterwards
+    (the tmp dir stays with `keep`)."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    vhost = platform = noop = None
+    try:
+        vhost = create_vhost("bench")
+        amqp_uri = f"amqp://guest:guest@{BROKER}/{vhost}"
+        platform = Platform(workdir / "data", free_port(), free_port(span=13),
+                            amqp_uri=amqp_uri, log_dir=workdir / "logs",
+                            extra_env={"MONGO_URI": "", **(extra_env or {})})
+        print(f"starting the platform on vhost {vhost} (logs in {workdir / 'logs'}) ...",
+              flush=True)
+        platform.start()
+        platform.wait_ready()
+        print(load_demo(amqp_uri), flush=True)
+        noop = start_noop(amqp_uri, workdir / "logs" / "noop.log")
+        wait_noop(amqp_uri, noop)
+        yield platform, amqp_uri, workdir
+    finally:
+        if noop is not None and noop.poll() is None:
+            noop.terminate()
+            try:
+                noop.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                noop.kill()
+                noop.wait()
+        if platform is not None:
+            platform.stop()
+        if vhost is not None:
+            delete_vhost(vhost)
+        if keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 # --- measuring --------------------------------------------------------------------------------
@@ -247,21 +288,7 @@ def main(argv=None):
     parser.add_argument("--keep", action="store_true", help="keep the tmp dir (logs)")
     args = parser.parse_args(argv)
 
-    workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
-    vhost = create_vhost("bench")
-    amqp_uri = f"amqp://guest:guest@{BROKER}/{vhost}"
-    platform = Platform(workdir / "data", free_port(), free_port(span=13), amqp_uri=amqp_uri,
-                        extra_env={"MONGO_URI": ""}, log_dir=workdir / "logs")
-    noop = None
-    try:
-        print(f"starting the platform on vhost {vhost} (logs in {workdir / 'logs'}) ...",
-              flush=True)
-        platform.start()
-        platform.wait_ready()
-        print(load_demo(amqp_uri), flush=True)
-        noop = start_noop(amqp_uri, workdir / "logs" / "noop.log")
-        wait_noop(amqp_uri, noop)
-
+    with bench_platform("gateway-bench-", args.keep) as (platform, amqp_uri, _):
         token = issue_token(jwt_secret(platform.data_dir), "supervisor", "bench")
         listed = requests.get(f"{platform.url}/v1/enterprises?per_page=500", timeout=10,
                               headers={"Authorization": f"Bearer {token}"})
@@ -300,20 +327,6 @@ def main(argv=None):
         opened = results[-1]
         print(f"open loop: offered {args.rate:g}/s, achieved {opened.rate:.1f}/s, "
               f"errors {opened.errors}")
-    finally:
-        if noop is not None and noop.poll() is None:
-            noop.terminate()
-            try:
-                noop.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                noop.kill()
-                noop.wait()
-        platform.stop()
-        delete_vhost(vhost)
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
