@@ -21,6 +21,15 @@ def broker(rabbit_config):
     connection.release()
 
 
+@pytest.fixture
+def received(broker):
+    """The ids of every message published on the exchange so far, in order."""
+    connection, exchange, channel = broker
+    queue = kombu.Queue("everything", exchange, routing_key="#")(channel)
+    queue.declare()
+    return lambda: [json.loads(m.body)["id"] for m in drain(queue)]
+
+
 def messages(batch_id, n):
     return [(f"thing.{i}", json.dumps({"id": f"{batch_id}-{i}", "n": i})) for i in range(n)]
 
@@ -68,11 +77,8 @@ def test_a_batch_the_broker_refuses_in_part_raises_and_the_next_one_goes_out(bro
     assert [json.loads(m.body)["id"] for m in drain(seen)] == ["a-0", "b-0"]
 
 
-def test_many_batches_at_once_on_new_channels_are_all_confirmed(broker, rabbit_config):
+def test_many_batches_at_once_on_new_channels_are_all_confirmed(received, rabbit_config):
     """Concurrent workers each take a channel of their own, new or pooled."""
-    connection, exchange, channel = broker
-    queue = kombu.Queue("seen", exchange, routing_key="#")(channel)
-    queue.declare()
     publisher = BatchPublisher(rabbit_config["AMQP_URI"], EXCHANGE, timeout=5)
 
     def publish(n):
@@ -84,16 +90,13 @@ def test_many_batches_at_once_on_new_channels_are_all_confirmed(broker, rabbit_c
         assert sorted(pool.imap(publish, range(32))) == list(range(32))
     publisher.close()
 
-    got = [json.loads(m.body)["id"] for m in drain(queue)]
+    got = received()
     assert sorted(got) == sorted([f"g{n}-{i}" for n in range(32) for i in range(4)] * 2)
 
 
-def test_a_confirm_that_comes_while_the_batch_is_still_being_sent_counts(broker, rabbit_config):
+def test_a_confirm_that_comes_while_the_batch_is_still_being_sent_counts(received, rabbit_config):
     """py-amqp reads incoming frames before each publish (to notice a blocked connection):
     the confirms it reads then must count, or the batch would wait for them forever."""
-    connection, exchange, channel = broker
-    queue = kombu.Queue("seen", exchange, routing_key="#")(channel)
-    queue.declare()
     publisher = BatchPublisher(rabbit_config["AMQP_URI"], EXCHANGE, timeout=3)
     publisher.publish_all(messages("warm", 1))
     [(pooled, _)] = publisher.idle
@@ -108,14 +111,10 @@ def test_a_confirm_that_comes_while_the_batch_is_still_being_sent_counts(broker,
     publisher.publish_all(messages("slow", 4))
     publisher.close()
 
-    assert [json.loads(m.body)["id"] for m in drain(queue)] == ["warm-0"] + [
-        f"slow-{i}" for i in range(4)]
+    assert received() == ["warm-0"] + [f"slow-{i}" for i in range(4)]
 
 
-def test_a_channel_idle_too_long_is_replaced_and_a_dead_one_is_survived(broker, rabbit_config):
-    connection, exchange, channel = broker
-    queue = kombu.Queue("seen", exchange, routing_key="#")(channel)
-    queue.declare()
+def test_a_channel_idle_too_long_is_replaced_and_a_dead_one_is_survived(received, rabbit_config):
     publisher = BatchPublisher(rabbit_config["AMQP_URI"], EXCHANGE, max_idle=0.05)
     publisher.publish_all(messages("a", 1))
     [(first, _)] = publisher.idle
@@ -130,4 +129,4 @@ def test_a_channel_idle_too_long_is_replaced_and_a_dead_one_is_survived(broker, 
 
     assert len({id(first), id(second), id(third)}) == 3
     assert first.connection.connection is None or not first.connection.connected
-    assert [json.loads(m.body)["id"] for m in drain(queue)] == ["a-0", "b-0", "c-0"]
+    assert received() == ["a-0", "b-0", "c-0"]
