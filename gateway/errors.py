@@ -38,6 +38,7 @@ ERRORS = {
     dispatch.NotOnCase: (403, "NOT_ON_CASE"),
     dispatch.AcknowledgementTooLate: (409, "ACKNOWLEDGEMENT_TOO_LATE"),
     dispatch.IncidentClosed: (409, "INCIDENT_CLOSED"),
+    dispatch.ChangedMeanwhile: (409, "CHANGED_MEANWHILE"),
     dispatch.TransitionRefused: (409, "TRANSITION_REFUSED"),
     dispatch_requests.RequestTransitionNotAllowed: (409, "REQUEST_TRANSITION_NOT_ALLOWED"),
     dispatch_requests.VisitRefused: (409, "VISIT_REFUSED"),

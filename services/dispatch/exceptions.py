@@ -45,3 +45,9 @@ class IncidentExists(ValidationFailed):
 @crosses_broker
 class RequestExists(ValidationFailed):
     """A request with this id was taken in already."""
+
+
+@crosses_broker
+class ChangedMeanwhile(ValidationFailed):
+    """Other changes kept winning the race to write the record; the same command may
+    succeed if sent again."""

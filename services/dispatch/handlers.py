@@ -15,8 +15,8 @@ from services.enterprise.exceptions import EnterpriseNotFound
 
 from . import requests as req
 from .domain import CLOSED_STATES, Incident, ladder_from_responders, Recipient
-from .exceptions import (IncidentExists, IncidentNotFound, NotOnCase, RequestExists,
-                         RequestNotFound)
+from .exceptions import (ChangedMeanwhile, IncidentExists, IncidentNotFound, NotOnCase,
+                         RequestExists, RequestNotFound)
 
 ATTEMPTS = 20
 
@@ -32,11 +32,7 @@ def report_incident(repo, responders_of, new_id, data, reporter, policy, now):
 
     `responders_of(enterprise_id)` is the registry's answer of who responds now; it is kept
     with the case, so later assignment changes do not alter it."""
-    try:
-        responders = responders_of(data["enterprise_id"])
-    except EnterpriseNotFound:
-        raise ValidationFailed({"enterprise_id": [f"no enterprise {data['enterprise_id']}"]}) \
-            from None
+    responders = _responders(responders_of, data["enterprise_id"])
     duty = responders.get("duty_officer")
     station = responders.get("station")
     incident = Incident.report(
@@ -56,14 +52,26 @@ def report_incident(repo, responders_of, new_id, data, reporter, policy, now):
     return incident, events
 
 
+def _responders(responders_of, enterprise_id):
+    try:
+        return responders_of(enterprise_id)
+    except EnterpriseNotFound:
+        raise ValidationFailed({"enterprise_id": [f"no enterprise {enterprise_id}"]}) from None
+
+
 EXTERNAL_IDS = uuid.UUID("5b0d1f1e-7c2a-4f57-9a4e-2f1d6c0b9e11")
 CLIENT_IDS = uuid.UUID("0c9a4d52-31e6-4b8e-8f0d-7a2b5e61c3f4")
 
 
-def id_for(request_key=None):
-    """A new incident or request id; with the client's request key (caller and
-    Idempotency-Key), the same id every time, so a retry cannot make a second one."""
-    return str(uuid.uuid5(CLIENT_IDS, request_key)) if request_key else str(uuid.uuid4())
+def take_in(repo, responders_of, data, reporter, policy, now, request_key=None):
+    """A report through the gateway. Without `request_key` it gets a new id; with one (the
+    caller and its Idempotency-Key) the id derives from it, so a retry, even after a timeout
+    or racing the first try, finds the incident the first try made."""
+    if request_key is None:
+        return report_incident(repo, responders_of, str(uuid.uuid4()), data, reporter,
+                               policy, now)
+    return report_once(repo, responders_of, str(uuid.uuid5(CLIENT_IDS, request_key)), data,
+                       reporter, policy, now)
 
 
 def report_once(repo, responders_of, incident_id, data, reporter, policy, now):
@@ -103,7 +111,7 @@ def change_incident(repo, incident_id, change, now):
         events = events_since(incident, n_notifications, n_audit, now)
         if repo.save_incident(incident, version, events):
             return incident, events
-    raise ValidationFailed({"incident_id": ["too many concurrent changes; try again"]})
+    raise ChangedMeanwhile({"incident_id": ["too many concurrent changes; try again"]})
 
 
 def acknowledge(repo, incident_id, notification_id, officer_id, now):
@@ -249,14 +257,10 @@ _STEP_EVENT = {"route": "request.routed", "start": "request.started",
 def submit_request(repo, responders_of, new_id, data, actor, now):
     """Take a request in and route it at once: to the department that handles its service,
     or to the enterprise's liaison officer (A, or B while A is absent)."""
-    try:
-        responders = responders_of(data["enterprise_id"])
-    except EnterpriseNotFound:
-        raise ValidationFailed({"enterprise_id": [f"no enterprise {data['enterprise_id']}"]}) \
-            from None
     request = req.ServiceRequest.submit(new_id, data["enterprise_id"], data["service_code"],
                                         data["description"], data["attributes"], now,
-                                        actor["id"])
+                                        actor["id"])  # checks the attributes first
+    responders = _responders(responders_of, data["enterprise_id"])
     events = [_request_event("request.submitted", request, actor["id"], "", now)]
     liaison = (responders.get("to_call") or {}).get("officer_id")
     try:
@@ -271,9 +275,11 @@ def submit_request(repo, responders_of, new_id, data, actor, now):
     return request
 
 
-def submit_once(repo, responders_of, request_id, data, actor, now):
-    """submit_request for an id that may have been taken in already (a retried request):
-    then the request as it stands."""
+def submit(repo, responders_of, data, actor, now, request_key=None):
+    """A request through the gateway; `request_key` as for take_in."""
+    if request_key is None:
+        return submit_request(repo, responders_of, str(uuid.uuid4()), data, actor, now)
+    request_id = str(uuid.uuid5(CLIENT_IDS, request_key))
     try:
         return repo.get_request(request_id)[0]
     except RequestNotFound:
@@ -307,7 +313,7 @@ def request_step(repo, request_id, command, actor, now):
         events = [_request_event(_STEP_EVENT[step], request, actor["id"], note, now)]
         if repo.save_request(request, version, events):
             return request
-    raise ValidationFailed({"request_id": ["too many concurrent changes; try again"]})
+    raise ChangedMeanwhile({"request_id": ["too many concurrent changes; try again"]})
 
 
 def _check_request_actor(request, actor, step):
@@ -346,7 +352,7 @@ def plan_visit(repo, new_id, data, officer_id, policy, now):
                                now)]
         if repo.save_visit_book(data["enterprise_id"], book, version, events):
             return outcome
-    raise ValidationFailed({"enterprise_id": ["too many concurrent changes; try again"]})
+    raise ChangedMeanwhile({"enterprise_id": ["too many concurrent changes; try again"]})
 
 
 def _visit_event(event_type, visit, now):

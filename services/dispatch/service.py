@@ -82,10 +82,10 @@ class DispatchService:
     def report_incident(self, data, reporter, request_key=None):
         """`request_key` (the caller's identity and Idempotency-Key) makes a retry of the same
         report, even one sent after its first try timed out, find the incident it made."""
-        incident, events = handlers.report_once(
+        incident, events = handlers.take_in(
             self.store, self.who_responds(self.registry.responders),
-            handlers.id_for(request_key), load(schemas.IncidentInput, data),
-            load(schemas.Actor, reporter), policy(self.config), utcnow())
+            load(schemas.IncidentInput, data), load(schemas.Actor, reporter),
+            policy(self.config), utcnow(), request_key)
         return self._done(incident, events)
 
     @consume_reliably("dispatch.incident_reports", max_attempts=5)
@@ -97,7 +97,7 @@ class DispatchService:
             self.store, self.who_responds(self.registry.responders),
             load(schemas.ExternalReport, body),
             policy(self.config), utcnow())
-        self._done(incident, events)
+        self._after(incident, events)
 
     @rpc(expected_exceptions=EXPECTED)
     def get_incident(self, incident_id):
@@ -145,10 +145,10 @@ class DispatchService:
     @rpc(expected_exceptions=EXPECTED)
     def submit_request(self, data, actor, request_key=None):
         """`request_key` as for report_incident: a retry finds the request it made."""
-        request = handlers.submit_once(
+        request = handlers.submit(
             self.store, self.who_responds(self.registry.responders),
-            handlers.id_for(request_key), load(schemas.RequestInput, data),
-            load(schemas.Actor, actor), utcnow())
+            load(schemas.RequestInput, data), load(schemas.Actor, actor), utcnow(),
+            request_key)
         return dump(schemas.ServiceRequest, request)
 
     @rpc(expected_exceptions=EXPECTED)
@@ -212,7 +212,7 @@ class DispatchService:
         incident, events = handlers.fire_deadline(self.store, incident_id,
                                                   policy(self.config), utcnow())
         if incident is not None:
-            self._done(incident, events)
+            self._after(incident, events)
 
     @timer(interval=60)
     def refresh_gauges(self):
@@ -221,8 +221,12 @@ class DispatchService:
         OVERDUE.set(len(self.store.due_deadlines(utcnow())))
 
     def _done(self, incident, events):
-        """Arm the incident's next deadline on the clock, count what happened, answer."""
+        """After a change: the incident as an RPC answers it."""
+        self._after(incident, events)
+        return dump(schemas.Incident, incident)
+
+    def _after(self, incident, events):
+        """Arm the incident's next deadline on the clock and count what happened."""
         if incident.deadline is not None:
             self.deadlines.schedule(incident.id, incident.deadline)
         _count(events)
-        return dump(schemas.Incident, incident)

@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from kit import storage
 
 from . import exceptions
-from .domain import (AuditEntry, DepartmentCall, Incident, Notification, Recipient)
+from .domain import STATES, AuditEntry, DepartmentCall, Incident, Notification, Recipient
 from .requests import Note, Routing, ServiceRequest, Visit
 
 ALIAS = "dispatch"
@@ -139,11 +139,10 @@ class Repository:
         return [_incident(r["body"]) for r in rows], total
 
     def incident_figures(self):
-        """Open incidents by state and the raw deadlines, for the gauges."""
-        by_state = {}
-        for row in IncidentDoc._get_collection().find({}, {"state": 1}):
-            by_state[row["state"]] = by_state.get(row["state"], 0) + 1
-        return by_state
+        """How many incidents are in each state (every state, zeros too), for the gauges:
+        one count on the `state` index per state."""
+        collection = IncidentDoc._get_collection()
+        return {state: collection.count_documents({"state": state}) for state in STATES}
 
     # --- deadlines -----------------------------------------------------------------------
 

@@ -324,6 +324,19 @@ def test_due_deadlines_are_the_due_ones_earliest_first(repo):
     assert repo.due_deadlines(NOW) == []
 
 
+def test_incident_figures_count_every_state(repo):
+    report(repo, "i1")
+    report(repo, "i2")
+    incident = repo.get_incident("i2")
+    stored_version = incident.version
+    changed(incident, lambda i: i.move_to("cancelled", "u1", DUE, "false alarm"), DUE)
+    assert repo.save_incident(incident, stored_version, [])
+
+    figures = repo.incident_figures()
+    assert figures["notified"] == 1 and figures["cancelled"] == 1
+    assert sum(figures.values()) == 2 and figures["resolved"] == 0
+
+
 def test_due_deadlines_since_a_moment_are_those_that_came_due_from_its_second_on(repo):
     for incident_id, seconds in (("before", -2.5), ("at", 0.4), ("after", 3), ("future", 9)):
         repo.set_deadline(incident_id, DUE + timedelta(seconds=seconds))

@@ -7,6 +7,7 @@ from gateway.auth import AuthenticationFailed, Forbidden
 from gateway.errors import error_response, status_and_code
 from gateway.idempotency import IdempotencyKeyReused, RequestInProgress
 from kit.errors import ServiceUnavailable, ValidationFailed
+from services.dispatch import exceptions as dispatch
 from services.enterprise import exceptions as registry
 
 
@@ -30,6 +31,8 @@ from services.enterprise import exceptions as registry
     (registry.DuplicateGridCode("code", "G01"), 409, "DUPLICATE_GRID_CODE"),
     (registry.AssignmentChangedMeanwhile("e1"), 409, "ASSIGNMENT_CHANGED_MEANWHILE"),
     (RequestInProgress(), 409, "REQUEST_IN_PROGRESS"),
+    (dispatch.ChangedMeanwhile({"incident_id": ["too many concurrent changes; try again"]}),
+     409, "CHANGED_MEANWHILE"),
     (IdempotencyKeyReused(), 422, "IDEMPOTENCY_KEY_REUSED"),
     (ServiceUnavailable("enterprise did not answer"), 503, "SERVICE_UNAVAILABLE"),
     (RuntimeError("secret internals: mongodb://admin:pw@db"), 500, "UNEXPECTED_ERROR"),
