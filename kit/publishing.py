@@ -69,8 +69,12 @@ class _Channel:
             self.channel.basic_publish(message, exchange=exchange, routing_key=routing_key)
             self.last_tag += 1
             self.unconfirmed.add(self.last_tag)
+        deadline = time.monotonic() + timeout  # for the whole batch, not for each frame
         while self.unconfirmed:
-            self.connection.connection.drain_events(timeout=timeout)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{len(self.unconfirmed)} messages not confirmed in time")
+            self.connection.connection.drain_events(timeout=left)
         if self.refused:
             raise PublishFailed(f"the broker refused messages {self.refused} of the batch")
 

@@ -45,11 +45,15 @@ class ReliableConsumer(Consumer):
                                    declare=[self.queue, self.dead_letter_queue])
 
     def handle_message_processed(self, message, result=None, exc_info=None):
-        try:
-            if exc_info is not None:
+        if exc_info is not None:
+            try:
                 self._retry_or_bury(message, exc_info)
-        finally:
-            self.queue_consumer.ack_message(message)
+            except Exception:  # neither retry nor dead letter went out: keep the message
+                log.exception("%s: could not set a failed message aside; it is requeued",
+                              self.queue_name)
+                self.queue_consumer.requeue_message(message)
+                return
+        self.queue_consumer.ack_message(message)
 
     def _retry_or_bury(self, message, exc_info):
         headers = dict(message.headers or {})

@@ -97,11 +97,22 @@ def exclusive(service_name):
         fd = _lock_files.get(path)
         if fd is None:
             fd = _lock_files[path] = os.open(path / ".write.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _lock(fd)
         try:
             yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _lock(fd):
+    """Take the file lock without blocking the process: a blocking flock would stop every
+    green thread while another process holds the lock."""
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            eventlet.sleep(0.0005)
 
 
 def _now():
