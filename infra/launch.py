@@ -79,6 +79,8 @@ class Platform:
                     [sys.executable, "-m", "nameko", "run", "--config", str(CONFIG), module],
                     cwd=ROOT, env=self.env(self.metrics_port(key)), stdout=out,
                     stderr=subprocess.STDOUT)
+                if out is not subprocess.DEVNULL:
+                    out.close()  # the child has its own copy
 
     def metrics_port(self, key):
         name, _, instance = key.partition("#")

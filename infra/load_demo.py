@@ -1,6 +1,6 @@
 """Load the demo county into a running registry, through its RPC interface (so every record
 goes through the same checks and publishes the same events as any other)."""
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from nameko.standalone.rpc import ClusterRpcProxy
 
@@ -13,7 +13,7 @@ def _iso(moment):
 
 def load_demo(amqp_uri, today=None):
     """Load the county unless the registry already has stations; returns a one-line summary."""
-    today = today or date.today()
+    today = today or datetime.now(timezone.utc).date()  # the platform counts days in UTC
     county = build_demo_county(today)
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=30) as cluster:
         registry = cluster.enterprise
