@@ -84,13 +84,21 @@ class AvailabilityInput(Schema):
     at = UtcDateTime()
     note = fields.String(**_text)
 
+    _FIELDS = {"on_leave": ("first_day", "last_day"), "off_duty": ("start", "end"),
+               "on_duty": ("at",)}
+
     @validates_schema
     def _check_status_fields(self, data, **kwargs):
-        if data.get("status") == "on_leave":
-            missing = {k: ["required when status is on_leave"]
-                       for k in ("first_day", "last_day") if k not in data}
-            if missing:
-                raise ValidationError(missing)
+        status = data.get("status")
+        if status not in self._FIELDS:
+            return
+        errors = {k: ["required when status is on_leave"]
+                  for k in ("first_day", "last_day") if status == "on_leave" and k not in data}
+        errors.update({k: [f"not used when status is {status}"]
+                       for names in self._FIELDS.values() for k in names
+                       if k in data and k not in self._FIELDS[status]})
+        if errors:
+            raise ValidationError(errors)
 
 
 class AssignmentInput(Schema):
