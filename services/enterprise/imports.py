@@ -3,7 +3,8 @@
 Every row is checked before anything is written. A rejected row is reported with its line,
 field and reason. In `all_or_nothing` mode one rejected row means nothing is imported; in
 `good_rows` mode the good rows are. A row is always written whole, in a single write, or not
-at all. Rows name other records by their natural keys (grid code, park and station names,
+at all. All-or-nothing holds at check time: a row refused at write time (a record changed by
+someone else meanwhile) is reported rejected, and the rows written before it stay. Rows name other records by their natural keys (grid code, park and station names,
 badge numbers, credit codes), since whoever fills in a spreadsheet does not know our ids.
 """
 import csv
@@ -14,7 +15,7 @@ from kit.schemas import load
 
 from . import handlers, schemas
 from .domain import Grid, Park, Station
-from .exceptions import InvalidImport
+from .exceptions import AssignmentChangedMeanwhile, InvalidImport
 
 COLUMNS = {
     "enterprises": ("name", "credit_code", "kind", "level", "stage", "grid_code", "park_name",
@@ -48,7 +49,7 @@ def import_csv(repo, kind, text, mode, actor, now):
     _check_header(kind, reader.fieldnames)
     lookups = _Lookups(repo)
     planned, rejected, seen = [], [], set()
-    for row in reader:
+    for row in _rows(reader):
         line = reader.line_num
         try:
             key = row.get("credit_code") if kind != "officers" else row.get("badge_number")
@@ -66,11 +67,20 @@ def import_csv(repo, kind, text, mode, actor, now):
         try:
             write()
             imported += 1
-        except (ValidationFailed, DuplicateRecord, RecordNotFound) as error:
+        except (ValidationFailed, DuplicateRecord, RecordNotFound,
+                AssignmentChangedMeanwhile) as error:
             rejected.append({"line": line, "field": _key_column(kind), "reason": str(error)})
     rejected.sort(key=lambda r: r["line"])
     return {"kind": kind, "mode": mode, "rows": rows, "imported": imported,
             "rejected": rejected}
+
+
+def _rows(reader):
+    """The reader's rows; a file the csv module cannot parse is refused, naming the line."""
+    try:
+        yield from reader
+    except csv.Error as error:
+        raise InvalidImport({"text": [f"line {reader.line_num + 1}: {error}"]}) from None
 
 
 def _check_header(kind, header):

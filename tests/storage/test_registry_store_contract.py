@@ -4,6 +4,7 @@ Whatever the backend, the repository must give back what was stored, refuse dupl
 the specific exception and without changing anything, refuse a stale assignment change, and
 keep every event it was given until a drain has published it.
 """
+import csv
 import time
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
@@ -692,6 +693,16 @@ def test_import_of_an_empty_file_is_refused(repo, places):
     with pytest.raises(InvalidImport) as refused:
         import_csv(repo, "enterprises", "", "good_rows", "admin", NOW)
     assert refused.value.errors == {"text": ["the file is empty"]}
+
+
+def test_an_import_the_csv_module_cannot_parse_is_refused_naming_the_line(repo, places):
+    huge = "x" * (csv.field_size_limit() + 1)
+    with pytest.raises(InvalidImport) as refused:
+        import_csv(repo, "enterprises", csv_text(row(1), row(2) + huge), "good_rows", "admin",
+                   NOW)
+    [reason] = refused.value.errors["text"]
+    assert reason.startswith("line 3: ") and "field larger than field limit" in reason
+    assert repo.all(Enterprise) == []
 
 
 def test_import_officers_then_assignments(repo, places):
