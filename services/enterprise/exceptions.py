@@ -53,6 +53,11 @@ class InvalidAssignment(ValidationFailed):
 
 
 @crosses_broker
+class InvalidPlace(ValidationFailed):
+    pass
+
+
+@crosses_broker
 class InvalidAvailability(ValidationFailed):
     pass
 

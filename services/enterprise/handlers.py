@@ -9,9 +9,10 @@ from contracts.envelope import make_envelope
 from contracts.events import REGISTRY_EVENTS, REGISTRY_SOURCE
 
 from . import domain
-from .domain import (AssignmentHistory, AssignmentVersion, Contact, Enterprise, Grid, Officer, Park, Station,
-                     coverage_gaps, resolve_responders)
-from .exceptions import StationNotFound, DuplicateBadgeNumber, DuplicateCreditCode, InvalidEnterprise, ValidationFailed
+from .domain import (AssignmentHistory, AssignmentVersion, Contact, Enterprise, Grid, Officer,
+                     Park, Station, coverage_gaps, resolve_responders)
+from .exceptions import (DuplicateBadgeNumber, DuplicateCreditCode, InvalidEnterprise,
+                         InvalidPlace, StationNotFound, ValidationFailed)
 
 
 def event(event_type, subject, data, now):
@@ -44,9 +45,14 @@ def create_grid(repo, data, now):
 
 def update_place(repo, record_cls, record_id, changes, now):
     """Change a station, park or grid; references are checked before anything is written."""
-    record = replace(repo.get(record_cls, record_id), **changes)
+    current = repo.get(record_cls, record_id)
+    record = replace(current, **changes)
     if "station_id" in changes:
         _require(repo, Station, changes["station_id"], "station_id")
+        if record.station_id != current.station_id and repo.list(Enterprise, 0, 1,
+                                                                 grid_id=record_id)[1]:
+            raise InvalidPlace({"station_id": [  # enterprises take their station from it
+                "the grid has enterprises: move them to another grid first"]})
     event_type = f"{record_cls.__name__.lower()}.updated"
     return repo.update(record, [event(event_type, record.id, record, now)])
 

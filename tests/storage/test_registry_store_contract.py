@@ -20,7 +20,8 @@ from services.enterprise.domain import (Absence, AssignmentVersion, Contact, Ent
 from services.enterprise.exceptions import (AssignmentChangedMeanwhile, DuplicateBadgeNumber,
                                             DuplicateCreditCode, DuplicateGridCode,
                                             EnterpriseNotFound, GridNotFound, InvalidImport,
-                                            OfficerNotFound, ParkNotFound, StationNotFound)
+                                            InvalidPlace, OfficerNotFound, ParkNotFound,
+                                            StationNotFound)
 from services.enterprise.imports import import_csv
 from services.enterprise.store import Repository
 
@@ -600,6 +601,25 @@ def places(repo):
                                        "station_id": station.id}, NOW)
     drain_all()
     return {"station": station, "park": park, "grid": grid}
+
+
+def test_a_grid_with_enterprises_keeps_its_station(repo, places):
+    other = handlers.create_station(repo, {"name": "Wusi Station", "kind": "station",
+                                           "address": "", "phone": ""}, NOW)
+    empty = handlers.create_grid(repo, {"code": "G02", "name": "Hillside",
+                                        "station_id": places["station"].id}, NOW)
+    import_csv(repo, "enterprises", csv_text(row(1)), "all_or_nothing", "admin", NOW)
+    drain_all()
+
+    with pytest.raises(InvalidPlace) as refused:
+        handlers.update_place(repo, Grid, places["grid"].id, {"station_id": other.id}, NOW)
+    moved = handlers.update_place(repo, Grid, empty.id, {"station_id": other.id}, NOW)
+    renamed = handlers.update_place(repo, Grid, places["grid"].id, {"name": "Riverbank"}, NOW)
+
+    assert "station_id" in refused.value.errors
+    assert repo.get(Grid, places["grid"].id).station_id == places["station"].id
+    assert moved.station_id == other.id and renamed.name == "Riverbank"
+    assert [e["type"] for e in drain_all()] == ["grid.updated", "grid.updated"]  # not refused
 
 
 def csv_text(*rows, header=ENTERPRISE_HEADER):
