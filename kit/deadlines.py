@@ -12,18 +12,16 @@ with a conditional update, whether there is anything left to do.
 """
 import heapq
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from eventlet.event import Event
 from nameko.extensions import DependencyProvider, Entrypoint, ProviderCollector, SharedExtension
 
+from contracts.fields import utcnow
+
 
 _EPSILON = timedelta(microseconds=1)
 RETRY_AFTER = timedelta(seconds=2)
-
-
-def _utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class DeadlineClock(ProviderCollector, SharedExtension):
@@ -76,7 +74,7 @@ class DeadlineClock(ProviderCollector, SharedExtension):
 
     def _run(self):
         while True:
-            now = _utcnow()
+            now = utcnow()
             while self.heap and self.heap[0][0] <= now:
                 due, _, key = heapq.heappop(self.heap)
                 if self.waiting.get(key) != due:
@@ -87,7 +85,7 @@ class DeadlineClock(ProviderCollector, SharedExtension):
                     entrypoint.fire(key)
             timeout = None
             if self.heap:
-                timeout = max(0.0, (self.heap[0][0] - _utcnow()).total_seconds())
+                timeout = max(0.0, (self.heap[0][0] - utcnow()).total_seconds())
             self.wake.wait(timeout)
             self.wake = Event()
 
@@ -109,7 +107,7 @@ class DeadlineReached(Entrypoint):
         key = worker_ctx.args[0]
         self.clock.in_flight.discard(key)
         if exc_info is not None:  # e.g. the store failed: try again soon, not at a full sweep
-            self.clock.remind(key, _utcnow() + RETRY_AFTER)
+            self.clock.remind(key, utcnow() + RETRY_AFTER)
         return result, exc_info
 
 

@@ -81,11 +81,14 @@ class _Responder(Responder):
 
 
 class _PublishFirstRpc(Rpc):
+    def setup(self):
+        super().setup()
+        self.flushes = [provider.flush for provider in self.container.dependencies
+                        if hasattr(provider, "flush")]  # kit.storage.Storage
+
     def handle_result(self, message, worker_ctx, result, exc_info):
-        for provider in self.container.dependencies:
-            flush = getattr(provider, "flush", None)
-            if flush is not None:
-                flush(worker_ctx)
+        for flush in self.flushes:
+            flush(worker_ctx)
         config = self.container.config
         responder = _Responder(config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
                                config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,

@@ -40,6 +40,14 @@ class PageQuery(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
+def paged(query, fetch, schema):
+    """One page of a listing: `query` (page, per_page) loaded through PageQuery,
+    `fetch(skip, limit)` giving (items, total), the items dumped through `schema`."""
+    paging = load(PageQuery, query or {})
+    items, total = fetch((paging["page"] - 1) * paging["per_page"], paging["per_page"])
+    return page_of(items, total, paging["page"], paging["per_page"], schema)
+
+
 def page_of(items, total, page, per_page, schema):
     """A list response: one page of items and where it sits in the whole."""
     return {"items": dump(schema, items, many=True), "page": page, "per_page": per_page,

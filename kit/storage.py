@@ -8,8 +8,8 @@ the same single-document write as the change (atomic on MongoDB and on the embed
 The `Storage` provider publishes the entries its worker queued as one batch, before an RPC
 answers (kit.rpc) or else after the worker, and removes them once the broker has confirmed
 them all; a sweeper publishes entries older than `STALE_AFTER`, which only a killed process
-(or a broker outage longer than that) leaves behind. Delivery is therefore at least once (exactly once
-while no process dies): consumers deduplicate on the envelope `id`.
+(or a broker outage longer than that) leaves behind. Delivery is therefore at least once
+(exactly once while no process dies): consumers deduplicate on the envelope `id`.
 
 Conditional updates ("change it only if it is still version 7") are atomic on MongoDB by
 itself. The embedded store evaluates them in Python, so `exclusive(service)` makes the
@@ -21,7 +21,7 @@ import os
 import threading
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import eventlet
@@ -30,6 +30,7 @@ from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
 
 from contracts.envelope import decode, encode
+from contracts.fields import utcnow
 
 from .publishing import BatchPublisher
 
@@ -115,10 +116,6 @@ def _lock(fd):
             eventlet.sleep(0.0005)
 
 
-def _now():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
 _FIELD_NAMES = {}
 
 
@@ -143,7 +140,7 @@ def queued(envelopes, now=None):
     """Outbox entries for `envelopes`, as stored in a document's outbox: each holds the
     message body to publish, encoded once (an opaque string is also the cheapest thing for a
     store to copy, compare and write)."""
-    at = now or _now()
+    at = now or utcnow()
     return [{"id": e["id"], "queued_at": at, "type": e["type"], "message": encode(e)}
             for e in envelopes]
 
@@ -303,7 +300,7 @@ class Storage(DependencyProvider):
     def sweep(self, stale_before=None):
         """Publish what a dead process left: entries queued before `stale_before` (default:
         older than STALE_AFTER)."""
-        cutoff = stale_before or _now() - STALE_AFTER
+        cutoff = stale_before or utcnow() - STALE_AFTER
         return sum(drain(c, self.publisher.publish_all, stale_before=cutoff,
                          service_name=self.container.service_name)
                    for c in self.repository_cls.outbox_collections())

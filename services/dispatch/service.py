@@ -12,7 +12,7 @@ from kit.heap import SettledHeap
 from kit.reliable import consume_reliably
 from kit.metrics import Metrics, counter, gauge, histogram
 from kit.rpc import TimedRpcProxy, rpc
-from kit.schemas import PageQuery, dump, load, page_of
+from kit.schemas import dump, load, paged
 from kit.storage import Storage
 
 from . import handlers, schemas
@@ -105,11 +105,9 @@ class DispatchService:
 
     @rpc(expected_exceptions=EXPECTED)
     def list_incidents(self, query=None, filters=None):
-        paging = load(PageQuery, query or {})
-        items, total = self.store.list_incidents(
-            (paging["page"] - 1) * paging["per_page"], paging["per_page"],
-            **load(schemas.IncidentFilter, filters or {}))
-        return page_of(items, total, paging["page"], paging["per_page"], schemas.Incident)
+        filters = load(schemas.IncidentFilter, filters or {})
+        return paged(query, lambda skip, limit: self.store.list_incidents(skip, limit, **filters),
+                     schemas.Incident)
 
     @rpc(expected_exceptions=EXPECTED)
     def acknowledge(self, incident_id, command, officer_id):
@@ -157,12 +155,9 @@ class DispatchService:
 
     @rpc(expected_exceptions=EXPECTED)
     def list_requests(self, query=None, filters=None):
-        paging = load(PageQuery, query or {})
-        items, total = self.store.list_requests(
-            (paging["page"] - 1) * paging["per_page"], paging["per_page"],
-            **load(schemas.RequestFilter, filters or {}))
-        return page_of(items, total, paging["page"], paging["per_page"],
-                       schemas.ServiceRequest)
+        filters = load(schemas.RequestFilter, filters or {})
+        return paged(query, lambda skip, limit: self.store.list_requests(skip, limit, **filters),
+                     schemas.ServiceRequest)
 
     @rpc(expected_exceptions=EXPECTED)
     def request_step(self, request_id, command, actor):

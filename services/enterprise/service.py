@@ -10,7 +10,7 @@ from kit.heap import SettledHeap
 from kit.metrics import Metrics, gauge
 from kit.reliable import consume_reliably
 from kit.rpc import rpc
-from kit.schemas import PageQuery, dump, load, page_of
+from kit.schemas import dump, load, paged
 from kit.storage import Storage
 
 from . import handlers, imports, schemas
@@ -32,10 +32,8 @@ _CREATE_PLACE = {"station": handlers.create_station, "park": handlers.create_par
 
 
 def _page(repo, record_cls, out_schema, query, filters=None):
-    paging = load(PageQuery, query)
-    skip = (paging["page"] - 1) * paging["per_page"]
-    items, total = repo.list(record_cls, skip, paging["per_page"], **(filters or {}))
-    return page_of(items, total, paging["page"], paging["per_page"], out_schema)
+    return paged(query, lambda skip, limit: repo.list(record_cls, skip, limit, **(filters or {})),
+                 out_schema)
 
 
 FILED_EVENTS = ("enterprise.registered", "enterprise.updated", "assignment.changed")
