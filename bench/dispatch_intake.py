@@ -40,7 +40,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -70,10 +69,10 @@ gateway_read = _load_sibling("gateway_read")
 Result, HEADER, closed_loop, percentile = (gateway_read.Result, gateway_read.HEADER,
                                            gateway_read.closed_loop, gateway_read.percentile)
 
-from kombu import Connection, Consumer, Exchange, Queue  # noqa: E402
 
 from gateway.auth import issue_token  # noqa: E402
 from infra.launch import jwt_secret  # noqa: E402
+from infra.sandbox import EventTap  # noqa: E402
 
 THREE = ("responsible", "duty", "station")
 WARMUP_CALLS = 20  # what gateway_read.closed_loop runs per caller before the window opens
@@ -89,63 +88,37 @@ TARGET_FAILOVER_P99_MS = 250.0  # after the ack deadline
 
 
 class Pages:
-    """Every notification.issued event on dispatch.events, consumed in a background thread.
+    """Every notification.issued event on dispatch.events, from a separate consumer.
 
     Keeps, per incident and reason, the first receipt as (perf_counter, time.time(), data);
     lets a reporter wait until an incident's three intake pages are all in."""
 
     def __init__(self, amqp_uri):
-        self.connection = Connection(amqp_uri)
-        self.connection.connect()
-        self.queue = Queue(f"bench-pages-{uuid.uuid4().hex[:8]}",
-                           Exchange("dispatch.events", type="topic", durable=True),
-                           routing_key="notification.issued", auto_delete=True, exclusive=True)
-        channel = self.connection.channel()
-        self.queue(channel).declare()
         self.pages = {}  # incident id -> {reason: (perf, wall, data)}
         self.waiters = {}  # incident id -> threading.Event, set when THREE are in
         self.seen = set()  # notification ids
         self.duplicates = 0  # the same notification (id) received again
         self.received = 0
-        self.lock = threading.Lock()
-        self.running = True
-        self.consumer = Consumer(channel, queues=[self.queue], on_message=self._on_message,
-                                 no_ack=True)
-        self.consumer.consume()
-        self.thread = threading.Thread(target=self._run, daemon=True, name="pages")
-        self.thread.start()
+        self.tap = EventTap(amqp_uri, "dispatch.events", "notification.issued",
+                            on_event=self._on_event)
+        self.lock = self.tap.lock
 
-    def _on_message(self, message):
-        perf, wall = time.perf_counter(), time.time()
-        event = json.loads(message.body)
-        if event.get("type") != "notification.issued":
-            return
+    def _on_event(self, event, perf, wall):  # called under the tap's lock
         data = event["data"]
         incident_id = data["incident_id"]
-        with self.lock:
-            self.received += 1
-            if data["notification_id"] in self.seen:
-                self.duplicates += 1
-                return
-            self.seen.add(data["notification_id"])
-            got = self.pages.setdefault(incident_id, {})
-            if data["reason"] in got:  # e.g. the second "escalation": keep the first
-                return
-            got[data["reason"]] = (perf, wall, data)
-            if all(reason in got for reason in THREE):
-                waiter = self.waiters.pop(incident_id, None)
-                if waiter is not None:
-                    waiter.set()
-
-    def _run(self):
-        while self.running:
-            try:
-                self.connection.drain_events(timeout=0.2)
-            except TimeoutError:
-                continue
-            except OSError:
-                if self.running:
-                    raise
+        self.received += 1
+        if data["notification_id"] in self.seen:
+            self.duplicates += 1
+            return
+        self.seen.add(data["notification_id"])
+        got = self.pages.setdefault(incident_id, {})
+        if data["reason"] in got:  # e.g. the second "escalation": keep the first
+            return
+        got[data["reason"]] = (perf, wall, data)
+        if all(reason in got for reason in THREE):
+            waiter = self.waiters.pop(incident_id, None)
+            if waiter is not None:
+                waiter.set()
 
     def wait_three(self, incident_id, timeout):
         """True once the responsible, duty and station pages of the incident are all in."""
@@ -169,9 +142,7 @@ class Pages:
             return self.pages.get(incident_id, {}).get(reason)
 
     def close(self):
-        self.running = False
-        self.thread.join(timeout=5)
-        self.connection.release()
+        self.tap.close()
 
 
 # --- reporting incidents -----------------------------------------------------------------------

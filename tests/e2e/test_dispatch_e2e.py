@@ -6,8 +6,6 @@ read by a separate consumer. Short acknowledgement windows instead of long sleep
 - two dispatch processes side by side over 1,000 incidents: no notification twice, no
   failover twice, and both processes did part of the work.
 """
-import json
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -15,13 +13,11 @@ from datetime import datetime
 
 import pytest
 import requests
-from kombu import Connection, Consumer, Exchange, Queue
 
-from contracts.envelope import CONTENT_TYPE
 from gateway.auth import issue_token
 from infra.launch import Platform, jwt_secret
 from infra.load_demo import load_demo
-from infra.sandbox import create_vhost, delete_vhost, free_port
+from infra.sandbox import EventTap, create_vhost, delete_vhost, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -77,57 +73,6 @@ def full_ladders(http):
     return found
 
 
-class Pages:
-    """Every event on dispatch.events, consumed in the background by a separate consumer."""
-
-    def __init__(self, amqp_uri):
-        self.connection = Connection(amqp_uri)
-        self.queue = Queue(f"e2e-pages-{time.monotonic_ns()}",
-                           Exchange("dispatch.events", type="topic", durable=True),
-                           routing_key="#", auto_delete=True)
-        self.events = []
-        self.lock = threading.Lock()
-        self.running = True
-        channel = self.connection.channel()
-        self.queue(channel).declare()
-        self.consumer = Consumer(channel, queues=[self.queue], callbacks=[self._on_message],
-                                 accept=[CONTENT_TYPE], no_ack=True, prefetch_count=500)
-        self.consumer.consume()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _on_message(self, body, message):
-        with self.lock:
-            self.events.append(json.loads(message.body))
-
-    def _run(self):
-        while self.running:
-            try:
-                self.connection.drain_events(timeout=0.2)
-            except TimeoutError:
-                continue
-            except OSError:
-                if self.running:
-                    raise
-
-    def wait(self, condition, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition(self.snapshot()):
-                return True
-            time.sleep(0.1)
-        return condition(self.snapshot())
-
-    def snapshot(self):
-        with self.lock:
-            return list(self.events)
-
-    def close(self):
-        self.running = False
-        self.thread.join(timeout=5)
-        self.connection.release()
-
-
 def pages_by_incident(events, reason=None):
     found = {}
     for event in events:
@@ -151,7 +96,7 @@ def report_many(http, enterprises, count, priority):
 
 def test_kill_9_with_100_deadlines_pending_then_every_failover_happens_once(
         platform, http, full_ladders):
-    pages = Pages(platform.amqp_uri)
+    pages = EventTap(platform.amqp_uri, "dispatch.events")
     try:
         incidents = report_many(http, full_ladders[:10], 100, "high")
         last_deadline = max(datetime.fromisoformat(i["deadline"].rstrip("Z"))
@@ -188,7 +133,7 @@ def test_two_dispatch_processes_share_1000_incidents_without_duplicates(
         platform, http, full_ladders):
     platform.start("dispatch", instance=2)
     platform.wait_ready(timeout=60)
-    pages = Pages(platform.amqp_uri)
+    pages = EventTap(platform.amqp_uri, "dispatch.events")
     try:
         incidents = report_many(http, full_ladders, 1000, "low")
         ids = {i["id"] for i in incidents}
