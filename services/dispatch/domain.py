@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from .exceptions import AckNotAllowed, AcknowledgementTooLate, IncidentClosed, TransitionRefused
+from .exceptions import (AckNotAllowed, AcknowledgementTooLate, IncidentClosed, NotOnCase,
+                         TransitionRefused)
 
 CATEGORIES = ("theft", "fraud", "violence", "dispute", "obstruction", "safety_hazard",
               "traffic", "other")
@@ -267,6 +268,19 @@ class Incident:
 
     def notified_officer_ids(self) -> set[str]:
         return {n.recipient.id for n in self.notifications if n.recipient.kind == "officer"}
+
+    def check_may_act(self, role: str, actor_id: str, enterprise_id: str | None = None,
+                      state: str | None = None) -> None:
+        """Officers act only on incidents they were notified of; an enterprise may only
+        cancel what it reported; supervisors and admins may act on any."""
+        if role in ("admin", "supervisor"):
+            return
+        if role == "officer" and actor_id in self.notified_officer_ids():
+            return
+        if (role == "enterprise" and state == "cancelled" and self.reporter_role == "enterprise"
+                and self.enterprise_id == enterprise_id):
+            return
+        raise NotOnCase({"incident_id": ["you were not notified of this incident"]})
 
     def is_open(self) -> bool:
         return self.state in OPEN_STATES

@@ -15,8 +15,8 @@ from services.enterprise.exceptions import EnterpriseNotFound
 
 from . import requests as req
 from .domain import CLOSED_STATES, Incident, ladder_from_responders, Recipient
-from .exceptions import (ChangedMeanwhile, IncidentExists, IncidentNotFound, NotOnCase,
-                         RequestExists, RequestNotFound)
+from .exceptions import (ChangedMeanwhile, IncidentExists, IncidentNotFound, RequestExists,
+                         RequestNotFound)
 
 ATTEMPTS = 20
 
@@ -143,7 +143,7 @@ def fire_deadline(repo, incident_id, policy, now):
 
 def move_incident(repo, incident_id, state, actor, note, now):
     def move(incident):
-        _check_on_case(incident, actor, state)
+        incident.check_may_act(actor["role"], actor["id"], actor.get("enterprise_id"), state)
         if incident.state == state:
             return False  # the same command again: already done
         incident.move_to(state, actor["id"], now, note)
@@ -154,7 +154,7 @@ def move_incident(repo, incident_id, state, actor, note, now):
 
 def call_departments(repo, incident_id, departments, actor, now):
     def call(incident):
-        _check_on_case(incident, actor)
+        incident.check_may_act(actor["role"], actor["id"], actor.get("enterprise_id"))
         return bool(incident.call_departments(departments, actor["id"], now))
 
     return change_incident(repo, incident_id, call, now)
@@ -164,21 +164,6 @@ def department_acknowledges(repo, incident_id, department, actor, now):
     return change_incident(
         repo, incident_id,
         lambda i: i.department_acknowledges(department, actor["id"], now), now)
-
-
-def _check_on_case(incident, actor, state=None):
-    """Officers act only on incidents they were notified of; an enterprise may only cancel
-    what it reported; supervisors and admins may act on any."""
-    role = actor["role"]
-    if role in ("admin", "supervisor"):
-        return
-    if role == "officer" and actor["id"] in incident.notified_officer_ids():
-        return
-    if (role == "enterprise" and state == "cancelled"
-            and incident.reporter_role == "enterprise"
-            and incident.enterprise_id == actor.get("enterprise_id")):
-        return
-    raise NotOnCase({"incident_id": ["you were not notified of this incident"]})
 
 
 # --- events from what a change added ---------------------------------------------------------
@@ -243,7 +228,8 @@ def _state_events(incident, entry, now):
 def _ack_latency(incident, entry):
     if entry.kind != "acknowledged":
         return None
-    pages = [n for n in incident.notifications if n.recipient.id == entry.who and n.step is not None]
+    pages = [n for n in incident.notifications
+             if n.recipient.id == entry.who and n.step is not None]
     return (entry.at - pages[-1].sent_at).total_seconds() if pages else None
 
 
@@ -295,7 +281,7 @@ def request_step(repo, request_id, command, actor, now):
     step = command["step"]
     for _ in range(ATTEMPTS):
         request, version = repo.get_request(request_id)
-        _check_request_actor(request, actor, step)
+        request.check_may_take(step, actor["role"], actor.get("enterprise_id"))
         note = command.get("note", "")
         if step == "route":
             request.route(req.Routing(command.get("routed_to_kind", ""),
@@ -314,15 +300,6 @@ def request_step(repo, request_id, command, actor, now):
         if repo.save_request(request, version, events):
             return request
     raise ChangedMeanwhile({"request_id": ["too many concurrent changes; try again"]})
-
-
-def _check_request_actor(request, actor, step):
-    """The enterprise rates its own requests; officers and supervisors do the rest."""
-    if actor["role"] == "enterprise":
-        if step != "rate" or actor.get("enterprise_id") != request.enterprise_id:
-            raise NotOnCase({"step": ["an enterprise may only rate its own requests"]})
-    elif step == "rate":
-        raise NotOnCase({"step": ["only the enterprise rates a request"]})
 
 
 def _request_event(event_type, request, actor, note, now):

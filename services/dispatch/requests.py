@@ -17,6 +17,8 @@ from kit.errors import ValidationFailed, crosses_broker
 # Police specialist departments a request can be routed to (the "N" of "1+N").
 from services.enterprise.domain import DEPARTMENTS
 
+from .exceptions import NotOnCase
+
 
 # --- errors --------------------------------------------------------------------------------
 
@@ -466,6 +468,14 @@ class ServiceRequest:
         note = _checked_note(note, required=True)
         self.closed_at = now
         self._move("closed", now, actor, note)
+
+    def check_may_take(self, step: str, role: str, enterprise_id: str | None) -> None:
+        """The enterprise rates its own requests; officers and supervisors do the rest."""
+        if role == "enterprise":
+            if step != "rate" or enterprise_id != self.enterprise_id:
+                raise NotOnCase({"step": ["an enterprise may only rate its own requests"]})
+        elif step == "rate":
+            raise NotOnCase({"step": ["only the enterprise rates a request"]})
 
     def rate(self, score: int, now: datetime, actor: str) -> None:
         """The enterprise's rating, 1 to 5, given once after closing."""

@@ -13,7 +13,7 @@ from services.dispatch import handlers
 from services.dispatch.domain import (CLOSED_STATES, TRANSITIONS, AuditEntry, DepartmentCall,
                                       Incident, Policy, Recipient, ladder_from_responders)
 from services.dispatch.exceptions import (AckNotAllowed, AcknowledgementTooLate,
-                                          IncidentClosed, TransitionRefused)
+                                          IncidentClosed, NotOnCase, TransitionRefused)
 
 NOW = datetime(2025, 4, 15, 8, 30)
 POLICY = Policy()
@@ -458,6 +458,26 @@ class TestMove:
 
 
 # --- departments ---------------------------------------------------------------------------------
+
+
+class TestWhoMayAct:
+    def test_supervisors_and_notified_officers_may_act(self):
+        incident = reported()
+        incident.check_may_act("supervisor", "sup-1")
+        incident.check_may_act("officer", A.id)
+        incident.check_may_act("officer", DUTY.id)
+
+    def test_an_officer_not_notified_may_not(self):
+        with pytest.raises(NotOnCase) as refused:
+            reported().check_may_act("officer", B.id)
+        assert "incident_id" in refused.value.errors
+
+    def test_the_reporting_enterprise_may_only_cancel(self):
+        incident = reported()
+        incident.check_may_act("enterprise", "u1", "e1", "cancelled")
+        for enterprise_id, state in (("e1", "resolved"), ("e2", "cancelled")):
+            with pytest.raises(NotOnCase):
+                incident.check_may_act("enterprise", "u1", enterprise_id, state)
 
 
 class TestDepartments:

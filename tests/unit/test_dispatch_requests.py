@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from kit.errors import ValidationFailed
+from services.dispatch.exceptions import NotOnCase
 from services.dispatch.requests import (AGENCIES, DEPARTMENTS, HANDLERS, SERVICES,
                                         TRANSITIONS, AttributeDefinition, InvalidRequest,
                                         InvalidVisit, Note, PlanOutcome,
@@ -496,6 +497,20 @@ class TestDeadlineAndRating:
         with pytest.raises(RequestTransitionNotAllowed) as exc:
             request.rate(5, NOON, "ent-user")
         assert refused(exc) == {"status": ["cannot rate a request that is in_progress"]}
+
+
+class TestWhoMayTakeAStep:
+    def test_only_the_enterprise_rates_and_only_its_own(self):
+        request = in_status("closed")
+        request.check_may_take("rate", "enterprise", "e1")
+        request.check_may_take("close", "officer", None)
+        for step, role, enterprise_id, reason in (
+                ("rate", "enterprise", "e2", "an enterprise may only rate its own requests"),
+                ("close", "enterprise", "e1", "an enterprise may only rate its own requests"),
+                ("rate", "officer", None, "only the enterprise rates a request")):
+            with pytest.raises(NotOnCase) as exc:
+                request.check_may_take(step, role, enterprise_id)
+            assert refused(exc) == {"step": [reason]}
 
 
 class TestDefaultRouting:
