@@ -138,9 +138,10 @@ class EnterpriseService:
 
     @rpc(expected_exceptions=EXPECTED)
     def assign(self, enterprise_id, command, actor=""):
+        now = utcnow()
         history = handlers.assign(self.store, enterprise_id,
-                                  load(schemas.AssignmentInput, command), actor, utcnow())
-        return dump(schemas.Assignments, handlers.assignments_view(history, utcnow()))
+                                  load(schemas.AssignmentInput, command), actor, now)
+        return dump(schemas.Assignments, handlers.assignments_view(history, now))
 
     @rpc(expected_exceptions=EXPECTED)
     def get_assignments(self, enterprise_id):
