@@ -13,7 +13,7 @@ from nameko.web.handlers import HttpRequestHandler
 
 from kit.errors import ValidationFailed
 
-from .auth import EVERYONE, authenticate, check_role
+from .auth import EVERYONE, TokenRules, authenticate, check_role
 from .errors import error_response, json_response
 from .idempotency import IdempotencyStore, fingerprint
 
@@ -31,21 +31,19 @@ class Api(HttpRequestHandler):
         self.status = status
         self.public = public
         self.csv_body = csv_body
-        self.secret = None
+        self.tokens = None
         super().__init__(method, url, **kwargs)
 
     def setup(self):
         super().setup()
-        self.secret = self.container.config.get("JWT_SECRET")
-        if not self.secret:
-            raise RuntimeError("JWT_SECRET is not set; the gateway cannot check tokens")
+        self.tokens = TokenRules.from_config(self.container.config)  # refuses a weak secret
 
     def handle_request(self, request):
         request.shallow = False
         try:
             principal = None
             if not self.public:
-                principal = authenticate(self.secret, request.headers.get("Authorization"))
+                principal = authenticate(self.tokens, request.headers.get("Authorization"))
                 check_role(principal, self.roles)
             key = request.headers.get("Idempotency-Key")
             if self.method == "POST" and key and principal is not None:
