@@ -5,21 +5,26 @@ those of the service behind it (validation happens there, once); here they descr
 route in the OpenAPI document. The decorated method gets (request, principal, **path values,
 body=...) and returns a body, or (status, body).
 """
-import json
 from functools import partial
 
 from eventlet.event import Event
 from nameko.web.handlers import HttpRequestHandler
 
-from kit.errors import ValidationFailed
-
 from .auth import EVERYONE, TokenRules, authenticate, check_role
-from .errors import error_response, json_response
+from .body import csv_body, json_body
+from .errors import error_response, json_response, refusals
 from .idempotency import IdempotencyStore, fingerprint
+from .server import GatewayServer
 
 
 class Api(HttpRequestHandler):
+    """A route of the gateway's web server (gateway.server: body limits, read timeout, JSON
+    404/405). Every exception of the error table with a 4xx is expected, and each error is
+    logged once, by error_response, as the answer it became."""
+
+    server = GatewayServer()
     idempotency = IdempotencyStore()
+    logs_its_answers = True
 
     def __init__(self, method, url, *, roles=EVERYONE, summary="", body=None, returns=None,
                  query=None, status=200, public=False, csv_body=False, **kwargs):
@@ -32,6 +37,7 @@ class Api(HttpRequestHandler):
         self.public = public
         self.csv_body = csv_body
         self.tokens = None
+        kwargs.setdefault("expected_exceptions", refusals())
         super().__init__(method, url, **kwargs)
 
     def setup(self):
@@ -56,14 +62,14 @@ class Api(HttpRequestHandler):
             status, body = self._run(request, principal)
             return json_response(body, status)
         except Exception as exc:
-            return error_response(exc)
+            return error_response(exc, request)
 
     def _run(self, request, principal):
         kwargs = dict(request.path_values)
         if self.csv_body:
-            kwargs["body"] = request.get_data(as_text=True)
+            kwargs["body"] = csv_body(request)
         elif self.method in ("POST", "PATCH", "PUT"):
-            kwargs["body"] = _json_body(request)
+            kwargs["body"] = json_body(request, required=self.body_schema is not None)
         event = Event()
         self.container.spawn_worker(
             self, (request, principal), kwargs,
@@ -71,16 +77,6 @@ class Api(HttpRequestHandler):
             handle_result=partial(self.handle_result, event))
         result = event.wait()
         return result if isinstance(result, tuple) else (self.status, result)
-
-
-def _json_body(request):
-    raw = request.get_data()
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError as error:
-        raise ValidationFailed({"_body": [f"not valid JSON: {error}"]}) from None
 
 
 api = Api.decorator

@@ -3,18 +3,24 @@
 The body is always {"error": CODE, "message": text}, plus "fields" for validation errors.
 Lookup follows the exception's class hierarchy, so a specific refusal (InvalidEnterprise)
 finds its general entry (ValidationFailed). Anything not in the table is a bug: 500.
+
+Every error answer is logged once, escaped: a 4xx as one INFO line (method, path, status,
+code, message), a 5xx of the table as one ERROR line, and only a bug (500) with its traceback.
 """
 import json
 import logging
 
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.wrappers import Response
 
 from kit.errors import ServiceUnavailable, ValidationFailed
+from kit.logs import escape, format_exception
 from services.dispatch import exceptions as dispatch
 from services.dispatch import requests as dispatch_requests
 from services.enterprise import exceptions as registry
 
 from .auth import AuthenticationFailed, Forbidden
+from .body import PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 from .idempotency import IdempotencyKeyReused, RequestInProgress
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,11 @@ ERRORS = {
     RequestInProgress: (409, "REQUEST_IN_PROGRESS"),
     IdempotencyKeyReused: (422, "IDEMPOTENCY_KEY_REUSED"),
     ServiceUnavailable: (503, "SERVICE_UNAVAILABLE"),
+    NotFound: (404, "NOT_FOUND"),
+    MethodNotAllowed: (405, "METHOD_NOT_ALLOWED"),
+    RequestTimeout: (408, "REQUEST_TIMEOUT"),
+    PayloadTooLarge: (413, "PAYLOAD_TOO_LARGE"),
+    UnsupportedMediaType: (415, "UNSUPPORTED_MEDIA_TYPE"),
 }
 UNEXPECTED = (500, "UNEXPECTED_ERROR")
 
@@ -53,19 +64,43 @@ def status_and_code(exc):
     for cls in type(exc).__mro__:
         if cls in ERRORS:
             return ERRORS[cls]
+    if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
+        return exc.code, exc.name.upper().replace(" ", "_")
     return UNEXPECTED
 
 
-def error_response(exc):
+def refusals():
+    """The exceptions of the table answered with a 4xx: expected, not incidents."""
+    return tuple(cls for cls, (status, _) in ERRORS.items() if status < 500)
+
+
+def error_response(exc, request=None):
+    """The error's answer in the one shape; the answer is logged (see above)."""
     status, code = status_and_code(exc)
-    if status == 500:
-        log.error("unexpected error", exc_info=(type(exc), exc, exc.__traceback__))
-    body = {"error": code, "message": str(exc) if status != 500 else "unexpected error"}
+    message = exc.description if isinstance(exc, HTTPException) else str(exc)
+    _log_answer(request, status, code, exc, message)
+    body = {"error": code, "message": message if status != 500 else "unexpected error"}
     if isinstance(exc, ValidationFailed):
         body["fields"] = exc.errors
-    return json_response(body, status)
+    headers = None
+    if isinstance(exc, HTTPException):  # e.g. Allow on a 405
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+    return json_response(body, status, headers)
+
+
+def _log_answer(request, status, code, exc, message):
+    where = f"{escape(request.method)} {escape(request.path)}" if request is not None else "-"
+    line = f"{where} -> {status} {code}: {escape(message)}"
+    if (status, code) == UNEXPECTED:
+        log.error("%s\n%s", line, format_exception(exc))
+    elif status >= 500:
+        log.error("%s", line)
+    else:
+        log.info("%s", line)
 
 
 def json_response(body, status=200, headers=None):
-    return Response(json.dumps(body, ensure_ascii=False), status=status, headers=headers,
-                    mimetype="application/json")
+    """`body` as JSON. Text that UTF-8 cannot hold (a lone surrogate) is written as its JSON
+    escape, so no answer fails to encode."""
+    data = json.dumps(body, ensure_ascii=False).encode("utf-8", "backslashreplace")
+    return Response(data, status=status, headers=headers, mimetype="application/json")

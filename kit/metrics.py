@@ -2,12 +2,17 @@
 
 `Metrics` times every entrypoint of the service it is declared on (requests, errors by kind,
 latency histogram) and serves the process's registry on `METRICS_PORT` (0 or unset: not
-served, still counted). Domain gauges are declared by each service with `gauge()`.
+served, still counted). An expected error (a refusal) is counted, and logged as one line
+without a traceback (`kit.logs`); only an unexpected one is logged with its traceback. HTTP
+answers are counted by route and status with `count_http_response()`, whether or not a
+worker ran. Domain gauges are declared by each service with `gauge()`.
 """
 import time
 
 from nameko.extensions import DependencyProvider
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+
+from . import logs
 
 REQUESTS = Counter("liaison_entrypoint_requests_total", "Entrypoint calls handled.",
                    ["service", "entrypoint"])
@@ -17,6 +22,9 @@ ERRORS = Counter("liaison_entrypoint_errors_total",
 LATENCY = Histogram("liaison_entrypoint_duration_seconds", "Time spent in an entrypoint.",
                     ["service", "entrypoint"],
                     buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
+HTTP_RESPONSES = Counter("liaison_http_responses_total",
+                         "HTTP answers by route (the entrypoint's name, 'unmatched' when no "
+                         "route matched) and status code.", ["service", "route", "status"])
 
 _served_ports = set()
 _gauges = {}
@@ -26,6 +34,10 @@ def _metric(kind, name, documentation, labels, **options):
     if name not in _gauges:
         _gauges[name] = kind(name, documentation, list(labels), **options)
     return _gauges[name]
+
+
+def count_http_response(service, route, status):
+    HTTP_RESPONSES.labels(service, route, str(status)).inc()
 
 
 def gauge(name, documentation, labels=()):
@@ -46,6 +58,7 @@ class Metrics(DependencyProvider):
         self.started = {}
 
     def setup(self):
+        logs.one_line_for_expected_errors()
         port = int(self.container.config.get("METRICS_PORT") or 0)
         if port and port not in _served_ports:
             start_http_server(port, addr="127.0.0.1", registry=REGISTRY)

@@ -6,6 +6,8 @@ field and reason. In `all_or_nothing` mode one rejected row means nothing is imp
 at all. All-or-nothing holds at check time: a row refused at write time (a record changed by
 someone else meanwhile) is reported rejected, and the rows written before it stay. Rows name other records by their natural keys (grid code, park and station names,
 badge numbers, credit codes), since whoever fills in a spreadsheet does not know our ids.
+A file over MAX_FILE_BYTES or MAX_ROWS rows, or with a field over MAX_FIELD_CHARS, is refused
+whole (400), naming the line where it goes over.
 """
 import csv
 import io
@@ -16,6 +18,10 @@ from kit.schemas import load
 from . import handlers, schemas
 from .domain import Grid, Park, Station
 from .exceptions import AssignmentChangedMeanwhile, InvalidImport
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_ROWS = 5000
+MAX_FIELD_CHARS = 10_000
 
 COLUMNS = {
     "enterprises": ("name", "credit_code", "kind", "level", "stage", "grid_code", "park_name",
@@ -45,12 +51,10 @@ class RowRejected(Exception):
 
 
 def import_csv(repo, kind, text, mode, actor, now):
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    _check_header(kind, reader.fieldnames)
+    rows = read_rows(kind, text)
     lookups = _Lookups(repo)
     planned, rejected, seen = [], [], set()
-    for row in _rows(reader):
-        line = reader.line_num
+    for line, row in rows:
         try:
             key = row.get("credit_code") if kind != "officers" else row.get("badge_number")
             if key in seen:
@@ -75,12 +79,50 @@ def import_csv(repo, kind, text, mode, actor, now):
             "rejected": rejected}
 
 
-def _rows(reader):
-    """The reader's rows; a file the csv module cannot parse is refused, naming the line."""
+def read_rows(kind, text):
+    """[(line, row)] of the file, after its header is checked. A file that cannot be parsed,
+    or is over a limit, is refused whole, naming the line."""
+    _check_size(text)
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = _parsed(reader, lambda: reader.fieldnames)
+    _check_fields(1, header or ())
+    _check_header(kind, header)
+    rows = []
+    while (row := _parsed(reader, lambda: next(reader, None))) is not None:
+        if len(rows) == MAX_ROWS:
+            _refuse(reader.line_num, f"more than {MAX_ROWS} rows; split the file")
+        _check_fields(reader.line_num, row.values())
+        rows.append((reader.line_num, row))
+    return rows
+
+
+def _parsed(reader, step):
+    """step() on the reader; a csv.Error refuses the file, naming the line being read."""
     try:
-        yield from reader
+        return step()
     except csv.Error as error:
-        raise InvalidImport({"text": [f"line {reader.line_num + 1}: {error}"]}) from None
+        reason = str(error)
+    if "field limit" in reason:  # the csv module's own limit, above ours
+        reason = f"a field is longer than {MAX_FIELD_CHARS} characters"
+    _refuse(reader.line_num + 1, reason)
+
+
+def _check_size(text):
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) > MAX_FILE_BYTES:
+        _refuse(data.count(b"\n", 0, MAX_FILE_BYTES) + 1,
+                f"the file is over {MAX_FILE_BYTES} bytes; split it")
+
+
+def _check_fields(line, values):
+    for value in values:
+        for text in value if isinstance(value, list) else (value,):  # extra fields: a list
+            if text is not None and len(text) > MAX_FIELD_CHARS:
+                _refuse(line, f"a field is longer than {MAX_FIELD_CHARS} characters")
+
+
+def _refuse(line, reason):
+    raise InvalidImport({"text": [f"line {line}: {reason}"]})
 
 
 def _check_header(kind, header):
