@@ -1,16 +1,19 @@
 """The gateway's HTTP entrypoint: authentication, JSON in and out, errors from the one table.
 
-`api(method, url, roles=..., body=Schema, returns=Schema)` declares a route. The schemas are
-those of the service behind it (validation happens there, once); here they describe the
-route in the OpenAPI document. The decorated method gets (request, principal, **path values,
-body=...) and returns a body, or (status, body).
+`api(method, url, body=Schema, returns=Schema)` declares a route. The schemas are those of
+the service behind it (validation happens there, once); here they describe the route in the
+OpenAPI document. Who may call it, and what they see of the answer, is the route's rule in
+gateway.policy (named after the method): the decorated method gets (request, grant, **path
+values, body=...) only once the policy allowed the call, and returns a body, or
+(status, body), which goes out through the caller's view.
 """
-from functools import partial
+from functools import partial, wraps
 
 from eventlet.event import Event
 from nameko.web.handlers import HttpRequestHandler
 
-from .auth import EVERYONE, TokenRules, authenticate, check_role
+from . import policy
+from .auth import TokenRules, authenticate
 from .body import csv_body, json_body
 from .errors import error_response, json_response, refusals
 from .idempotency import IdempotencyStore, fingerprint
@@ -26,9 +29,8 @@ class Api(HttpRequestHandler):
     idempotency = IdempotencyStore()
     logs_its_answers = True
 
-    def __init__(self, method, url, *, roles=EVERYONE, summary="", body=None, returns=None,
+    def __init__(self, method, url, *, summary="", body=None, returns=None,
                  query=None, status=200, public=False, csv_body=False, **kwargs):
-        self.roles = roles
         self.summary = summary
         self.body_schema = body
         self.returns = returns
@@ -50,7 +52,6 @@ class Api(HttpRequestHandler):
             principal = None
             if not self.public:
                 principal = authenticate(self.tokens, request.headers.get("Authorization"))
-                check_role(principal, self.roles)
             key = request.headers.get("Idempotency-Key")
             if self.method == "POST" and key and principal is not None:
                 status, body, replayed = self.idempotency.run_once(
@@ -79,4 +80,25 @@ class Api(HttpRequestHandler):
         return result if isinstance(result, tuple) else (self.status, result)
 
 
-api = Api.decorator
+def api(method, url, **options):
+    """Declare a route guarded by its rule in gateway.policy (a route without one cannot be
+    declared): the rule decides the call with the services' facts before the route runs, and
+    the answer goes out through the caller's view."""
+    def declare(route):
+        operation = route.__name__
+        rule = policy.rule_for(operation)
+
+        @wraps(route)
+        def guarded(service, request, principal, **values):
+            if rule.public:
+                return route(service, request, None, **values)
+            grant = policy.Gate(service.enterprise, service.dispatch).authorize(
+                operation, principal, values)
+            answer = route(service, request, grant, **values)
+            status, body = answer if isinstance(answer, tuple) else (None, answer)
+            body = grant.project(body, values.get("kind"))
+            return body if status is None else (status, body)
+
+        return Api.decorator(method, url, public=rule.public, **options)(guarded)
+
+    return declare

@@ -168,33 +168,3 @@ def authenticate(rules, authorization):
         raise AuthenticationFailed("an officer token must carry officer_id")
     return Principal(claims["sub"], role, **ids)
 
-
-def check_role(principal, roles):
-    if principal.role not in roles:
-        raise Forbidden(f"the {principal.role} role may not do this")
-
-
-def check_enterprise(principal, enterprise_id, assigned_ids):
-    """Raise Forbidden unless the principal may read enterprise `enterprise_id`.
-
-    `assigned_ids()` is called only for officers: the enterprises they are assigned to now."""
-    if principal.manages or principal.role == "agency":
-        return
-    if principal.role == "enterprise" and principal.enterprise_id == enterprise_id:
-        return
-    if principal.role == "officer" and enterprise_id in assigned_ids():
-        return
-    raise Forbidden(f"no access to enterprise {enterprise_id}")
-
-
-def check_officer_self(principal, officer_id):
-    if principal.manages or (principal.role == "officer" and principal.officer_id == officer_id):
-        return
-    raise Forbidden(f"no access to officer {officer_id}")
-
-
-def redact(principal, enterprise):
-    """An agency does not see the enterprise's contact person (personal data)."""
-    if principal.role == "agency":
-        enterprise = {k: v for k, v in enterprise.items() if k != "contact"}
-    return enterprise

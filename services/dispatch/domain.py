@@ -270,12 +270,13 @@ class Incident:
         return {n.recipient.id for n in self.notifications if n.recipient.kind == "officer"}
 
     def check_may_act(self, role: str, actor_id: str, enterprise_id: str | None = None,
-                      state: str | None = None) -> None:
-        """Officers act only on incidents they were notified of; an enterprise may only
-        cancel what it reported; supervisors and admins may act on any."""
+                      state: str | None = None, capacity: str | None = None) -> None:
+        """Officers act on incidents they were notified of, and the enterprise's three chiefs
+        at once (capacity "chief"); an enterprise may only cancel what it reported;
+        supervisors and admins may act on any."""
         if role in ("admin", "supervisor"):
             return
-        if role == "officer" and actor_id in self.notified_officer_ids():
+        if role == "officer" and (capacity == "chief" or actor_id in self.notified_officer_ids()):
             return
         if (role == "enterprise" and state == "cancelled" and self.reporter_role == "enterprise"
                 and self.enterprise_id == enterprise_id):

@@ -143,7 +143,8 @@ def fire_deadline(repo, incident_id, policy, now):
 
 def move_incident(repo, incident_id, state, actor, note, now):
     def move(incident):
-        incident.check_may_act(actor["role"], actor["id"], actor.get("enterprise_id"), state)
+        incident.check_may_act(actor["role"], actor["id"], actor.get("enterprise_id"), state,
+                               actor.get("capacity"))
         if incident.state == state:
             return False  # the same command again: already done
         incident.move_to(state, actor["id"], now, note)
@@ -154,7 +155,8 @@ def move_incident(repo, incident_id, state, actor, note, now):
 
 def call_departments(repo, incident_id, departments, actor, now):
     def call(incident):
-        incident.check_may_act(actor["role"], actor["id"], actor.get("enterprise_id"))
+        incident.check_may_act(actor["role"], actor["id"], actor.get("enterprise_id"),
+                               capacity=actor.get("capacity"))
         return bool(incident.call_departments(departments, actor["id"], now))
 
     return change_incident(repo, incident_id, call, now)

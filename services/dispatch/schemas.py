@@ -29,9 +29,19 @@ class ExternalReport(IncidentInput):
 
 
 class Actor(Schema):
+    """Who acts, as the gateway's access policy established it. `capacity` "chief": an
+    officer acting as one of the enterprise's three chiefs, who may act before being paged."""
     role = fields.String(required=True)
     id = fields.String(required=True)
     enterprise_id = fields.String(load_default=None, allow_none=True)
+    capacity = fields.String(load_default=None, allow_none=True,
+                             validate=validate.OneOf(("chief",)))
+
+
+class Reach(Schema):
+    """A listing kept to these enterprises, or to cases that name this officer."""
+    enterprise_ids = fields.List(fields.String(), required=True)
+    officer_id = fields.String(load_default=None, allow_none=True)
 
 
 class AcknowledgementInput(Schema):
@@ -53,6 +63,7 @@ class IncidentFilter(Schema):
     enterprise_id = fields.String()
     officer_id = fields.String()
     state = fields.String(validate=validate.OneOf(STATES))
+    reach = fields.Nested(Reach)
 
 
 class Notification(Schema):
@@ -127,6 +138,7 @@ class RequestStepInput(Schema):
 class RequestFilter(Schema):
     enterprise_id = fields.String()
     status = fields.String(validate=validate.OneOf(req.STATUSES))
+    reach = fields.Nested(Reach)
 
 
 class Routing(Schema):

@@ -51,11 +51,13 @@ class DeadlineDoc(Document):
 
 class RequestDoc(Document):
     meta = {"collection": "requests", "db_alias": ALIAS,
-            "indexes": [storage.OUTBOX_INDEX, ("enterprise_id", "-requested_at"), "status"]}
+            "indexes": [storage.OUTBOX_INDEX, ("enterprise_id", "-requested_at"), "status",
+                        "routed_officer"]}
     id = StringField(primary_key=True)
     enterprise_id = StringField(required=True)
     status = StringField(required=True)
     requested_at = DateTimeField(required=True)
+    routed_officer = StringField()
     version = IntField(required=True)
     body = DictField()
     outbox = ListField(DictField())
@@ -125,8 +127,10 @@ class Repository:
         return _incident(raw["body"])
 
     def list_incidents(self, skip=0, limit=50, enterprise_id=None, officer_id=None,
-                       state=None):
-        query = {}
+                       state=None, reach=None):
+        """Newest first. `reach` ({enterprise_ids, officer_id}) keeps only the incidents of
+        those enterprises or paged to that officer."""
+        query = _reach(reach, "officer_ids")
         if enterprise_id is not None:
             query["enterprise_id"] = enterprise_id
         if officer_id is not None:
@@ -212,9 +216,12 @@ class Repository:
         self.unit.touch(collection, request.id, entries)
         return True
 
-    def list_requests(self, skip=0, limit=50, enterprise_id=None, status=None):
-        query = {k: v for k, v in (("enterprise_id", enterprise_id), ("status", status))
-                 if v is not None}
+    def list_requests(self, skip=0, limit=50, enterprise_id=None, status=None, reach=None):
+        """Newest first. `reach` ({enterprise_ids, officer_id}) keeps only the requests of
+        those enterprises or routed to that officer."""
+        query = _reach(reach, "routed_officer")
+        query.update({k: v for k, v in (("enterprise_id", enterprise_id), ("status", status))
+                      if v is not None})
         collection = RequestDoc._get_collection()
         total = collection.count_documents(query)
         rows = collection.find(query, {"body": 1}).sort("requested_at", -1).skip(skip).limit(limit)
@@ -286,9 +293,21 @@ def _incident(body):
 
 
 def _request_row(request, version):
+    routed = request.routed_to
     return {"_id": request.id, "enterprise_id": request.enterprise_id,
             "status": request.status, "requested_at": request.requested_at,
+            "routed_officer": routed.target if routed and routed.kind == "officer" else None,
             "version": version, "body": storage.plain(request)}
+
+
+def _reach(reach, officer_field):
+    """The query part that keeps a listing to what a caller's scope reaches."""
+    if reach is None:
+        return {}
+    either = [{"enterprise_id": {"$in": list(reach.get("enterprise_ids") or [])}}]
+    if reach.get("officer_id"):
+        either.append({officer_field: reach["officer_id"]})
+    return {"$or": either}
 
 
 def _request(body):

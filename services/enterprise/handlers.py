@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from contracts.envelope import make_envelope
 from contracts.events import REGISTRY_EVENTS, REGISTRY_SOURCE
+from kit.errors import RecordNotFound
 
 from . import domain
 from .domain import (AssignmentHistory, AssignmentVersion, Contact, Enterprise, Grid, Officer,
@@ -165,6 +166,26 @@ def enterprises_assigned_to(repo, officer_id, at):
     """Ids of the enterprises whose assignment in force at `at` names the officer."""
     return sorted(h.enterprise_id for h in repo.assignments_held_by(officer_id)
                   if (version := h.at(at)) is not None and officer_id in version.officer_ids())
+
+
+def officer_reach(repo, officer_id, at):
+    """What an officer's work reaches at `at`: the seats it holds per enterprise (from the
+    assignments in force), its specialist departments, and its colleagues (every officer
+    holding a seat on one of those enterprises). An unknown officer reaches nothing."""
+    try:
+        officer = repo.get(Officer, officer_id)
+    except RecordNotFound:
+        return {"officer_id": officer_id, "seats": {}, "departments": [], "colleagues": []}
+    seats, colleagues = {}, set()
+    for history in repo.assignments_held_by(officer_id):
+        version = history.at(at)
+        if version is None or officer_id not in version.officer_ids():
+            continue
+        seats[history.enterprise_id] = [seat.removesuffix("_id") for seat in domain.SEATS
+                                        if getattr(version, seat) == officer_id]
+        colleagues |= version.officer_ids()
+    return {"officer_id": officer_id, "seats": seats, "departments": list(officer.departments),
+            "colleagues": sorted(colleagues - {officer_id})}
 
 
 

@@ -205,6 +205,14 @@ class Responders(Schema):
                        "assignment taking effect or absence starting or ending; null: none."})
 
 
+class OfficerReach(Schema):
+    """What an officer's work reaches now: seats per enterprise, departments, colleagues."""
+    officer_id = fields.String(required=True)
+    seats = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)
+    departments = fields.List(fields.String(), required=True)
+    colleagues = fields.List(fields.String(), required=True)
+
+
 class ResponderQuery(Schema):
     at = UtcDateTime(load_default=None)
 

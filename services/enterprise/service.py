@@ -161,6 +161,12 @@ class EnterpriseService:
         return handlers.enterprises_assigned_to(self.store, officer_id, utcnow())
 
     @rpc(expected_exceptions=EXPECTED)
+    def officer_reach(self, officer_id):
+        """The seats an officer holds now, its departments and colleagues (for access checks)."""
+        return dump(schemas.OfficerReach, handlers.officer_reach(self.store, officer_id,
+                                                                 utcnow()))
+
+    @rpc(expected_exceptions=EXPECTED)
     def responders(self, enterprise_id, at=None):
         """Who responds for the enterprise at `at` (default now): A, B, chiefs, station."""
         moment = load(schemas.ResponderQuery, {"at": at} if at else {})["at"] or utcnow()

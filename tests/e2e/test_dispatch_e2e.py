@@ -203,7 +203,7 @@ def test_cases_over_http_are_role_checked_and_bad_input_is_refused(platform, htt
                      headers=as_("officer", officer_id=b), json={"notification_id": page["id"]})
     paged = http("POST", f"/v1/incidents/{own.json()['id']}/acknowledgements",
                  headers=as_("officer", officer_id=a), json={"notification_id": page["id"]})
-    assert not_paged.status_code == 403 and not_paged.json()["error"] == "ACK_NOT_ALLOWED"
+    assert not_paged.status_code == 403 and not_paged.json()["error"] == "FORBIDDEN"
     assert paged.status_code == 200 and paged.json()["state"] == "acknowledged"
 
     before = (http("GET", "/v1/incidents").json()["total"],

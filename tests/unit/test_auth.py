@@ -1,5 +1,4 @@
-"""Bearer tokens: who they name, how long they live, who issued them for whom; and who may
-read which enterprise."""
+"""Bearer tokens: who they name, how long they live, who issued them for whom."""
 import os
 from datetime import datetime, timedelta, timezone
 
@@ -7,8 +6,8 @@ import jwt
 import pytest
 
 from gateway import token as token_command
-from gateway.auth import (ROLES, AuthenticationFailed, Forbidden, Principal, TokenRules,
-                          WeakSecret, authenticate, check_enterprise, issue_token, redact)
+from gateway.auth import (ROLES, AuthenticationFailed, Principal, TokenRules,
+                          WeakSecret, authenticate, issue_token)
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
 RULES = TokenRules(SECRET)
@@ -299,58 +298,3 @@ def test_the_command_without_any_secret_says_how_to_get_one(command, monkeypatch
     monkeypatch.delenv("JWT_SECRET")
     principal, error = command("admin", "--sub", "chen.li")
     assert principal is None and "run infra/up first" in error
-
-
-# --- who may read which enterprise ----------------------------------------------------------
-
-
-def _no_assignments():
-    raise AssertionError("assigned ids are only looked up for officers")
-
-
-@pytest.mark.parametrize("role", ["admin", "supervisor", "agency"])
-def test_managers_and_agencies_read_any_enterprise(role):
-    check_enterprise(Principal("u", role), "e2", _no_assignments)
-
-
-def test_an_enterprise_reads_itself():
-    check_enterprise(Principal("u", "enterprise", enterprise_id="e1"), "e1", _no_assignments)
-
-
-def test_an_enterprise_may_not_read_another():
-    with pytest.raises(Forbidden, match="no access to enterprise e2"):
-        check_enterprise(Principal("u", "enterprise", enterprise_id="e1"), "e2",
-                         _no_assignments)
-
-
-def test_an_officer_reads_the_enterprises_assigned_to_them():
-    officer = Principal("u", "officer", officer_id="o1")
-    check_enterprise(officer, "e1", lambda: ["e1", "e3"])
-    check_enterprise(officer, "e3", lambda: ["e1", "e3"])
-    with pytest.raises(Forbidden, match="no access to enterprise e2"):
-        check_enterprise(officer, "e2", lambda: ["e1", "e3"])
-
-
-def test_an_officer_with_no_assignments_reads_nothing():
-    with pytest.raises(Forbidden):
-        check_enterprise(Principal("u", "officer", officer_id="o1"), "e1", lambda: [])
-
-
-# --- personal data ---------------------------------------------------------------------------
-
-ENTERPRISE = {"id": "e1", "name": "Minjiang Tools",
-              "contact": {"name": "Chen Li", "phone": "0591-1234567"}}
-
-
-def test_redact_removes_the_contact_for_an_agency():
-    redacted = redact(Principal("u", "agency"), ENTERPRISE)
-    assert redacted == {"id": "e1", "name": "Minjiang Tools"}
-    assert "contact" in ENTERPRISE  # the original is left alone
-
-
-@pytest.mark.parametrize("principal", [
-    Principal("u", "admin"), Principal("u", "supervisor"),
-    Principal("u", "officer", officer_id="o1"), Principal("u", "enterprise", enterprise_id="e1"),
-])
-def test_redact_keeps_the_contact_for_everyone_else(principal):
-    assert redact(principal, ENTERPRISE) == ENTERPRISE
