@@ -54,11 +54,36 @@ def page_of(items, total, page, per_page, schema):
             "total": total}
 
 
+@cache
 def page_schema(item_schema):
-    """The schema of a page of `item_schema` (for the OpenAPI document)."""
-    return Schema.from_dict({
+    """The schema of a page of `item_schema` (for the OpenAPI document): one class per item
+    schema, named `<Item>Page`, which keeps its item schema as `item_schema`."""
+    page = Schema.from_dict({
         "items": fields.List(fields.Nested(item_schema), required=True),
         "page": fields.Integer(required=True),
         "per_page": fields.Integer(required=True),
         "total": fields.Integer(required=True),
     }, name=f"{item_schema.__name__}Page")
+    page.item_schema = item_schema
+    return page
+
+
+def query_schema(name, *sources, only=None):
+    """The schema of a query string (for the OpenAPI document): the fields of `sources`
+    (e.g. PageQuery and a listing's filter schema), or only those named in `only`, so that
+    fields a service takes from the gateway alone (an officer's reach) stay undocumented."""
+    chosen = {}
+    for source in sources:
+        chosen.update(source().fields)
+    if only is not None:
+        missing = set(only) - set(chosen)
+        if missing:
+            raise ValueError(f"{name}: no field {', '.join(sorted(missing))} in its sources")
+        chosen = {key: chosen[key] for key in only}
+    return Schema.from_dict(chosen, name=name)
+
+
+def listing_query(name, filters=None, only=()):
+    """A listing's query: PageQuery's page and per_page, and the filters named in `only`."""
+    sources = (PageQuery,) if filters is None else (PageQuery, filters)
+    return query_schema(name, *sources, only=("page", "per_page", *only))
