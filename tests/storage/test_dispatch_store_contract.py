@@ -394,6 +394,14 @@ def test_list_incidents_filters_and_puts_the_newest_first(repo):
     assert ids(skip=1, limit=1) == (["mid"], 3)
     assert repo.list_incidents()[0][0] == newest
 
+    # a scope's reach: the incidents of these enterprises, or those paging this officer
+    assert ids(reach={"enterprise_ids": ["e2"], "officer_id": "o-a"}) == (["new", "mid", "old"], 3)
+    assert ids(reach={"enterprise_ids": [], "officer_id": "o-x"}) == (["mid"], 1)
+    assert ids(reach={"enterprise_ids": ["e1"], "officer_id": None}) == (["new", "old"], 2)
+    assert ids(reach={"enterprise_ids": [], "officer_id": "o-b"}) == ([], 0)
+    assert ids(reach={"enterprise_ids": ["e2"], "officer_id": "o-b"},
+               enterprise_id="e1") == ([], 0)  # the reach narrows, never widens, a filter
+
 
 def test_the_officer_filter_follows_the_stored_changes(repo):
     incident = an_incident()
@@ -676,3 +684,33 @@ def test_two_processes_firing_the_same_deadlines_fail_over_each_incident_once(ba
     published = Counter(e["type"] for e in drain_all())
     assert published["incident.failed_over"] == N
     assert published["notification.issued"] == N * 3 + N
+
+
+def test_list_requests_keeps_to_a_reach_of_enterprises_or_the_officer_routed_to(repo):
+    from services.dispatch import requests as req
+
+    def request(request_id, enterprise_id, routed_to, minutes):
+        made = req.ServiceRequest.submit(request_id, enterprise_id, "other", "text", {},
+                                         NOW + timedelta(minutes=minutes), "someone")
+        if routed_to is not None:
+            made.route(req.Routing(*routed_to), NOW + timedelta(minutes=minutes), "dispatch")
+        repo.add_request(made, [])
+
+    request("r1", "e1", ("officer", "o-a"), 1)
+    request("r2", "e2", ("officer", "o-x"), 2)
+    request("r3", "e2", ("department", "traffic"), 3)
+    request("r4", "e3", None, 4)
+
+    def ids(**filters):
+        items, total = repo.list_requests(**filters)
+        return [r.id for r in items], total
+
+    assert ids() == (["r4", "r3", "r2", "r1"], 4)
+    assert ids(reach={"enterprise_ids": ["e3"], "officer_id": "o-x"}) == (["r4", "r2"], 2)
+    assert ids(reach={"enterprise_ids": [], "officer_id": "o-a"}) == (["r1"], 1)
+    assert ids(reach={"enterprise_ids": [], "officer_id": "o-a"}, enterprise_id="e2") == ([], 0)
+    routed, version = repo.get_request("r2")
+    routed.route(req.Routing("officer", "o-a"), NOW + timedelta(minutes=9), "dispatch")
+    assert repo.save_request(routed, version, [])
+    assert ids(reach={"enterprise_ids": [], "officer_id": "o-a"}) == (["r2", "r1"], 2)
+    assert ids(reach={"enterprise_ids": [], "officer_id": "o-x"}) == ([], 0)

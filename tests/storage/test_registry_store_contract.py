@@ -780,3 +780,38 @@ def test_an_assignment_effective_later_changes_who_is_assigned_only_from_then(re
     assert handlers.enterprises_assigned_to(repo, c, LATER) == [enterprise.id]
     assert handlers.enterprises_assigned_to(repo, a, LATER) == []
     assert handlers.enterprises_assigned_to(repo, b, LATER) == [enterprise.id]
+
+
+def test_an_officers_reach_is_its_seats_now_its_departments_and_its_colleagues(repo):
+    station = handlers.create_station(repo, {"name": "城西派出所", "kind": "station",
+                                             "address": "", "phone": ""}, NOW)
+    grid = handlers.create_grid(repo, {"code": "WG-02", "name": "二格",
+                                       "station_id": station.id}, NOW)
+    first, second = (handlers.register_enterprise(repo, {
+        "name": name, "credit_code": credit_code(n), "kind": "enterprise", "level": "other",
+        "stage": "production", "grid_id": grid.id, "park_id": None, "address": "",
+        "workforce": 10, "migrant_workers": 0, "contact": {}}, NOW)
+        for n, name in ((8, "一厂"), (9, "二厂")))
+    a, b, c, chief = (handlers.register_officer(repo, {
+        "badge_number": badge, "name": badge, "role": role, "station_id": station.id,
+        "departments": departments, "phone": ""}, NOW).id
+        for badge, role, departments in (("D1", "community_officer", ["traffic"]),
+                                         ("D2", "community_officer", []),
+                                         ("D3", "community_officer", []),
+                                         ("D4", "area_chief", [])))
+    handlers.assign(repo, first.id, {"a_officer_id": a, "b_officer_id": b, "area_chief_id": chief,
+                                     "departments": [], "effective_from": NOW}, "admin", NOW)
+    handlers.assign(repo, second.id, {"a_officer_id": c, "b_officer_id": a,
+                                      "departments": [], "effective_from": NOW}, "admin", NOW)
+    handlers.assign(repo, second.id, {"a_officer_id": c, "b_officer_id": b,
+                                      "departments": [], "effective_from": LATER}, "admin", NOW)
+
+    reach = handlers.officer_reach(repo, a, NOW)
+    assert reach["seats"] == {first.id: ["a_officer"], second.id: ["b_officer"]}
+    assert reach["departments"] == ["traffic"]
+    assert reach["colleagues"] == sorted({b, c, chief})
+    later = handlers.officer_reach(repo, a, LATER)
+    assert later["seats"] == {first.id: ["a_officer"]} and c not in later["colleagues"]
+    assert handlers.officer_reach(repo, chief, NOW)["seats"] == {first.id: ["area_chief"]}
+    nobody = handlers.officer_reach(repo, "5f0000000000000000000000", NOW)
+    assert nobody["seats"] == {} and nobody["colleagues"] == []
