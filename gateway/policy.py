@@ -299,3 +299,23 @@ def _named(case):
                 if n["recipient"]["kind"] == "officer"}
     routed = case.get("routed_to") or {}
     return {routed.get("target")} if routed.get("kind") == "officer" else set()
+
+
+def table():
+    """The policy as a Markdown table (README's copy is checked against it by a test)."""
+    from .auth import ROLES
+
+    lines = ["| operation | " + " | ".join(ROLES) + " |",
+             "|---|" + "---|" * len(ROLES)]
+    for operation, rule in RULES.items():
+        if rule.public:
+            cells = ["public"] * len(ROLES)
+        else:
+            cells = [rule.scopes.get(role, "-") + (" (view)" if role in rule.views else "")
+                     for role in ROLES]
+        lines.append(f"| `{operation}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(table())

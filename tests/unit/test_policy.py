@@ -183,3 +183,12 @@ def test_views_are_allowlists():
     kept = views.allow(views.AgencyEnterprise, {"id": "e1", "name": "一厂",
                                                 "contact": {"name": "王五"}, "new_field": 1})
     assert kept == {"id": "e1", "name": "一厂"}
+
+
+def test_the_readme_holds_the_policy_table_as_it_is():
+    from pathlib import Path
+
+    from gateway.policy import table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert table() in readme, "README's policy table is stale: python -m gateway.policy"
