@@ -161,9 +161,10 @@ class Grant:
         return self._one(view, answer)
 
     def _one(self, view, item):
-        if view is views.ColleagueOfficer:
-            seen = self.colleagues | {self.principal.officer_id}
-            item = dict(item, phone=item.get("phone") if item.get("id") in seen else None)
+        if view is views.ColleagueOfficer and item.get("id") not in (
+                self.colleagues | {self.principal.officer_id}):
+            item = dict(item, phone=None, absences=[dict(a, note="")
+                                                    for a in item.get("absences") or ()])
         return views.allow(view, item)
 
 

@@ -115,8 +115,9 @@ class AgencyServiceRequest(Schema):
 
 
 class ColleagueOfficer(events.OfficerFacts):
-    """An officer as another officer sees them: the phone only for colleagues (officers on
-    an enterprise the caller also holds a seat on), null otherwise."""
+    """An officer as another officer sees them: the phone and the notes of absences only for
+    colleagues (officers on an enterprise the caller also holds a seat on); otherwise the
+    phone is null and the notes empty."""
     phone = fields.String(required=True, allow_none=True)
     absences = fields.List(fields.Nested(events.AbsenceFacts), required=True)
 

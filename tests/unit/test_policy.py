@@ -173,10 +173,15 @@ def test_an_agency_sees_pages_of_records_through_the_same_view():
 def test_an_officer_sees_the_phones_of_colleagues_only():
     grant = decide("list_officers", officer("o-a"))
     people = [{"id": i, "badge_number": i, "name": i, "role": "community_officer",
-               "station_id": "s1", "departments": [], "phone": f"139{n:08d}", "absences": []}
+               "station_id": "s1", "departments": [], "phone": f"139{n:08d}",
+               "absences": [{"kind": "on_leave", "start": "2026-01-01T00:00:00Z", "end": None,
+                             "note": "家中有事 13800000000"}]}
               for n, i in enumerate(("o-a", "o-b", "o-far"))]
-    phones = {p["id"]: p["phone"] for p in grant.project(people)}
-    assert phones == {"o-a": "13900000000", "o-b": "13900000001", "o-far": None}
+    seen = {p["id"]: p for p in grant.project(people)}
+    assert {i: p["phone"] for i, p in seen.items()} == {
+        "o-a": "13900000000", "o-b": "13900000001", "o-far": None}
+    assert seen["o-far"]["absences"][0]["note"] == "" and seen["o-b"]["absences"][0]["note"]
+    assert seen["o-far"]["absences"][0]["kind"] == "on_leave"
 
 
 def test_views_are_allowlists():
