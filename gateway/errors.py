@@ -4,8 +4,9 @@ The body is always {"error": CODE, "message": text}, plus "fields" for validatio
 Lookup follows the exception's class hierarchy, so a specific refusal (InvalidEnterprise)
 finds its general entry (ValidationFailed). Anything not in the table is a bug: 500.
 
-Every error answer is logged once, escaped: a 4xx as one INFO line (method, path, status,
-code, message), a 5xx of the table as one ERROR line, and only a bug (500) with its traceback.
+Every error answer is logged once, escaped: a 4xx as one INFO line (client, method, path,
+status, code, message), a 5xx of the table as one ERROR line, and only a bug (500) with its
+traceback. (gateway.server logs the other answers, one line each.)
 """
 import json
 import logging
@@ -88,9 +89,17 @@ def error_response(exc, request=None):
     return json_response(body, status, headers)
 
 
+def describe(request):
+    """Who asked for what, escaped for a log line: `client METHOD /path?query`."""
+    if request is None:
+        return "-"
+    target = request.path + (f"?{request.query_string.decode('latin-1')}"
+                             if request.query_string else "")
+    return f"{request.remote_addr} {escape(request.method)} {escape(target)}"
+
+
 def _log_answer(request, status, code, exc, message):
-    where = f"{escape(request.method)} {escape(request.path)}" if request is not None else "-"
-    line = f"{where} -> {status} {code}: {escape(message)}"
+    line = f"{describe(request)} -> {status} {code}: {escape(message)}"
     if (status, code) == UNEXPECTED:
         log.error("%s\n%s", line, format_exception(exc))
     elif status >= 500:

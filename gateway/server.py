@@ -7,11 +7,13 @@
   slowly it trickles, and so must each read of an idle connection: a client that sends half a
   request is disconnected. Each connection is its own green thread, so it blocks nobody else.
 - An unknown path is a 404 and a wrong method a 405 with `Allow`, in the one error shape.
-- Every answer is counted by route and status (`liaison_http_responses_total`).
-- The access log's request line is escaped.
+- Every answer is counted by route and status (`liaison_http_responses_total`) and logged as
+  one escaped line: an error by gateway.errors (with its code), any other answer here. This
+  replaces eventlet's access log.
 """
+import logging
 import socket
-from logging import getLogger
+import time
 
 import eventlet
 from eventlet import wsgi
@@ -21,15 +23,16 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request
 
 from kit.errors import ValidationFailed
-from kit.logs import escape
 from kit.metrics import count_http_response
 
 from .body import PayloadTooLarge, RequestTimeout, read_body
-from .errors import error_response
+from .errors import describe, error_response
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_READ_TIMEOUT = 10.0
 CLOSE_CONNECTION = "gateway.close_connection"
+
+log = logging.getLogger(__name__)
 
 
 class GatewayServer(WebServer):
@@ -58,12 +61,12 @@ class GatewayServer(WebServer):
 
     def get_wsgi_server(self, sock, wsgi_app, protocol=None, debug=False):
         return wsgi.Server(sock, sock.getsockname(), wsgi_app, protocol=GatewayProtocol,
-                           debug=debug, log=getLogger("nameko.web.server"),
-                           socket_timeout=self.read_timeout)
+                           debug=debug, log_output=False, socket_timeout=self.read_timeout)
 
 
 class GatewayApp(WsgiApp):
     def __call__(self, environ, start_response):
+        started = time.perf_counter()
         request = Request(environ, shallow=True)
         route = "unmatched"
         try:
@@ -80,7 +83,11 @@ class GatewayApp(WsgiApp):
                 response = redirect.get_response(environ)
             except HTTPException as error:
                 response = error_response(_described(error, request), request)
-        count_http_response(self.server.container.service_name, route, response.status_code)
+        status = response.status_code
+        count_http_response(self.server.container.service_name, route, status)
+        if status < 400:
+            log.info("%s -> %d in %.1f ms", describe(request), status,
+                     (time.perf_counter() - started) * 1000)
         return response(environ, start_response)
 
 
@@ -118,11 +125,6 @@ class GatewayProtocol(HttpOnlyProtocol):
     def handle_one_response(self):
         self._head_deadline.cancel()  # the head is in; the body has its own deadline
         super().handle_one_response()
-
-    def parse_request(self):
-        parsed = super().parse_request()
-        self.requestline = escape(self.requestline)  # only the access log reads it now
-        return parsed
 
     def get_environ(self):
         environ = super().get_environ()

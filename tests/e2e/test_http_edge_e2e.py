@@ -321,8 +321,8 @@ def test_an_id_holding_a_line_break_writes_no_line_of_its_own(platform, api, sup
         for line in lines:
             assert not line.startswith("2099-01-01"), (name, line)
             assert "\x1b" not in line and "\r" not in line, (name, line)
-            if marker in line:  # escaped by us, or percent-encoded in the access log
-                assert "x\\n2099-01-01" in line or "x%0A2099-01-01" in line, (name, line)
+            if marker in line:
+                assert "x\\n2099-01-01" in line, (name, line)
 
 
 def test_refusals_log_one_line_without_a_traceback(platform, api, supervisor, token):
@@ -336,10 +336,11 @@ def test_refusals_log_one_line_without_a_traceback(platform, api, supervisor, to
     refused(api("GET", f"/v1/enterprises/{missing}", supervisor), 404, "ENTERPRISE_NOT_FOUND")
 
     lines = wait_for_log(platform, "gateway", since["gateway"], missing)
-    answers = [line for line in lines if " -> 4" in line]
-    assert any(f"/v1/enterprises/{other} -> 403 FORBIDDEN" in line for line in answers), lines
-    assert sum(f"{missing} -> 404 ENTERPRISE_NOT_FOUND" in line for line in answers) == 1, lines
-    assert all(" INFO " in line for line in answers), answers
+    forbidden = [line for line in lines if f"/v1/enterprises/{other} " in line]
+    not_found = [line for line in lines if missing in line]
+    assert len(forbidden) == 1 and "-> 403 FORBIDDEN" in forbidden[0], lines  # one line each
+    assert len(not_found) == 1 and "-> 404 ENTERPRISE_NOT_FOUND" in not_found[0], lines
+    assert " INFO " in forbidden[0] and " INFO " in not_found[0]
     for name in since:
         lines, _ = log_lines(platform, name, since[name])
         assert not any("Traceback" in line or " ERROR " in line for line in lines), (name, lines)
