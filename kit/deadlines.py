@@ -5,10 +5,11 @@
 thread) that spawns a worker at `due` with the key as its argument.
 
 The clock lives in memory and dies with the process. What makes deadlines survive restarts
-is the store: the service keeps each pending deadline there and sweeps it periodically
-(a `timer`), so this clock is the fast path, never the only path. A deadline may therefore
-fire twice (here and in a sweep, or in two processes): the method must decide from the store,
-with a conditional update, whether there is anything left to do.
+is the store: the service keeps each pending deadline there, puts every one of them back on
+the clock when it starts (`arm`), and sweeps the store periodically (a `timer`), so this clock
+is the fast path, never the only path. A deadline may therefore fire twice (here and in a
+sweep, or in two processes): the method must decide from the store, with a conditional
+update, whether there is anything left to do.
 """
 import heapq
 import itertools
@@ -44,6 +45,12 @@ class DeadlineClock(ProviderCollector, SharedExtension):
             return
         self.waiting[key] = due
         self._push(key, due)
+
+    def arm(self, key, due):
+        """Run the key at `due` (read from the store, as due or not yet) unless it is being
+        handled or already waits to run no later."""
+        if key not in self.in_flight:
+            self.schedule(key, due)
 
     def remind(self, key, due):
         """Run the key at `due` unless it is already waiting or being handled (a sweep of

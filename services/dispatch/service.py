@@ -193,14 +193,19 @@ class DispatchService:
 
     @timer(interval=SWEEP_SECONDS, eager=True)
     def sweep_deadlines(self):
-        """Every deadline that came due and was not acted on (after a restart, or one set by
-        another dispatch process) goes on the clock, to be acted on in a worker of its own,
-        so each incident's pages go out as soon as its change is written. A sweep reads what
-        came due since the previous one; the first, and one every FULL_SWEEP, reads all."""
+        """Every deadline that came due and was not acted on (one set by another dispatch
+        process) goes on the clock, to be acted on in a worker of its own, so each incident's
+        pages go out as soon as its change is written. A sweep reads what came due since the
+        previous one. The first (at start) and one every FULL_SWEEP put every pending
+        deadline on the clock at its due time, due or not yet, so a restart makes none late."""
         now = utcnow()
         since = self.deadlines.sweep_from(now, FULL_SWEEP)
-        for incident_id in self.store.due_deadlines(now, since=since):
-            self.deadlines.remind(incident_id, now)
+        if since is None:
+            for incident_id, due in self.store.pending_deadlines().items():
+                self.deadlines.arm(incident_id, due)
+        else:
+            for incident_id in self.store.due_deadlines(now, since=since):
+                self.deadlines.remind(incident_id, now)
         self.deadlines.swept(now, since)
 
     def _fire(self, incident_id):

@@ -62,3 +62,23 @@ def test_a_deadline_whose_worker_succeeded_is_not_tried_again():
     entrypoint.clock.in_flight.add("i1")
     entrypoint._done(_Worker(), "done", None)
     assert entrypoint.clock.waiting == {} and entrypoint.clock.in_flight == set()
+
+
+def test_arming_from_the_store_puts_a_deadline_on_the_clock_at_its_due_time():
+    clock = DeadlineClock()
+    clock.arm("i1", T0 + timedelta(seconds=5))
+    clock.arm("i2", T0 - timedelta(seconds=5))  # already due: first in line
+    assert clock.waiting == {"i1": T0 + timedelta(seconds=5), "i2": T0 - timedelta(seconds=5)}
+    assert [key for _, _, key in sorted(clock.heap)] == ["i2", "i1"]
+
+
+def test_arming_keeps_an_earlier_wait_and_leaves_a_running_deadline_alone():
+    clock = DeadlineClock()
+    clock.schedule("i1", T0)
+    clock.arm("i1", T0 + timedelta(seconds=5))
+    assert clock.waiting == {"i1": T0}
+    clock.arm("i1", T0 - timedelta(seconds=1))  # the store knows an earlier one
+    assert clock.waiting == {"i1": T0 - timedelta(seconds=1)}
+    clock.in_flight.add("i2")
+    clock.arm("i2", T0)
+    assert "i2" not in clock.waiting
