@@ -124,6 +124,8 @@ _TOKENS = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{}]')
 def check_depth(raw):
     """Refuse JSON nested deeper than MAX_DEPTH before it is parsed, naming the top-level
     field it is under (or `_body`). Counts brackets outside strings, without recursion."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return  # too few brackets to nest that deep
     depth, key = 0, None
     for match in _TOKENS.finditer(raw):
         token = match.group()

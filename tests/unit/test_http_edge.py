@@ -114,6 +114,10 @@ def test_lone_surrogates_are_refused_by_their_field_path():
     assert list(errors["contact"]) == ["phone"] and list(errors["departments"]) == [1]
     assert "surrogate" in errors["name"][0] and "field name" in errors["bad\\udfffkey"][0]
     json_response(errors).get_data().decode("utf-8")  # the errors themselves encode
+
+    with pytest.raises(ValidationFailed) as refused:  # raw UTF-8 of a surrogate, not escaped
+        check_text(json.loads(b'{"a": "\xed\xa0\x80"}'))
+    assert list(refused.value.errors) == ["a"]
     assert safe_text("a\ud800") == "a\\ud800"
 
 
