@@ -55,8 +55,8 @@ class Api(HttpRequestHandler):
             key = request.headers.get("Idempotency-Key")
             if self.method == "POST" and key and principal is not None:
                 status, body, replayed = self.idempotency.run_once(
-                    principal.sub, key, fingerprint(self.method, request.full_path,
-                                                    request.get_data()),
+                    principal, key, fingerprint(self.method, request.full_path,
+                                                request.get_data()),
                     partial(self._run, request, principal))
                 headers = {"Idempotent-Replayed": "true"} if replayed else None
                 return json_response(body, status, headers)

@@ -12,6 +12,7 @@ from services.enterprise import schemas as registry
 from . import openapi
 from .api import api
 from .errors import json_response
+from .idempotency import request_key
 
 PLACES = "<any(stations, parks, grids):kind>"
 PLACE_KIND = {"stations": "station", "parks": "park", "grids": "grid"}
@@ -20,11 +21,11 @@ PLACE_OUTPUTS = (registry.Station, registry.Park, registry.Grid)
 
 
 def _request_key(request, principal):
-    """The caller and its Idempotency-Key, if it sent one: dispatch derives the new case's id
-    from it, so a retry after a 503 (which releases the key here) finds what the first try
-    made."""
+    """The caller and its Idempotency-Key, if it sent one, as the key is kept: dispatch
+    derives the new case's id from it, so a retry after a 503 (which releases the key here)
+    finds what the first try made."""
     key = request.headers.get("Idempotency-Key")
-    return f"{principal.sub}:{key}" if key else None
+    return request_key(principal, key) if key else None
 
 
 def _paging(request):
