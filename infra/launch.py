@@ -2,22 +2,35 @@
 
 `python -m infra.launch` starts them, waits until the gateway is ready, loads the demo county
 (once: a registry that already has stations is left alone), prints the gateway URL and a
-supervisor token, restarts a process that dies, and stops them all on Ctrl-C.
+supervisor token, restarts a process that dies, and stops them all on Ctrl-C (or SIGTERM,
+SIGHUP) within 5 s. A second platform runs beside it on other ports, another data folder and
+a vhost of its own (`--port 0 --metrics-port 0 --vhost NAME --data-dir DIR`).
+
+Everything the platform writes under the data folder is private to the user running it.
 """
 import argparse
 import os
-import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 
+from gateway.auth import TokenRules, WeakSecret, check_secret
+
+from .sandbox import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "infra" / "config.yaml"
+PRIVATE_UMASK = 0o077
+STOP_GRACE = 4.0  # seconds a process has to stop on SIGTERM before it is killed
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 # (name, nameko module, metrics port offset from the base)
 PROCESSES = (
@@ -25,23 +38,173 @@ PROCESSES = (
     ("dispatch", "services.dispatch.service", 2),
     ("gateway", "gateway.service", 0),
 )
+RPC_QUEUES = ("rpc-enterprise", "rpc-dispatch")
+
+
+class RefusedToStart(Exception):
+    """The platform cannot start as asked; the message says what to change."""
+
+
+# --- private files ------------------------------------------------------------------------
+
+
+def make_private_dir(path):
+    """`path` as a folder only its owner can enter, with nothing in it readable or writable
+    by group or others (existing entries are tightened; symbolic links are left alone)."""
+    path = Path(path)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder, dirs, files in os.walk(path):
+        for entry in [folder, *(os.path.join(folder, name) for name in dirs + files)]:
+            mode = os.lstat(entry).st_mode
+            if not Path(entry).is_symlink() and mode & 0o077:
+                os.chmod(entry, mode & 0o7700)
+    return path
 
 
 def jwt_secret(data_dir):
-    """JWT_SECRET from the environment, else one kept in the data folder across runs."""
+    """JWT_SECRET from the environment, else the one kept in `data_dir/jwt_secret`, made on
+    first use. The file is created with mode 0600 (never readable by others, not even for a
+    moment) and appears complete or not at all. An existing file that group or others may
+    read is refused rather than tightened: whoever read it can forge tokens, so it must be
+    replaced. A secret under 32 bytes is refused (WeakSecret)."""
     if os.environ.get("JWT_SECRET"):
-        return os.environ["JWT_SECRET"]
+        return check_secret(os.environ["JWT_SECRET"])
     path = Path(data_dir) / "jwt_secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    if not os.path.lexists(path):
+        make_private_dir(path.parent)
+        _create_secret(path)
+    info = os.lstat(path)
+    if not path.is_file() or path.is_symlink():
+        raise RefusedToStart(f"{path} is not a regular file; remove it to have a secret made")
+    if info.st_mode & 0o077:
+        raise RefusedToStart(
+            f"{path} is readable or writable by other users (mode {info.st_mode & 0o777:o}), "
+            f"so tokens signed with it may be forged. Delete it to have a new one made (tokens "
+            f"issued with it stop working), or, if no one can have read it: chmod 600 {path}")
+    return check_secret(path.read_text().strip(), name=str(path))
+
+
+def _create_secret(path):
+    import secrets
+
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, (secrets.token_urlsafe(48) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(temporary, path)  # fails if another launcher made one meanwhile: theirs holds
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temporary)
+
+
+def _open_log(path):
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+
+
+# --- the broker and ports -----------------------------------------------------------------
+
+
+def with_vhost(amqp_uri, vhost):
+    """`amqp_uri` naming `vhost` instead of its own."""
+    parts = urlsplit(amqp_uri)
+    return urlunsplit(parts._replace(path="/" + quote(vhost, safe="")))
+
+
+def broker_name(amqp_uri):
+    """The broker and vhost of `amqp_uri`, without credentials, for messages."""
+    parts = urlsplit(amqp_uri)
+    return f"{parts.hostname}:{parts.port or 5672} vhost {_vhost(amqp_uri)!r}"
+
+
+def _vhost(amqp_uri):
+    return unquote(urlsplit(amqp_uri).path[1:]) or "/"
+
+
+def ensure_vhost(amqp_uri):
+    """Create the vhost of `amqp_uri` through the RabbitMQ management API if it does not
+    exist, and let the URI's user use it fully."""
+    from amqp.exceptions import AMQPError, NotAllowed
+    from kombu import Connection
+
+    try:
+        with Connection(amqp_uri, connect_timeout=5) as connection:
+            connection.connect()
+        return
+    except NotAllowed:
+        pass
+    except (OSError, AMQPError) as error:
+        raise _unreachable(amqp_uri, error) from None
+    parts = urlsplit(amqp_uri)
+    user, password = unquote(parts.username or "guest"), unquote(parts.password or "guest")
+    vhost = quote(_vhost(amqp_uri), safe="")
+    api = os.environ.get("RABBIT_MANAGEMENT", f"http://{parts.hostname}:15672/api")
+    try:
+        requests.put(f"{api}/vhosts/{vhost}", auth=(user, password),
+                     timeout=10).raise_for_status()
+        requests.put(f"{api}/permissions/{vhost}/{quote(user, safe='')}", auth=(user, password),
+                     json={"configure": ".*", "write": ".*", "read": ".*"},
+                     timeout=10).raise_for_status()
+    except requests.RequestException as error:
+        name = _vhost(amqp_uri)
+        raise RefusedToStart(
+            f"vhost {name!r} does not exist and the management API at {api} could not create "
+            f"it ({error}). Create it with: rabbitmqctl add_vhost {name} && "
+            f"rabbitmqctl set_permissions -p {name} {user} '.*' '.*' '.*'") from None
+
+
+def check_broker_free(amqp_uri):
+    """Refuse when another platform's services already consume this vhost's RPC queues: its
+    services would answer our gateway's calls."""
+    from amqp.exceptions import AMQPError, NotFound
+    from kombu import Connection
+
+    try:
+        with Connection(amqp_uri, connect_timeout=5) as connection:
+            for queue in RPC_QUEUES:
+                channel = connection.channel()  # a refused passive declare closes it
+                try:
+                    _, _, consumers = channel.queue_declare(queue, passive=True)
+                except NotFound:
+                    continue
+                channel.close()
+                if consumers:
+                    raise RefusedToStart(
+                        f"another platform is running on {broker_name(amqp_uri)} ({queue} has "
+                        f"{consumers} consumer(s)); its services would answer this one's "
+                        "calls. Stop it, or start this platform on a vhost of its own: "
+                        "--vhost NAME (or AMQP_VHOST=NAME)")
+    except (OSError, AMQPError) as error:
+        raise _unreachable(amqp_uri, error) from None
+
+
+def _unreachable(amqp_uri, error):
+    return RefusedToStart(f"cannot use the broker at {broker_name(amqp_uri)}: {error} "
+                          "(infra/setup starts a local one; AMQP_URI names another)")
+
+
+def _in_use(port):
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
+
+
+# --- the processes ------------------------------------------------------------------------
 
 
 @dataclass
 class Platform:
-    """The platform's processes, with their environment; usable from tests too."""
+    """The platform's processes, with their environment; usable from tests too.
+
+    Each process runs in a process group of its own with a private umask: a terminal's Ctrl-C
+    reaches only whoever runs the platform, which stops the processes with SIGTERM."""
 
     data_dir: Path
     gateway_port: int = 8000
@@ -68,17 +231,21 @@ class Platform:
     def start(self, name=None, instance=1):
         """Start every process, or the one named; instance 2, 3... runs another copy of it
         beside the first (as `name#2`), sharing its work."""
+        jwt_secret(self.data_dir)  # first: a secret others could read is refused, not tightened
+        make_private_dir(self.data_dir)
         for proc_name, module, _ in PROCESSES:
             if name in (None, proc_name):
                 key = proc_name if instance == 1 else f"{proc_name}#{instance}"
+                env = self.env(self.metrics_port(key))
                 out = subprocess.DEVNULL
                 if self.log_dir is not None:
-                    self.log_dir.mkdir(parents=True, exist_ok=True)
-                    out = open(self.log_dir / f"{key}.log", "ab")
-                self.procs[key] = subprocess.Popen(
-                    [sys.executable, "-m", "nameko", "run", "--config", str(CONFIG), module],
-                    cwd=ROOT, env=self.env(self.metrics_port(key)), stdout=out,
-                    stderr=subprocess.STDOUT)
+                    make_private_dir(self.log_dir)
+                    out = _open_log(self.log_dir / f"{key}.log")
+                with _stop_deferred():  # a started child is always recorded for stop()
+                    self.procs[key] = subprocess.Popen(
+                        [sys.executable, "-m", "infra.serve", str(CONFIG), module],
+                        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                        process_group=0, umask=PRIVATE_UMASK)
                 if out is not subprocess.DEVNULL:
                     out.close()  # the child has its own copy
 
@@ -95,16 +262,17 @@ class Platform:
         proc.send_signal(sig)
         proc.wait(timeout=30)
 
-    def stop(self, timeout=15):
+    def stop(self, timeout=STOP_GRACE):
+        """SIGTERM every process (nameko stops its containers), and SIGKILL the process group
+        of any still running after `timeout` seconds."""
         for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+            _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for proc in self.procs.values():
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                proc.kill()
+                _signal_group(proc, signal.SIGKILL)
                 proc.wait()
 
     def wait_ready(self, timeout=60):
@@ -122,56 +290,158 @@ class Platform:
         raise RuntimeError(f"the gateway at {self.url} was not ready within {timeout}s")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data-dir", default=os.environ.get("DATA_DIR", str(ROOT / "data")))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", 8000)))
-    parser.add_argument("--no-demo", action="store_true", help="do not load the demo county")
-    args = parser.parse_args(argv)
+def _signal_group(proc, sig):
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
 
-    from gateway.auth import issue_token
+
+# --- the command --------------------------------------------------------------------------
+
+
+class Stopping(Exception):
+    """Raised in the main thread by the first SIGINT, SIGTERM or SIGHUP."""
+
+
+_deferral = {"depth": 0, "pending": None}
+
+
+@contextmanager
+def _stop_deferred():
+    """Within the block a stop signal is noted, and raised as Stopping when the block ends.
+    (Blocking the signals instead would leave them blocked in a child started meanwhile.)"""
+    _deferral["depth"] += 1
+    try:
+        yield
+    finally:
+        _deferral["depth"] -= 1
+    if _deferral["depth"] == 0 and _deferral["pending"] is not None:
+        signum, _deferral["pending"] = _deferral["pending"], None
+        raise Stopping(signum)
+
+
+def _stop_on_signals():
+    def on_signal(signum, frame):
+        _ignore_signals()
+        if _deferral["depth"]:
+            _deferral["pending"] = signum
+        else:
+            raise Stopping(signum)
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
+
+
+def _ignore_signals():
+    """While stopping: stop() is bounded, and a second Ctrl-C must not cut it short."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def _port(value):
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0 picks a free one)")
+    return port
+
+
+def parse_args(argv):
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default=env("DATA_DIR") or str(ROOT / "data"),
+                        help="databases, logs and the JWT secret (DATA_DIR; default data/)")
+    parser.add_argument("--port", type=_port, default=env("GATEWAY_PORT") or 8000,
+                        help="the gateway's HTTP port (GATEWAY_PORT; default 8000; 0: free)")
+    parser.add_argument("--metrics-port", type=_port, default=env("METRICS_BASE_PORT") or 9100,
+                        help="metrics of the gateway; the registry and dispatch use the next "
+                             "two (METRICS_BASE_PORT; default 9100; 0: free)")
+    parser.add_argument("--vhost", default=env("AMQP_VHOST") or None,
+                        help="the broker vhost, made if missing (AMQP_VHOST; default: that of "
+                             "AMQP_URI); a second platform on one broker needs its own")
+    parser.add_argument("--no-demo", action="store_true", help="do not load the demo county")
+    return parser.parse_args(argv)
+
+
+def prepare(args):
+    """The platform to run, after every check that can refuse it: the secret, the ports, the
+    broker. Raises RefusedToStart or WeakSecret."""
+    os.umask(PRIVATE_UMASK)  # the launcher's own files and every child's are private
+    data_dir = Path(args.data_dir).absolute()
+    jwt_secret(data_dir)  # first: a secret others could read is refused, not tightened
+    make_private_dir(data_dir)
+    gateway_port = args.port or free_port()
+    metrics_base = args.metrics_port or free_port(span=len(PROCESSES))
+    for what, port in [("the gateway", gateway_port)] + [
+            (f"{name} metrics", metrics_base + offset) for name, _, offset in PROCESSES]:
+        if _in_use(port):
+            raise RefusedToStart(f"port {port} ({what}) is in use, perhaps by another platform; "
+                                 "choose others with --port and --metrics-port (or "
+                                 "GATEWAY_PORT and METRICS_BASE_PORT), or 0 for free ones")
+    amqp_uri = os.environ.get("AMQP_URI") or "amqp://guest:guest@localhost:5672/"
+    if args.vhost:
+        amqp_uri = with_vhost(amqp_uri, args.vhost)
+        ensure_vhost(amqp_uri)
+    check_broker_free(amqp_uri)
+    return Platform(data_dir, gateway_port, metrics_base, amqp_uri=amqp_uri,
+                    log_dir=data_dir / "logs")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    _stop_on_signals()
+    try:
+        platform = prepare(args)
+    except (RefusedToStart, WeakSecret) as error:
+        sys.exit(f"infra.launch: not started: {error}")
+    except Stopping:
+        return
 
     from .load_demo import load_demo
     from .retire import retire_queues
 
-    platform = Platform(Path(args.data_dir), args.port,
-                        amqp_uri=os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/"),
-                        log_dir=Path(args.data_dir) / "logs")
-    stopping = False
-
-    def stop(signum, frame):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    moved = retire_queues(platform.amqp_uri)
-    if moved:
-        print(f"Moved {moved} messages from retired queues.")
-    platform.start()
+    failed = None
     try:
+        moved = retire_queues(platform.amqp_uri)
+        if moved:
+            print(f"Moved {moved} messages from retired queues.")
+        platform.start()
         platform.wait_ready()
         if not args.no_demo:
             print(load_demo(platform.amqp_uri))
-        token = issue_token(jwt_secret(platform.data_dir), "supervisor", "demo-supervisor")
+        rules = TokenRules.from_config({**os.environ, "JWT_SECRET": jwt_secret(platform.data_dir)})
+        token = rules.issue("supervisor", "launcher:demo-supervisor")
         print(f"\nGateway:   {platform.url}/v1   (API document: {platform.url}/v1/openapi.json)")
         print("Metrics:   " + ", ".join(platform.metrics_url(n) for n, _, _ in PROCESSES))
-        print(f"Logs:      {platform.log_dir}")
+        print(f"Broker:    {broker_name(platform.amqp_uri)}")
+        print(f"Data:      {platform.data_dir}   (logs in {platform.log_dir})")
         print(f"Supervisor token (8 h):\n{token}\n")
         print(f"Try: curl -H 'Authorization: Bearer <token>' {platform.url}/v1/coverage")
-        print("Ctrl-C stops every process.")
-        while not stopping:
+        print("Ctrl-C stops every process.", flush=True)
+        while True:
             time.sleep(0.5)
             for key, proc in list(platform.procs.items()):
-                if proc.poll() is not None and not stopping:
-                    print(f"{key} exited with {proc.returncode}; starting it again")
+                if proc.poll() is not None:
+                    print(f"{key} exited with {proc.returncode}; starting it again", flush=True)
                     name, _, instance = key.partition("#")
                     platform.start(name, int(instance or 1))
+    except Stopping:
+        pass
+    except RuntimeError as error:  # a process that cannot start: its log says why
+        failed = f"infra.launch: {error}; see {platform.log_dir}"
     finally:
-        print("stopping...")
+        _ignore_signals()
+        print("stopping...", flush=True)
         platform.stop()
-        print("stopped")
+        print("stopped", flush=True)
+    if failed:
+        sys.exit(failed)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # before the launcher's own handler was set: nothing started
+        sys.exit(130)

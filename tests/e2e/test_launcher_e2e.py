@@ -1,0 +1,232 @@
+"""The launcher as a user runs it: two platforms side by side on one machine and one broker,
+each stopped by a terminal's Ctrl-C (SIGINT to its whole process group); and what it refuses
+before starting anything."""
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from kombu import Connection
+
+from infra.sandbox import create_vhost, delete_vhost
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 120
+STOP_WITHIN = 5.0
+
+
+def _env(**extra):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("JWT_SECRET", "DATA_DIR", "GATEWAY_PORT", "METRICS_BASE_PORT",
+                        "AMQP_VHOST", "METRICS_PORT")}
+    env.update(extra)
+    return env
+
+
+class Launched:
+    """`python -m infra.launch ARGS` in a process group of its own, as a shell starts a job;
+    its output goes to a file."""
+
+    def __init__(self, root, *args, env=None):
+        self.data_dir = root / "data"
+        self.output = root / "launcher.out"
+        root.mkdir(parents=True, exist_ok=True)
+        with open(self.output, "wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "infra.launch", "--data-dir", str(self.data_dir), *args],
+                cwd=ROOT, env=env or _env(), stdout=out, stderr=subprocess.STDOUT,
+                process_group=0)
+        self.pids = set()
+
+    def text(self):
+        return self.output.read_text(errors="replace")
+
+    def wait_started(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while "Ctrl-C stops" not in self.text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the launcher did not start:\n{self.text()}\n"
+                                     f"{self.log_text()}")
+            time.sleep(0.3)
+        out = self.text()
+        self.url = re.search(r"Gateway:\s+(\S+)/v1", out).group(1)
+        self.metrics = re.findall(r"http://\S+/metrics", out)
+        self.token = re.search(r"Supervisor token \(8 h\):\n(\S+)", out).group(1)
+        self.pids = {self.proc.pid, *_descendants(self.proc.pid)}
+        return self
+
+    def interrupt(self):
+        """Ctrl-C as a terminal sends it: SIGINT to every process in the job's group."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+
+    def alive(self):
+        return {pid for pid in self.pids if _alive(pid)}
+
+    def log_text(self):
+        logs = self.data_dir / "logs"
+        return "".join(p.read_text(errors="replace") for p in sorted(logs.glob("*.log"))) \
+            if logs.exists() else ""
+
+    def get(self, path, token=None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.get(self.url + path, headers=headers, timeout=15)
+
+    def cleanup(self):
+        for pid in self.alive() | ({self.proc.pid} if self.proc.poll() is None else set()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(timeout=10)
+
+
+def _processes():
+    """pid -> (state, parent pid) of every process on this machine."""
+    table = {}
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = path.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        table[int(path.parent.name)] = (fields[0], int(fields[1]))
+    return table
+
+
+def _descendants(pid):
+    table = _processes()
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, (_, parent) in table.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def _alive(pid):
+    state = _processes().get(pid, ("gone",))[0]
+    return state not in ("gone", "Z")  # a zombie has ended; only its exit status is left
+
+
+def _gone_within(launched, seconds):
+    deadline = time.monotonic() + seconds
+    while launched.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return launched.alive()
+
+
+def _consumers(vhost, queue):
+    with Connection(f"amqp://guest:guest@localhost:5672/{vhost}") as connection:
+        return connection.default_channel.queue_declare(queue, passive=True).consumer_count
+
+
+def _private(path):
+    return stat.S_IMODE(os.lstat(path).st_mode) & 0o077 == 0
+
+
+@pytest.fixture
+def vhosts():
+    """vhosts(create=False): a name for a vhost (the launcher makes it), or a vhost made
+    here; deleted at the end."""
+    names = []
+
+    def new(create=False):
+        names.append(create_vhost("e2e-launch") if create
+                     else f"e2e-launch-{uuid.uuid4().hex[:10]}")
+        return names[-1]
+
+    yield new
+    for name in names:
+        delete_vhost(name)
+
+
+def test_two_platforms_side_by_side_each_stopped_by_ctrl_c(tmp_path, vhosts):
+    vhost_a, vhost_b = vhosts(), vhosts()
+    free = ("--no-demo", "--port", "0", "--metrics-port", "0")
+    first = Launched(tmp_path / "a", *free, "--vhost", vhost_a)
+    second = None
+    try:
+        first.wait_started()
+        second = Launched(tmp_path / "b", *free, "--vhost", vhost_b).wait_started()
+
+        # Each on its own ports, answering with its own secret only.
+        assert first.url != second.url and not set(first.metrics) & set(second.metrics)
+        for one, other in ((first, second), (second, first)):
+            assert one.get("/readyz").status_code == 200
+            assert one.get("/v1/stations", one.token).status_code == 200
+            assert one.get("/v1/stations", other.token).status_code == 401
+            for url in one.metrics:
+                assert requests.get(url, timeout=10).status_code == 200
+        # Each platform's services answer only its own gateway.
+        assert _consumers(vhost_a, "rpc-enterprise") == _consumers(vhost_b, "rpc-enterprise") == 1
+        assert len(first.pids) == len(second.pids) == 4  # the launcher and three services
+
+        # Everything under the data folder is private to the user running the platform.
+        written = [first.data_dir, *first.data_dir.rglob("*")]
+        names = {p.name for p in written}
+        assert {"jwt_secret", "logs", "gateway.log", "enterprise", "dispatch"} <= names
+        assert any("liaison_enterprise" in str(p) for p in written)  # the embedded database
+        assert [p for p in written if not _private(p)] == []
+
+        first.interrupt()
+        assert _gone_within(first, STOP_WITHIN) == set()
+        assert first.proc.wait(timeout=5) == 0
+        assert "stopped" in first.text()
+        assert "Traceback" not in first.text() + first.log_text()
+
+        assert second.get("/readyz").status_code == 200
+        assert second.get("/v1/stations", second.token).status_code == 200
+
+        second.interrupt()
+        assert _gone_within(second, STOP_WITHIN) == set()
+        assert "Traceback" not in second.text() + second.log_text()
+    finally:
+        for launched in (first, second):
+            if launched is not None:
+                launched.cleanup()
+
+
+def test_a_platform_where_one_runs_is_refused_before_anything_starts(tmp_path, vhosts):
+    vhost = vhosts()
+    running = Launched(tmp_path / "running", "--no-demo", "--port", "0", "--metrics-port", "0",
+                       "--vhost", vhost)
+    try:
+        running.wait_started()
+        port = running.url.rsplit(":", 1)[1]
+        refusals = [
+            (("--vhost", vhost), "another platform is running on .* vhost '" + vhost),
+            (("--vhost", vhosts(), "--port", port), f"port {port} \\(the gateway\\) is in use"),
+        ]
+        for n, (args, message) in enumerate(refusals):
+            refused = Launched(tmp_path / f"refused{n}", "--no-demo", "--port", "0",
+                               "--metrics-port", "0", *args)
+            assert refused.proc.wait(timeout=60) != 0
+            assert re.search(message, refused.text()), refused.text()
+            assert not (refused.data_dir / "logs").exists()  # no process was started
+        assert running.get("/readyz").status_code == 200
+    finally:
+        running.interrupt()
+        running.cleanup()
+
+
+def test_a_weak_secret_stops_the_launcher_and_the_gateway(tmp_path, vhosts):
+    launcher = Launched(tmp_path, "--no-demo", "--port", "0", env=_env(JWT_SECRET="abc"))
+    assert launcher.proc.wait(timeout=60) != 0
+    assert "JWT_SECRET has 3 bytes; it needs at least 32" in launcher.text()
+    assert "secrets.token_urlsafe(48)" in launcher.text()
+    assert not launcher.data_dir.exists()
+
+    gateway = subprocess.run(
+        [sys.executable, "-m", "infra.serve", "infra/config.yaml", "gateway.service"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env=_env(JWT_SECRET="abc", DATA_DIR=str(tmp_path / "gw"), GATEWAY_PORT="0",
+                 AMQP_URI=f"amqp://guest:guest@localhost:5672/{vhosts(create=True)}"))
+    assert gateway.returncode != 0
+    assert "JWT_SECRET has 3 bytes; it needs at least 32" in gateway.stderr
+    assert "secrets.token_urlsafe(48)" in gateway.stderr
