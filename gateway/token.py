@@ -24,7 +24,8 @@ def secret_from_environment():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Print a bearer token for the gateway.")
+    parser = argparse.ArgumentParser(prog="python -m gateway.token",
+                                     description="Print a bearer token for the gateway.")
     parser.add_argument("role", choices=ROLES)
     parser.add_argument("--sub", help="the person or system the token is for (required for "
                         "admin, supervisor and agency; default officer:<id>, enterprise:<id>)")
