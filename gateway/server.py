@@ -60,29 +60,33 @@ class GatewayServer(WebServer):
         return GatewayApp(self)
 
     def get_wsgi_server(self, sock, wsgi_app, protocol=None, debug=False):
-        return wsgi.Server(sock, sock.getsockname(), wsgi_app, protocol=GatewayProtocol,
-                           debug=debug, log_output=False, socket_timeout=self.read_timeout)
+        return wsgi.Server(sock, sock.getsockname(), wsgi_app,
+                           protocol=protocol or GatewayProtocol, debug=debug, log_output=False,
+                           socket_timeout=self.read_timeout)
 
 
 class GatewayApp(WsgiApp):
     def __call__(self, environ, start_response):
         started = time.perf_counter()
         request = Request(environ, shallow=True)
-        route = "unmatched"
+        provider, route, unrouted = None, "unmatched", None
+        try:
+            provider, request.path_values = self.url_map.bind_to_environ(environ).match()
+            route = provider.method_name
+        except HTTPException as error:
+            unrouted = error
         try:
             read_body(environ, self.server.max_body_bytes, self.server.read_timeout)
         except (PayloadTooLarge, RequestTimeout, ValidationFailed) as refusal:
             _close_after_answer(environ)
             response = error_response(refusal, request)
         else:
-            try:
-                provider, request.path_values = self.url_map.bind_to_environ(environ).match()
-                route = provider.method_name
+            if provider is not None:
                 response = provider.handle_request(request)
-            except RequestRedirect as redirect:  # a path with doubled slashes: not an error
-                response = redirect.get_response(environ)
-            except HTTPException as error:
-                response = error_response(_described(error, request), request)
+            elif isinstance(unrouted, RequestRedirect):  # doubled slashes: not an error
+                response = unrouted.get_response(environ)
+            else:
+                response = error_response(_described(unrouted, request), request)
         status = response.status_code
         count_http_response(self.server.container.service_name, route, status)
         if status < 400:

@@ -253,9 +253,13 @@ def test_routing_errors_and_the_plain_route_share_the_error_shape(edge):
 def test_bodies_are_taken_within_the_limit_and_of_the_right_type(edge):
     url, _ = edge
     assert requests.post(url + "/things", json={"name": "n"}).json() == {"name": "n"}
+    too_large = _value("liaison_http_responses_total", service="edge", route="make",
+                       status="413")
     answer(requests.post(url + "/things", data=b"{}" + b" " * LIMIT,
                          headers={"Content-Type": "application/json"}), 413,
            "PAYLOAD_TOO_LARGE")
+    assert _value("liaison_http_responses_total", service="edge", route="make",
+                  status="413") == too_large + 1  # counted against the route it was sent to
     answer(requests.post(url + "/things", data=b'{"name": "n"}',
                          headers={"Content-Type": "text/plain"}), 415,
            "UNSUPPORTED_MEDIA_TYPE")
