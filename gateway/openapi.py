@@ -3,8 +3,9 @@
 One operation per route and method, except that a path with an `any(a, b, c)` part is
 documented as one path per value (`/v1/stations`, `/v1/parks`, ...); a route's tuple of
 schemas (body or answer) gives each value its own, in the same order. An answer declared as
-`Schema(many=True)` is an array. A route whose entrypoint has `views` (role -> schema, or
-role -> {path value -> schema}) answers `anyOf` the full schema and each role's projection.
+`Schema(many=True)` is an array. A route whose rule in gateway.policy (or whose entrypoint)
+has `views` (role -> schema, or role -> {path value -> schema}) answers `anyOf` the full
+schema and each role's projection.
 Each operation lists the error statuses it can give, by what it takes (see `_errors`).
 """
 import inspect
@@ -17,6 +18,7 @@ from marshmallow import Schema
 
 from kit.schemas import page_schema
 
+from . import policy
 from .errors import ERRORS
 
 _PATH_PARAM = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
@@ -129,7 +131,7 @@ class Operation:
         if entrypoint.method == "POST" and not entrypoint.public:
             params.append({
                 "in": "header", "name": "Idempotency-Key", "required": False,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                "schema": {"type": "string"},
                 "description": "Run this request once: a retry with the same key and body "
                                "gets the first answer"})
         return params
@@ -168,9 +170,14 @@ class Operation:
         return {"anyOf": shown}
 
     def _views(self):
-        """(role, schema) of each role whose answer is projected through a view."""
+        """(role, schema) of each role whose answer is projected through a view: the
+        entrypoint's own `views`, else those of the route's rule in gateway.policy."""
+        views = getattr(self.entrypoint, "views", None)
+        if views is None:
+            rule = policy.RULES.get(self.name)
+            views = rule.views if rule is not None else {}
         found = []
-        for role, view in sorted((getattr(self.entrypoint, "views", None) or {}).items()):
+        for role, view in sorted(views.items()):
             if isinstance(view, dict):
                 view = view.get(self.kind)
             if view is not None:

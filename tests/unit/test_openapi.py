@@ -1,11 +1,13 @@
 """The API document says what the gateway answers: lists as arrays, one page schema per kind,
 the query filters, PATCH bodies of changes only, each role's projection, error statuses only
 where they apply; and it is a valid OpenAPI 3 document."""
+import json
+
 import pytest
 import schemathesis
 from marshmallow import Schema, fields
 
-from gateway import openapi
+from gateway import openapi, policy
 from gateway.api import Api
 from gateway.service import GatewayService
 from kit.schemas import PageQuery, page_schema
@@ -25,9 +27,16 @@ def operations(document):
                 yield path, method, operation
 
 
+def success_response(operation):
+    return operation["responses"][next(s for s in operation["responses"] if s.startswith("2"))]
+
+
 def success(operation):
-    status = next(s for s in operation["responses"] if s.startswith("2"))
-    return operation["responses"][status]["content"]["application/json"]["schema"]
+    return success_response(operation)["content"]["application/json"]["schema"]
+
+
+def ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def resolve(document, schema):
@@ -54,10 +63,11 @@ def test_a_list_answer_is_an_array(document, path, item):
                                         ("grids", "Grid")])
 def test_each_kind_of_place_has_its_own_paths_and_schemas(document, kind, item):
     paths = document["paths"]
-    assert success(paths[f"/v1/{kind}"]["get"]) == {"$ref": f"#/components/schemas/{item}Page"}
-    for method in ("get", "patch"):
-        answer = resolve(document, success(paths[f"/v1/{kind}/{{place_id}}"][method]))
-        assert answer == resolve(document, {"$ref": f"#/components/schemas/{item}"})
+    assert success(paths[f"/v1/{kind}"]["get"]) == {
+        "anyOf": [ref(f"{item}Page"), ref(f"Agency{item}Page")]}
+    assert success(paths[f"/v1/{kind}/{{place_id}}"]["get"]) == {
+        "anyOf": [ref(item), ref(f"Agency{item}")]}
+    assert success(paths[f"/v1/{kind}/{{place_id}}"]["patch"]) == ref(item)
     body = paths[f"/v1/{kind}"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"] == {"$ref": f"#/components/schemas/{item}Input"}
     assert "/v1/{kind}" not in paths
@@ -123,6 +133,17 @@ def test_error_statuses_are_documented_where_they_apply(document):
     assert set(document["paths"]["/v1/openapi.json"]["get"]["responses"]) == {"200"}
 
 
+def test_each_projection_of_the_policy_is_documented(document):
+    for path, method, operation in operations(document):
+        rule = policy.RULES[operation["x-route"]]
+        answer = success(operation)
+        for role, view in rule.views.items():
+            if isinstance(view, dict):
+                view = view[path.split("/")[2]]
+            assert view.__name__ in json.dumps(answer), (method, path, role)
+            assert f"as the {role} sees it" in success_response(operation)["description"]
+
+
 def test_an_operation_id_is_unique_and_names_its_route(document):
     ids = [operation["operationId"] for _, _, operation in operations(document)]
     assert len(ids) == len(set(ids))
@@ -184,10 +205,6 @@ class ProjectedService:
 @pytest.fixture(scope="module")
 def projected():
     return openapi.document(ProjectedService)
-
-
-def ref(name):
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 @pytest.mark.parametrize("path, answer", [
