@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import eventlet
 import mongoengine
 import pytest
 
+from contracts.fields import utcnow
+from gateway.auth import Principal
 from gateway.idempotency import (ALIAS, RETENTION, Answer, Claims, IdempotencyKeyReused,
-                                 RequestInProgress)
+                                 IdempotencyStore, RequestInProgress, request_key)
 from kit import storage
 
 DATABASE = f"liaison_{ALIAS}"
@@ -164,6 +167,26 @@ def test_a_purge_that_looks_back_far_reads_every_expired_key(backend, first):
     end = NOW + RETENTION + timedelta(hours=1, minutes=1)
     assert first.purge(end, since=NOW) == 2  # a day ago: one range query, not 1,500 lookups
     assert [r["_id"] for r in first.collection().find()] == ["k2"]
+
+
+def test_a_request_that_runs_past_its_lease_keeps_its_claim(backend, second):
+    store = IdempotencyStore()
+    store.claims = Claims("gateway-1", timedelta(seconds=1.5))  # renewed every 0.5 s
+    principal = Principal("desk-1", "supervisor")
+    key = request_key(principal, "key-1")
+    meanwhile = []
+
+    def handle():  # a slow request: the other gateway's retry comes after the first lease
+        eventlet.sleep(2.5)
+        try:
+            second.claim(key, "body-a", utcnow())
+        except RequestInProgress:
+            meanwhile.append("in progress")
+        return 201, {"id": "i1"}
+
+    assert store.run_once(principal, "key-1", "body-a", handle) == (201, {"id": "i1"}, False)
+    assert meanwhile == ["in progress"]
+    assert second.claim(key, "body-a", utcnow()) == Answer(201, {"id": "i1"})
 
 
 # --- several gateway processes, one store ---------------------------------------------------
