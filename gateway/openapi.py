@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from marshmallow import Schema
+from marshmallow import Schema, fields, validate
 
 from kit.schemas import page_schema
 
@@ -28,8 +28,15 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 # them (their codes are then in ERRORS and described from there).
 EDGE = {400: "VALIDATION_FAILED", 408: "REQUEST_TIMEOUT", 413: "PAYLOAD_TOO_LARGE",
         415: "UNSUPPORTED_MEDIA_TYPE"}
-# A route that answers a failure with its own body rather than the error shape.
-OWN_FAILURES = {"readyz": {503: "not ready: the body names what does not answer"}}
+# A route that answers a failure with its own answer's schema rather than the error shape.
+OWN_FAILURES = {"readyz": {503: "not ready: the body says what does not answer"}}
+
+
+class Readiness(Schema):
+    """The readiness probe's answer: "ok" for each service that answers, else why not."""
+    status = fields.String(required=True, validate=validate.OneOf(("ready", "unavailable")))
+    enterprise = fields.String(required=True)
+    dispatch = fields.String(required=True)
 
 
 @lru_cache(maxsize=None)
@@ -211,7 +218,7 @@ class Operation:
                   for status in statuses}
         for status, description in OWN_FAILURES.get(self.name, {}).items():
             errors[status] = {"description": description,
-                              "content": {"application/json": {"schema": {"type": "object"}}}}
+                              "content": {"application/json": {"schema": self._answer()}}}
         return errors
 
     # --- components ------------------------------------------------------------------------

@@ -51,7 +51,7 @@ class GatewayService:
     def healthz(self, request):
         return json_response({"status": "ok"})
 
-    @api("GET", "/readyz", summary="Broker and services answer")
+    @api("GET", "/readyz", returns=openapi.Readiness, summary="Broker and services answer")
     def readyz(self, request, grant):
         answers = {}
         for name, proxy in (("enterprise", self.enterprise), ("dispatch", self.dispatch)):

@@ -131,6 +131,9 @@ def test_error_statuses_are_documented_where_they_apply(document):
             assert "404" in statuses, (method, path)
         assert "default" not in statuses
     assert set(document["paths"]["/v1/openapi.json"]["get"]["responses"]) == {"200"}
+    readiness = document["paths"]["/readyz"]["get"]["responses"]
+    assert set(readiness) == {"200", "503"}
+    assert readiness["503"]["content"] == readiness["200"]["content"]
 
 
 def test_each_projection_of_the_policy_is_documented(document):
