@@ -1,6 +1,8 @@
 """Schemathesis drives every operation of /v1/openapi.json against the running platform, as a
 supervisor, an officer, an enterprise and an agency: no answer may be a server error, an
-undocumented status or content type, or a body that does not match its documented schema.
+undocumented status or content type, or a body that does not match its documented schema; no
+operation that needs a token may answer without one, and a method a path does not take gets
+405.
 
 Bounded and reproducible: a fixed number of derandomised examples per operation (the
 deterministic coverage phase, which walks each schema's boundaries and wrong types, for the
@@ -26,7 +28,9 @@ pytestmark = pytest.mark.e2e
 
 ROLES = ("supervisor", "officer", "enterprise", "agency")
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
-          "response_schema_conformance")
+          "response_schema_conformance",
+          "ignored_auth",  # each operation that needs a token refuses one left out or forged
+          "unsupported_method")  # a method the path does not take: 405 in the error shape
 MAX_EXAMPLES = 25
 ID_CHANCE = 0.6  # how often a generated id is replaced by a real one
 # parameter -> the dictionary of real ids offered for it, in read operations
@@ -119,7 +123,7 @@ def configuration(token, ids, coverage):
     """Schemathesis' configuration for one role's run."""
     return SchemathesisConfig.from_dict({
         "seed": 7,
-        "headers": {"Authorization": f"Bearer {token}"},
+        "auth": {"openapi": {"bearer": {"bearer": token}}},
         "request-timeout": 20,
         "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "no-shrink": True,
                        "database": "none"},
