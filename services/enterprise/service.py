@@ -169,12 +169,12 @@ class EnterpriseService:
     @rpc(expected_exceptions=EXPECTED)
     def responders(self, enterprise_id, at=None):
         """Who responds for the enterprise at `at` (default now): A, B, chiefs, station."""
-        moment = load(schemas.ResponderQuery, {"at": at} if at else {})["at"] or utcnow()
+        moment = load(schemas.ResponderQuery, {"at": at} if at is not None else {})["at"] or utcnow()
         return dump(schemas.Responders, handlers.responders(self.store, enterprise_id, moment))
 
     @rpc(expected_exceptions=EXPECTED)
     def coverage(self, at=None):
-        moment = load(schemas.ResponderQuery, {"at": at} if at else {})["at"] or utcnow()
+        moment = load(schemas.ResponderQuery, {"at": at} if at is not None else {})["at"] or utcnow()
         return dump(schemas.Coverage, handlers.coverage(self.store, moment))
 
     @rpc(expected_exceptions=EXPECTED)
