@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,10 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 
-from gateway.auth import TokenRules, WeakSecret, check_secret
+# eventlet announces its maintenance mode when the demo loader imports nameko; not news here.
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+from gateway.auth import TokenRules, WeakSecret, check_secret  # noqa: E402
 
 from .sandbox import free_port
 

@@ -230,3 +230,20 @@ def test_a_weak_secret_stops_the_launcher_and_the_gateway(tmp_path, vhosts):
     assert gateway.returncode != 0
     assert "JWT_SECRET has 3 bytes; it needs at least 32" in gateway.stderr
     assert "secrets.token_urlsafe(48)" in gateway.stderr
+
+
+def test_a_launcher_killed_outright_takes_its_processes_with_it(tmp_path, vhosts):
+    launched = Launched(tmp_path / "k", "--no-demo", "--port", "0", "--metrics-port", "0",
+                        "--vhost", vhosts())
+    try:
+        launched.wait_started()
+        services = launched.pids - {launched.proc.pid}
+        assert len(services) == 3
+        launched.proc.kill()  # SIGKILL: the launcher cannot stop anything itself
+        launched.proc.wait(timeout=5)
+        deadline = time.monotonic() + STOP_WITHIN
+        while {pid for pid in services if _alive(pid)} and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert {pid for pid in services if _alive(pid)} == set()
+    finally:
+        launched.cleanup()
