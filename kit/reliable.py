@@ -11,6 +11,8 @@ the original body and headers plus `x-error`, `x-error-type` and `x-attempts`.
 A message is acknowledged only after its retry or dead letter was published (with publisher
 confirms), so a crash in between means a redelivery, never a loss: handlers must be
 idempotent.
+A connection lost while a message is settled does not stop the service: the broker delivers
+the message again.
 """
 import logging
 import traceback
@@ -21,6 +23,7 @@ from nameko.amqp.publish import Publisher
 from nameko.messaging import Consumer
 
 from .errors import ValidationFailed
+from .rpc import BROKER_ERRORS, ack_quietly, requeue_quietly
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +51,17 @@ class ReliableConsumer(Consumer):
         if exc_info is not None:
             try:
                 self._retry_or_bury(message, exc_info)
+            except BROKER_ERRORS as error:  # the broker is away: it gives the message again
+                log.warning("%s: could not set a failed message aside (%s); it is requeued",
+                            self.queue_name, type(error).__name__)
+                requeue_quietly(self.queue_consumer, message)
+                return
             except Exception:  # neither retry nor dead letter went out: keep the message
                 log.exception("%s: could not set a failed message aside; it is requeued",
                               self.queue_name)
-                self.queue_consumer.requeue_message(message)
+                requeue_quietly(self.queue_consumer, message)
                 return
-        self.queue_consumer.ack_message(message)
+        ack_quietly(self.queue_consumer, message)
 
     def _retry_or_bury(self, message, exc_info):
         headers = dict(message.headers or {})
