@@ -276,6 +276,24 @@ def open_loop(url, token, ids, rate, seconds, pool_size=64):
     return Result("gateway GET open", "-", latencies, errors[0], elapsed, offered=rate)
 
 
+def officer_reading(platform, token, ids):
+    """An officer's token and the enterprises it holds a seat on: the A officer of the first
+    enterprise that has one. Its reads go through the access policy's seat check (one more
+    RPC to the registry per read)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    for enterprise_id in ids:
+        answer = requests.get(f"{platform.url}/v1/enterprises/{enterprise_id}/responders",
+                              headers=headers, timeout=10).json()
+        a = next((s for s in answer["seats"] if s["seat"] == "a_officer"), None)
+        if a is not None:
+            officer = issue_token(jwt_secret(platform.data_dir), "officer", "bench-officer",
+                                  officer_id=a["officer_id"])
+            listed = requests.get(f"{platform.url}/v1/enterprises?per_page=500", timeout=10,
+                                  headers={"Authorization": f"Bearer {officer}"}).json()
+            return officer, [e["id"] for e in listed["items"]]
+    raise RuntimeError("no enterprise in the demo county has an A officer")
+
+
 # --- main ---------------------------------------------------------------------------------------
 
 
@@ -308,6 +326,14 @@ def main(argv=None):
                                  gateway_caller(platform.url, token, ids))
             results.append(result)
             gateway_rates[concurrency] = result.rate
+        officer_token, seat_ids = officer_reading(platform, token, ids)
+        officer_rates = {}
+        for concurrency in args.concurrency:
+            print(f"gateway GET as an officer, closed loop, C={concurrency} ...", flush=True)
+            result = closed_loop("gateway GET officer", concurrency, args.seconds,
+                                 gateway_caller(platform.url, officer_token, seat_ids))
+            results.append(result)
+            officer_rates[concurrency] = result.rate
         print(f"gateway GET, open loop at {args.rate:g}/s ...", flush=True)
         results.append(open_loop(platform.url, token, ids, args.rate, args.seconds))
 
@@ -324,6 +350,9 @@ def main(argv=None):
             ratio = gateway_rates[concurrency] / base if base else float("nan")
             print(f"C={concurrency}: gateway {gateway_rates[concurrency]:.1f}/s vs no-op RPC "
                   f"{base:.1f}/s -> ratio {ratio:.2f}")
+            officer = officer_rates[concurrency]
+            print(f"C={concurrency}: gateway as an officer {officer:.1f}/s -> ratio "
+                  f"{officer / base if base else float('nan'):.2f} (its seats checked per read)")
         opened = results[-1]
         print(f"open loop: offered {args.rate:g}/s, achieved {opened.rate:.1f}/s, "
               f"errors {opened.errors}")
