@@ -17,6 +17,7 @@ from .auth import TokenRules, authenticate
 from .body import csv_body, json_body
 from .errors import error_response, json_response, refusals
 from .idempotency import IdempotencyStore, fingerprint
+from .readiness import ReadinessState
 from .server import GatewayServer
 
 
@@ -27,6 +28,7 @@ class Api(HttpRequestHandler):
 
     server = GatewayServer()
     idempotency = IdempotencyStore()
+    readiness = ReadinessState()
     logs_its_answers = True
 
     def __init__(self, method, url, *, summary="", body=None, returns=None,
@@ -52,6 +54,7 @@ class Api(HttpRequestHandler):
             principal = None
             if not self.public:
                 principal = authenticate(self.tokens, request.headers.get("Authorization"))
+                self.readiness.check()  # 503 until the services were reached
             key = request.headers.get("Idempotency-Key")
             if self.method == "POST" and key and principal is not None:
                 status, body, replayed = self.idempotency.run_once(

@@ -1,5 +1,6 @@
 """HTTP under /v1 for front ends: each route calls the service behind it, once its rule in
 gateway.policy has allowed the call (routes hold no access checks of their own)."""
+import eventlet
 from kit.errors import ServiceUnavailable
 from kit.heap import SettledHeap
 from kit.metrics import Metrics
@@ -13,6 +14,7 @@ from . import openapi
 from .api import api
 from .errors import json_response
 from .idempotency import request_key
+from .readiness import Readiness, probe_readiness
 
 PLACES = "<any(stations, parks, grids):kind>"
 PLACE_KIND = {"stations": "station", "parks": "park", "grids": "grid"}
@@ -26,6 +28,15 @@ def _request_key(request, principal):
     finds what the first try made."""
     key = request.headers.get("Idempotency-Key")
     return request_key(principal, key) if key else None
+
+
+def _pinged(proxy):
+    """"ok", or why the service did not answer."""
+    try:
+        proxy.ping()
+        return "ok"
+    except ServiceUnavailable as error:
+        return str(error)
 
 
 def _paging(request):
@@ -44,6 +55,7 @@ class GatewayService:
     dispatch = TimedRpcProxy("dispatch")
     metrics = Metrics()
     heap = SettledHeap()
+    readiness = Readiness()
 
     # --- health and the API document ----------------------------------------------------
 
@@ -51,16 +63,17 @@ class GatewayService:
     def healthz(self, request):
         return json_response({"status": "ok"})
 
+    @probe_readiness
     @api("GET", "/readyz", returns=openapi.Readiness, summary="Broker and services answer")
     def readyz(self, request, grant):
-        answers = {}
-        for name, proxy in (("enterprise", self.enterprise), ("dispatch", self.dispatch)):
-            try:
-                proxy.ping()
-                answers[name] = "ok"
-            except ServiceUnavailable as error:
-                answers[name] = str(error)
+        """Every service is asked at once; what this finds is what the gateway serves by
+        (gateway.readiness)."""
+        pile = eventlet.GreenPile()
+        for proxy in (self.enterprise, self.dispatch):
+            pile.spawn(_pinged, proxy)
+        answers = dict(zip(("enterprise", "dispatch"), pile))
         ready = all(answer == "ok" for answer in answers.values())
+        self.readiness.record(ready)
         return (200 if ready else 503), dict(answers, status="ready" if ready else "unavailable")
 
     @api("GET", "/v1/openapi.json", summary="This API, generated from the schemas")

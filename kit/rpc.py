@@ -23,6 +23,7 @@ import logging
 import warnings
 
 import eventlet
+from amqp.exceptions import ChannelError
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu.exceptions import OperationalError
 from nameko.amqp.publish import Publisher
@@ -101,6 +102,9 @@ class TimedServiceProxy:
                     return method.call_async(*args, **kwargs).result()
             except UnknownService:
                 raise ServiceUnavailable(f"{self._service_name} is not running") from None
+            except ChannelError as error:  # e.g. no service has declared the RPC exchange yet
+                raise ServiceUnavailable(f"{where} is unavailable: the broker refused the "
+                                         f"request ({error})") from None
             except BROKER_ERRORS as error:
                 raise ServiceUnavailable(
                     f"{where} is unavailable: the broker cannot be reached "

@@ -11,6 +11,7 @@ import time
 from urllib.parse import urlsplit, urlunsplit
 
 import eventlet
+import kombu
 import pytest
 from nameko.containers import get_container_cls
 from nameko.standalone.rpc import ServiceRpcProxy
@@ -226,3 +227,14 @@ def test_a_service_that_cannot_send_an_answer_goes_on(start, config, link, caplo
                 eventlet.sleep(0.5)
         del answer  # redelivered after the reconnection, or lost with the connection: fine
     assert not stopping()
+
+
+def test_a_call_before_any_service_declared_the_rpc_exchange_is_refused(start, config):
+    caller = start(Caller)
+    with kombu.Connection(config["AMQP_URI"]) as connection:
+        connection.channel().exchange_delete("nameko-rpc")  # as on a vhost nothing ran on
+
+    # The broker closes the channel over the first request; the next publish reads that.
+    for _ in range(3):
+        error, took = timed_refusal(caller, "ping")
+        assert took < TIMEOUT + 1, f"refused after {took:.1f}s"
