@@ -17,7 +17,7 @@ from .auth import TokenRules, authenticate
 from .body import csv_body, json_body
 from .errors import error_response, json_response, refusals
 from .idempotency import IdempotencyStore, fingerprint
-from .readiness import ReadinessState
+from .readiness import ReadinessState, waiting_for_a_worker
 from .server import GatewayServer
 
 
@@ -75,10 +75,11 @@ class Api(HttpRequestHandler):
         elif self.method in ("POST", "PATCH", "PUT"):
             kwargs["body"] = json_body(request, required=self.body_schema is not None)
         event = Event()
-        self.container.spawn_worker(
-            self, (request, principal), kwargs,
-            context_data=self.server.context_data_from_headers(request),
-            handle_result=partial(self.handle_result, event))
+        with waiting_for_a_worker():  # all busy on slow services: 503, not a queue
+            self.container.spawn_worker(
+                self, (request, principal), kwargs,
+                context_data=self.server.context_data_from_headers(request),
+                handle_result=partial(self.handle_result, event))
         result = event.wait()
         return result if isinstance(result, tuple) else (self.status, result)
 

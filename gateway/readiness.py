@@ -6,6 +6,10 @@ a worker of its own every PROBE_INTERVAL seconds while the gateway is not ready,
 someone asks `/readyz`. Once ready, the gateway stays ready until a probe fails; a call that
 found the broker or a service away makes the next probe run at once, so while they are away
 the gateway refuses at once rather than after each call's timeout.
+
+A request also waits at most WORKER_WAIT seconds for a free worker (`waiting_for_a_worker`):
+when every worker is waiting on a slow service, a request is refused with 503 rather than
+queued, so no answer comes much later than the calls' own timeout.
 """
 import logging
 from functools import partial
@@ -20,6 +24,7 @@ from kit.errors import ServiceUnavailable
 log = logging.getLogger(__name__)
 
 PROBE_INTERVAL = 0.5
+WORKER_WAIT = 0.5
 
 
 class ReadinessState(SharedExtension):
@@ -33,7 +38,7 @@ class ReadinessState(SharedExtension):
     def check(self):
         """Raise ServiceUnavailable unless the last probe reached every service."""
         if not self.ready:
-            raise ServiceUnavailable("the gateway cannot reach the services yet")
+            raise ServiceUnavailable("the gateway cannot reach the services at the moment")
 
     def record(self, ready):
         if ready != self.ready:
@@ -44,6 +49,12 @@ class ReadinessState(SharedExtension):
         """A call failed as if a service were away: probe now."""
         if not self.doubted.ready():
             self.doubted.send()
+
+
+def waiting_for_a_worker():
+    """A block that raises ServiceUnavailable after WORKER_WAIT seconds."""
+    return eventlet.Timeout(WORKER_WAIT, ServiceUnavailable(
+        f"the gateway is busy: no worker was free within {WORKER_WAIT:g}s"))
 
 
 class Readiness(DependencyProvider):

@@ -191,7 +191,7 @@ def test_a_call_to_a_broker_that_refuses_connections_is_refused_at_once(start, l
 
 
 def test_a_service_that_cannot_send_an_answer_goes_on(start, config, link, caplog):
-    callee = start(Callee, through_link=True)
+    start(Callee, through_link=True)
     with ServiceRpcProxy("callee", config, timeout=10) as proxy:
         assert proxy.ping() == "pong"
         with caplog.at_level(logging.INFO):
