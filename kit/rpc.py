@@ -104,7 +104,7 @@ class TimedServiceProxy:
                 raise ServiceUnavailable(f"{self._service_name} is not running") from None
             except ChannelError as error:  # e.g. no service has declared the RPC exchange yet
                 raise ServiceUnavailable(f"{where} is unavailable: the broker refused the "
-                                         f"request ({error})") from None
+                                         f"request ({type(error).__name__})") from None
             except BROKER_ERRORS as error:
                 raise ServiceUnavailable(
                     f"{where} is unavailable: the broker cannot be reached "
