@@ -36,6 +36,11 @@ def _page(repo, record_cls, out_schema, query, filters=None):
                  out_schema)
 
 
+def _moment(at):
+    """The `at` of a query (an empty value is refused as not a date-time), or now."""
+    return load(schemas.ResponderQuery, {} if at is None else {"at": at})["at"] or utcnow()
+
+
 FILED_EVENTS = ("enterprise.registered", "enterprise.updated", "assignment.changed")
 
 
@@ -169,12 +174,12 @@ class EnterpriseService:
     @rpc(expected_exceptions=EXPECTED)
     def responders(self, enterprise_id, at=None):
         """Who responds for the enterprise at `at` (default now): A, B, chiefs, station."""
-        moment = load(schemas.ResponderQuery, {"at": at} if at is not None else {})["at"] or utcnow()
+        moment = _moment(at)
         return dump(schemas.Responders, handlers.responders(self.store, enterprise_id, moment))
 
     @rpc(expected_exceptions=EXPECTED)
     def coverage(self, at=None):
-        moment = load(schemas.ResponderQuery, {"at": at} if at is not None else {})["at"] or utcnow()
+        moment = _moment(at)
         return dump(schemas.Coverage, handlers.coverage(self.store, moment))
 
     @rpc(expected_exceptions=EXPECTED)

@@ -13,6 +13,7 @@ import pytest
 
 from gateway.auth import ROLES
 from gateway.policy import ALL, RULES
+from services.enterprise.domain import DEPARTMENTS
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +46,8 @@ def county(api, supervisor, token):
     pick = None
     for enterprise_id, answer in responders.items():
         to_call = answer["to_call"]
-        if (to_call and to_call["seat"] == "a_officer" and by_id[to_call["officer_id"]]["departments"]
+        if (to_call and to_call["seat"] == "a_officer"
+                and by_id[to_call["officer_id"]]["departments"]
                 and any(s["seat"] == "area_chief" and s["officer_id"] != to_call["officer_id"]
                         for s in answer["seats"])):
             pick = enterprise_id, to_call["officer_id"]
@@ -69,7 +71,6 @@ def county(api, supervisor, token):
     r2 = ok(api("POST", "/v1/requests", supervisor, json=dict(request, enterprise_id=e2)), 201)
     assert r1["routed_to"] == {"kind": "officer", "target": officer}
     mine = by_id[officer]["departments"][0]
-    from services.enterprise.domain import DEPARTMENTS
     not_mine = next(d for d in DEPARTMENTS if d not in by_id[officer]["departments"])
     other_officer = next(o["id"] for o in officers if o["id"] != officer)
     places = {kind: ok(api("GET", f"/v1/{kind}?per_page=1", supervisor))["items"][0]["id"]
@@ -175,7 +176,6 @@ def test_listings_hold_only_what_the_scope_reaches(api, county):
 
 def test_an_officer_sees_phones_of_colleagues_only(api, county, supervisor):
     officers = ok(api("GET", "/v1/officers?per_page=500", county["tokens"]["officer"]))["items"]
-    colleagues = set()
     responders = ok(api("GET", f"/v1/enterprises/{county['e1']}/responders", supervisor))
     colleagues = {s["officer_id"] for s in responders["seats"]}
     with_phone = {o["id"] for o in officers if o["phone"]}
@@ -228,7 +228,8 @@ def test_an_officer_plans_visits_only_to_its_own_enterprises(api, county):
              "end": "2030-01-07T03:00:00Z"}
     refused = api("POST", "/v1/visits", officer, json=dict(visit, enterprise_id=county["e2"]))
     assert denied(refused), refused.text
-    assert ok(api("GET", f"/v1/enterprises/{county['e2']}/visits", county["tokens"]["admin"])) == []
+    admin = county["tokens"]["admin"]
+    assert ok(api("GET", f"/v1/enterprises/{county['e2']}/visits", admin)) == []
     planned = ok(api("POST", "/v1/visits", officer, json=dict(visit, enterprise_id=county["e1"])),
                  201)
     assert planned["visit"]["enterprise_id"] == county["e1"]

@@ -16,9 +16,8 @@ import pytest
 import requests
 
 from gateway.auth import issue_token
-from infra.launch import Platform, jwt_secret
-from infra.load_demo import load_demo
-from infra.sandbox import EventTap, create_vhost, delete_vhost, free_port
+from infra.launch import jwt_secret
+from infra.sandbox import EventTap, demo_platform
 
 pytestmark = pytest.mark.e2e
 
@@ -29,22 +28,10 @@ RETRIES = 5  # a report answered 503 is sent again with its key, as a client wou
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    vhost = create_vhost("e2e-dispatch")
-    root = tmp_path_factory.mktemp("dispatch")
-    platform = Platform(root / "data", free_port(), free_port(span=13),
-                        amqp_uri=f"amqp://guest:guest@localhost:5672/{vhost}",
-                        extra_env={"RPC_TIMEOUT": "5", "MONGO_URI": "", "TOP_REPEATS": "0",
-                                   "ACK_WINDOW_HIGH": str(WINDOW),
-                                   "ACK_WINDOW_LOW": str(FAST_WINDOW)},
-                        log_dir=root / "logs")
-    platform.start()
-    try:
-        platform.wait_ready(timeout=60)
-        load_demo(platform.amqp_uri)
+    with demo_platform(tmp_path_factory.mktemp("dispatch"), "e2e-dispatch",
+                       {"RPC_TIMEOUT": "5", "TOP_REPEATS": "0", "ACK_WINDOW_HIGH": str(WINDOW),
+                        "ACK_WINDOW_LOW": str(FAST_WINDOW)}) as platform:
         yield platform
-    finally:
-        platform.stop()
-        delete_vhost(vhost)
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,8 @@ import pytest
 import requests
 
 from gateway.auth import issue_token
-from infra.launch import Platform, jwt_secret
-from infra.load_demo import load_demo
-from infra.sandbox import create_vhost, delete_vhost, free_port
+from infra.launch import jwt_secret
+from infra.sandbox import demo_platform
 
 pytestmark = pytest.mark.e2e
 
@@ -34,20 +33,9 @@ NO_ANSWER = "no answer"
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    vhost = create_vhost("e2e-gateway-kill")
-    root = tmp_path_factory.mktemp("gateway-kill")
-    platform = Platform(root / "data", free_port(), free_port(span=13),
-                        amqp_uri=f"amqp://guest:guest@localhost:5672/{vhost}",
-                        extra_env={"RPC_TIMEOUT": "2", "MONGO_URI": ""},
-                        log_dir=root / "logs")
-    platform.start()
-    try:
-        platform.wait_ready(timeout=60)
-        load_demo(platform.amqp_uri)
+    with demo_platform(tmp_path_factory.mktemp("gateway-kill"), "e2e-gateway-kill",
+                       {"RPC_TIMEOUT": "2"}) as platform:
         yield platform
-    finally:
-        platform.stop()
-        delete_vhost(vhost)
 
 
 class Intake:

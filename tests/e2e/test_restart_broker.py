@@ -27,9 +27,8 @@ import requests
 from kombu import Connection, Exchange, Queue
 
 from gateway.auth import issue_token
-from infra.launch import Platform, jwt_secret
-from infra.load_demo import load_demo
-from infra.sandbox import create_vhost, delete_vhost, free_port
+from infra.launch import jwt_secret
+from infra.sandbox import demo_platform
 
 pytestmark = [
     pytest.mark.e2e,
@@ -74,21 +73,10 @@ def wait_for(condition, timeout):
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    vhost = create_vhost("e2e-restart")
-    root = tmp_path_factory.mktemp("restart")
-    platform = Platform(root / "data", free_port(), free_port(span=13),
-                        amqp_uri=f"amqp://guest:guest@localhost:5672/{vhost}",
-                        extra_env={"RPC_TIMEOUT": str(RPC_TIMEOUT), "MONGO_URI": "",
-                                   "TOP_REPEATS": "0", "ACK_WINDOW_HIGH": str(WINDOW)},
-                        log_dir=root / "logs")
-    platform.start()
-    try:
-        platform.wait_ready(timeout=60)
-        load_demo(platform.amqp_uri)
+    with demo_platform(tmp_path_factory.mktemp("restart"), "e2e-restart",
+                       {"RPC_TIMEOUT": str(RPC_TIMEOUT), "TOP_REPEATS": "0",
+                        "ACK_WINDOW_HIGH": str(WINDOW)}) as platform:
         yield platform
-    finally:
-        platform.stop()
-        delete_vhost(vhost)
 
 
 @pytest.fixture(scope="module")
