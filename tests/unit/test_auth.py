@@ -1,5 +1,6 @@
 """Bearer tokens: who they name, how long they live, who issued them for whom."""
 import os
+import time
 from datetime import datetime, timedelta, timezone
 
 import jwt
@@ -57,6 +58,25 @@ def test_an_expired_token_is_refused():
                         now=datetime.now(timezone.utc) - timedelta(hours=9))
     with pytest.raises(AuthenticationFailed, match="the token has expired"):
         authenticate(RULES, bearer(token))
+
+
+def test_a_token_accepted_once_is_still_refused_once_it_expires(monkeypatch):
+    token = issue_token(SECRET, "admin", "u1", ttl=timedelta(minutes=5))
+    assert authenticate(RULES, bearer(token)).sub == "u1"
+    assert authenticate(RULES, bearer(token)).sub == "u1"  # the kept answer
+    later = time.time() + 301
+    monkeypatch.setattr("gateway.auth.time.time", lambda: later)
+    with pytest.raises(AuthenticationFailed, match="the token has expired"):
+        authenticate(RULES, bearer(token))
+
+
+def test_a_token_refused_once_is_refused_again():
+    token = issue_token("another-secret-also-long-enough-for-hs256", "admin", "u1")
+    for _ in range(2):
+        with pytest.raises(AuthenticationFailed, match="invalid token"):
+            authenticate(RULES, bearer(token))
+    assert authenticate(TokenRules("another-secret-also-long-enough-for-hs256"),
+                        bearer(token)).sub == "u1"  # rules of another secret are kept apart
 
 
 def test_a_token_signed_with_another_secret_is_refused():
