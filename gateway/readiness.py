@@ -34,13 +34,25 @@ class ReadinessState(SharedExtension):
         super().__init__()
         self.ready = False
         self.doubted = Event()
+        self.probes = 0        # probes begun
+        self.recorded = 0      # the latest-begun probe whose finding is recorded
 
     def check(self):
         """Raise ServiceUnavailable unless the last probe reached every service."""
         if not self.ready:
             raise ServiceUnavailable("the gateway cannot reach the services at the moment")
 
-    def record(self, ready):
+    def begin(self):
+        """A probe begins: its number, to record its finding with."""
+        self.probes += 1
+        return self.probes
+
+    def record(self, ready, probe):
+        """What probe number `probe` found, unless a probe begun after it was recorded
+        already: a probe that waited out its timeout does not undo a newer answer."""
+        if probe < self.recorded:
+            return
+        self.recorded = probe
         if ready != self.ready:
             log.info("the gateway is %s", "ready" if ready else "not ready")
         self.ready = ready

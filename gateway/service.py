@@ -68,12 +68,13 @@ class GatewayService:
     def readyz(self, request, grant):
         """Every service is asked at once; what this finds is what the gateway serves by
         (gateway.readiness)."""
+        probe = self.readiness.begin()
         pile = eventlet.GreenPile()
         for proxy in (self.enterprise, self.dispatch):
             pile.spawn(_pinged, proxy)
         answers = dict(zip(("enterprise", "dispatch"), pile))
         ready = all(answer == "ok" for answer in answers.values())
-        self.readiness.record(ready)
+        self.readiness.record(ready, probe)
         return (200 if ready else 503), dict(answers, status="ready" if ready else "unavailable")
 
     @api("GET", "/v1/openapi.json", summary="This API, generated from the schemas")
