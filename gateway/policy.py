@@ -119,18 +119,12 @@ def rule_for(operation):
         raise RuntimeError(f"route {operation} has no rule in gateway.policy.RULES") from None
 
 
-def allowed_roles(operation):
-    """The roles that may call `operation` (empty for a public one)."""
-    return tuple(rule_for(operation).scopes)
-
-
 @dataclass
 class Grant:
-    """What the policy allowed one call: who acts, in which scope, the record it was checked
-    against (`record`, when the check had to read it), the filter a listing must apply, the
-    capacity an officer acts in, and the view its answer goes out through."""
+    """What the policy allowed one call: who acts, the record it was checked against
+    (`record`, when the check had to read it), the filter a listing must apply, the capacity
+    an officer acts in, and the view its answer goes out through."""
     principal: object
-    scope: str | None
     record: dict | None = None
     filters: dict = field(default_factory=dict)
     capacity: str | None = None
@@ -182,11 +176,11 @@ class Gate:
     def authorize(self, operation, principal, values):
         rule = rule_for(operation)
         if rule.public:
-            return Grant(principal, None)
+            return Grant(principal)
         scope = rule.scopes.get(principal.role)
         if scope is None:
             raise Forbidden(f"the {principal.role} role may not do this")
-        grant = Grant(principal, scope, view=rule.views.get(principal.role))
+        grant = Grant(principal, view=rule.views.get(principal.role))
         if scope != ALL:
             getattr(self, f"_{scope}")(grant, rule, values)
         if grant.view is views.ColleagueOfficer:
@@ -267,12 +261,15 @@ class Gate:
         if grant.principal.officer_id not in _named(self.record(rule, values)):
             raise Forbidden(f"you were not paged on incident {values['incident_id']}")
 
+    def _held(self, grant, case):
+        """The seats the officer holds on the case's enterprise."""
+        return set(self.reach(grant.principal)["seats"].get(case["enterprise_id"], ()))
+
     def _on_case(self, grant, rule, values):
         incident = self.record(rule, values)
         if grant.principal.officer_id in _named(incident):
             return
-        held = self.reach(grant.principal)["seats"].get(incident["enterprise_id"], ())
-        if set(held) & set(CHIEF_SEATS):
+        if self._held(grant, incident) & set(CHIEF_SEATS):
             grant.capacity = "chief"
             return
         raise Forbidden(f"you were not paged on incident {values['incident_id']} and are not "
@@ -286,8 +283,7 @@ class Gate:
         request = self.record(rule, values)
         if grant.principal.officer_id in _named(request):
             return
-        held = self.reach(grant.principal)["seats"].get(request["enterprise_id"], ())
-        if set(held) & set(FIRST_SEATS):
+        if self._held(grant, request) & set(FIRST_SEATS):
             return
         raise Forbidden(f"request {values['request_id']} is not routed to you and you are not "
                         "its enterprise's A or B officer")

@@ -28,7 +28,7 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 from gateway.auth import TokenRules, WeakSecret, check_secret  # noqa: E402
 
-from .sandbox import free_port
+from .sandbox import create_vhost, delete_vhost, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "infra" / "config.yaml"
@@ -391,6 +391,27 @@ def prepare(args):
     check_broker_free(amqp_uri)
     return Platform(data_dir, gateway_port, metrics_base, amqp_uri=amqp_uri,
                     log_dir=data_dir / "logs")
+
+
+@contextmanager
+def demo_platform(root, name, env=None):
+    """The whole platform, one process per service, on a vhost of its own (`name-...`), a data
+    folder under `root`, free ports and the embedded store, with the demo county loaded;
+    stopped, and its vhost deleted, on the way out."""
+    from .load_demo import load_demo
+
+    vhost = create_vhost(name)
+    platform = Platform(root / "data", free_port(), free_port(span=13),
+                        amqp_uri=f"amqp://guest:guest@localhost:5672/{vhost}",
+                        extra_env={"MONGO_URI": "", **(env or {})}, log_dir=root / "logs")
+    try:
+        platform.start()
+        platform.wait_ready(timeout=60)
+        load_demo(platform.amqp_uri)
+        yield platform
+    finally:
+        platform.stop()
+        delete_vhost(vhost)
 
 
 def main(argv=None):

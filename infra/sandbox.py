@@ -11,7 +11,6 @@ import socket
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 
 import requests
 from kombu import Connection, Consumer, Exchange, Queue
@@ -55,28 +54,6 @@ def create_vhost(prefix="sandbox"):
 
 def delete_vhost(name):
     requests.delete(f"{MANAGEMENT}/vhosts/{name}", auth=MANAGEMENT_AUTH, timeout=10)
-
-
-@contextmanager
-def demo_platform(root, name, env=None):
-    """The whole platform, one process per service, on a vhost of its own (`name-...`), a data
-    folder under `root`, free ports and the embedded store, with the demo county loaded;
-    stopped, and its vhost deleted, on the way out."""
-    from .launch import Platform
-    from .load_demo import load_demo
-
-    vhost = create_vhost(name)
-    platform = Platform(root / "data", free_port(), free_port(span=13),
-                        amqp_uri=f"amqp://guest:guest@localhost:5672/{vhost}",
-                        extra_env={"MONGO_URI": "", **(env or {})}, log_dir=root / "logs")
-    try:
-        platform.start()
-        platform.wait_ready(timeout=60)
-        load_demo(platform.amqp_uri)
-        yield platform
-    finally:
-        platform.stop()
-        delete_vhost(vhost)
 
 
 class EventTap:

@@ -164,8 +164,7 @@ def assign(repo, enterprise_id, command, actor, now):
 
 def enterprises_assigned_to(repo, officer_id, at):
     """Ids of the enterprises whose assignment in force at `at` names the officer."""
-    return sorted(h.enterprise_id for h in repo.assignments_held_by(officer_id)
-                  if (version := h.at(at)) is not None and officer_id in version.officer_ids())
+    return sorted(officer_reach(repo, officer_id, at)["seats"])
 
 
 def officer_reach(repo, officer_id, at):

@@ -161,11 +161,6 @@ class EnterpriseService:
                                                                             utcnow())]
 
     @rpc(expected_exceptions=EXPECTED)
-    def enterprise_ids_for_officer(self, officer_id):
-        """Enterprises the officer is assigned to now (any seat)."""
-        return handlers.enterprises_assigned_to(self.store, officer_id, utcnow())
-
-    @rpc(expected_exceptions=EXPECTED)
     def officer_reach(self, officer_id):
         """The seats an officer holds now, its departments and colleagues (for access checks)."""
         return dump(schemas.OfficerReach, handlers.officer_reach(self.store, officer_id,

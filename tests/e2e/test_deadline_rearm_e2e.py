@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from gateway.auth import issue_token
-from infra.launch import jwt_secret
-from infra.sandbox import EventTap, demo_platform
+from infra.launch import demo_platform, jwt_secret
+from infra.sandbox import EventTap
 
 pytestmark = pytest.mark.e2e
 

@@ -18,8 +18,7 @@ import pytest
 import requests
 
 from gateway.auth import issue_token
-from infra.launch import jwt_secret
-from infra.sandbox import demo_platform
+from infra.launch import demo_platform, jwt_secret
 
 pytestmark = pytest.mark.e2e
 
