@@ -6,11 +6,9 @@ needs it asks the registry through the gateway with a role that may see it.
 """
 from marshmallow import Schema, fields, validate
 
-from services.enterprise.domain import (ABSENCE_KINDS, DEPARTMENTS, ENTERPRISE_KINDS, LEVELS,
-                                        OFFICER_ROLES, STAGES, STATION_KINDS)
-
 from .fields import UtcDateTime
-from .vocabulary import DISPUTE_KINDS, DISPUTE_SOURCES
+from .vocabulary import (ABSENCE_KINDS, DEPARTMENTS, DISPUTE_KINDS, DISPUTE_SOURCES,
+                         ENTERPRISE_KINDS, LEVELS, OFFICER_ROLES, STAGES, STATION_KINDS)
 
 
 class StationFacts(Schema):

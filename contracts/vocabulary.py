@@ -1,6 +1,47 @@
-"""Value lists more than one party shares (services, the gateway, the contracts)."""
+"""The value lists the platform shares: what an event, an RPC answer or an HTTP body may say.
 
-# Mediation: what a dispute is about, and where it came from.
+Plain tuples, so the contracts, every service's domain and the gateway can name the same
+values without importing one another.
+"""
+
+# --- the registry ------------------------------------------------------------------------
+
+STATION_KINDS = ("station", "park_post")
+ENTERPRISE_KINDS = ("enterprise", "project")
+LEVELS = ("city_key_project", "district_key_project", "above_scale", "other")
+STAGES = ("signing", "landing", "construction", "production")
+OFFICER_ROLES = (
+    "bureau_leader",
+    "station_chief",
+    "team_leader",
+    "area_chief",
+    "community_officer",
+    "auxiliary_officer",
+    "policy_specialist",
+)
+# Police specialist departments (the "N" of "1+N"): on call for incidents, routed requests.
+DEPARTMENTS = (
+    "criminal_investigation",
+    "narcotics_control",
+    "traffic",
+    "household_registration",
+    "cyber_security",
+    "economic_crime",
+    "public_order",
+)
+ABSENCE_KINDS = ("off_duty", "on_leave")
+
+# --- dispatch ----------------------------------------------------------------------------
+
+CATEGORIES = ("theft", "fraud", "violence", "dispute", "obstruction", "safety_hazard",
+              "traffic", "other")
+PRIORITIES = ("low", "medium", "high", "emergency")
+STATES = ("reported", "notified", "acknowledged", "on_scene", "resolved", "referred",
+          "cancelled")
+
+# --- mediation ---------------------------------------------------------------------------
+
+# What a dispute is about, and where it came from.
 DISPUTE_KINDS = ("wage_arrears", "labour_contract", "injury_compensation",
                  "construction_obstruction", "land_compensation", "business_contract",
                  "neighbourhood", "other")

@@ -11,6 +11,14 @@ def crosses_broker(cls):
     return deserialize_to_instance(cls)
 
 
+def raised_as(error, type_name):
+    """Whether `error` is the exception named `type_name`, or derives from it: raised in this
+    process, or raised by another service and received by its type name (`exc_type`), as a
+    caller that does not import that service's exceptions receives it."""
+    return (getattr(error, "exc_type", None) == type_name
+            or any(cls.__name__ == type_name for cls in type(error).__mro__))
+
+
 @crosses_broker
 class ValidationFailed(Exception):
     """Input was refused; `errors` maps each field to the reasons. Nothing was changed."""

@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
-from kit.errors import ValidationFailed, crosses_broker
 # Police specialist departments a request can be routed to (the "N" of "1+N").
-from services.enterprise.domain import DEPARTMENTS
+from contracts.vocabulary import DEPARTMENTS
+from kit.errors import ValidationFailed, crosses_broker
 
 from .exceptions import NotOnCase
 

@@ -5,10 +5,9 @@ from marshmallow import Schema, fields, validate
 
 from contracts.events import IncidentFacts, RecipientFacts
 from contracts.fields import UtcDateTime
-from services.enterprise.domain import DEPARTMENTS
+from contracts.vocabulary import CATEGORIES, DEPARTMENTS, PRIORITIES, STATES
 
 from . import requests as req
-from .domain import CATEGORIES, PRIORITIES, STATES
 
 # --- incidents ----------------------------------------------------------------------------
 

@@ -3,9 +3,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from contracts import events
 from contracts.fields import UtcDateTime
+from contracts.vocabulary import (DEPARTMENTS, ENTERPRISE_KINDS, LEVELS, OFFICER_ROLES, STAGES,
+                                  STATION_KINDS)
 
-from .domain import (DEPARTMENTS, ENTERPRISE_KINDS, LEVELS, OFFICER_ROLES, STAGES,
-                     STATION_KINDS, credit_code_problem)
+from .domain import credit_code_problem
 
 _name = dict(required=True, validate=validate.Length(min=1, max=200))
 _text = dict(load_default="", validate=validate.Length(max=500))
