@@ -264,7 +264,7 @@ def _shaped_like(returns, view):
 
 
 def _codes(status):
-    codes = [code for s, code in ERRORS.values() if s == status]
+    codes = list(dict.fromkeys(code for s, code in ERRORS.values() if s == status))
     if not codes and status in EDGE:
         codes = [EDGE[status]]
     return ", ".join(codes) or "error"

@@ -15,32 +15,9 @@ from datetime import datetime, timedelta, timezone
 
 # Police specialist departments a request can be routed to (the "N" of "1+N").
 from contracts.vocabulary import DEPARTMENTS
-from kit.errors import ValidationFailed, crosses_broker
 
-from .exceptions import NotOnCase
-
-
-# --- errors --------------------------------------------------------------------------------
-
-
-@crosses_broker
-class InvalidRequest(ValidationFailed):
-    """A request (or a change to one) was refused for its content; nothing was changed."""
-
-
-@crosses_broker
-class RequestTransitionNotAllowed(ValidationFailed):
-    """The request's status does not allow this step (e.g. closing a submitted request)."""
-
-
-@crosses_broker
-class InvalidVisit(ValidationFailed):
-    """A proposed visit is malformed (e.g. it ends before it starts)."""
-
-
-@crosses_broker
-class VisitRefused(ValidationFailed):
-    """A well-formed visit was refused because the enterprise has had enough visits."""
+from .exceptions import (InvalidRequest, InvalidVisit, NotOnCase, RequestTransitionNotAllowed,
+                         VisitRefused)
 
 
 # --- service catalogue -----------------------------------------------------------------------
