@@ -13,6 +13,7 @@ traceback. (gateway.server logs the other answers, one line each.)
 """
 import json
 import logging
+from functools import cache
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -29,38 +30,6 @@ CALLER = {
     "AuthenticationFailed": (401, "UNAUTHENTICATED"),
     "Forbidden": (403, "FORBIDDEN"),
 }
-REGISTRY = {
-    "StationNotFound": (404, "STATION_NOT_FOUND"),
-    "ParkNotFound": (404, "PARK_NOT_FOUND"),
-    "GridNotFound": (404, "GRID_NOT_FOUND"),
-    "EnterpriseNotFound": (404, "ENTERPRISE_NOT_FOUND"),
-    "OfficerNotFound": (404, "OFFICER_NOT_FOUND"),
-    "DuplicateCreditCode": (409, "DUPLICATE_CREDIT_CODE"),
-    "DuplicateBadgeNumber": (409, "DUPLICATE_BADGE_NUMBER"),
-    "DuplicateGridCode": (409, "DUPLICATE_GRID_CODE"),
-    "AssignmentChangedMeanwhile": (409, "ASSIGNMENT_CHANGED_MEANWHILE"),
-    "InvalidEnterprise": (400, "VALIDATION_FAILED"),
-    "InvalidAssignment": (400, "VALIDATION_FAILED"),
-    "InvalidPlace": (400, "VALIDATION_FAILED"),
-    "InvalidAvailability": (400, "VALIDATION_FAILED"),
-    "InvalidImport": (400, "VALIDATION_FAILED"),
-}
-DISPATCH = {
-    "IncidentNotFound": (404, "INCIDENT_NOT_FOUND"),
-    "RequestNotFound": (404, "REQUEST_NOT_FOUND"),
-    "AckNotAllowed": (403, "ACK_NOT_ALLOWED"),
-    "NotOnCase": (403, "NOT_ON_CASE"),
-    "AcknowledgementTooLate": (409, "ACKNOWLEDGEMENT_TOO_LATE"),
-    "IncidentClosed": (409, "INCIDENT_CLOSED"),
-    "ChangedMeanwhile": (409, "CHANGED_MEANWHILE"),
-    "TransitionRefused": (409, "TRANSITION_REFUSED"),
-    "RequestTransitionNotAllowed": (409, "REQUEST_TRANSITION_NOT_ALLOWED"),
-    "VisitRefused": (409, "VISIT_REFUSED"),
-    "IncidentExists": (400, "VALIDATION_FAILED"),
-    "RequestExists": (400, "VALIDATION_FAILED"),
-    "InvalidRequest": (400, "VALIDATION_FAILED"),
-    "InvalidVisit": (400, "VALIDATION_FAILED"),
-}
 # The gateway's own: repeated requests, services that do not answer, routing, body limits.
 GATEWAY = {
     "RequestInProgress": (409, "REQUEST_IN_PROGRESS"),
@@ -72,7 +41,17 @@ GATEWAY = {
     "PayloadTooLarge": (413, "PAYLOAD_TOO_LARGE"),
     "UnsupportedMediaType": (415, "UNSUPPORTED_MEDIA_TYPE"),
 }
-ERRORS = {**CALLER, **REGISTRY, **DISPATCH, **GATEWAY}
+
+
+@cache
+def table():
+    """The one table, type name -> (status, code): the caller's rows, each service's (in its
+    module of gateway.routes), then the gateway's own."""
+    from .routes import dispatch, registry  # imported here: the routes answer through this module
+
+    return {**CALLER, **registry.ERRORS, **dispatch.ERRORS, **GATEWAY}
+
+
 UNEXPECTED = (500, "UNEXPECTED_ERROR")
 
 
@@ -85,9 +64,10 @@ def type_names(exc):
 
 
 def status_and_code(exc):
+    rows = table()
     for name in type_names(exc):
-        if name in ERRORS:
-            return ERRORS[name]
+        if name in rows:
+            return rows[name]
     if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
         return exc.code, exc.name.upper().replace(" ", "_")
     return UNEXPECTED

@@ -13,8 +13,10 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
-# Police specialist departments a request can be routed to (the "N" of "1+N").
-from contracts.vocabulary import DEPARTMENTS
+# DEPARTMENTS: police specialist departments a request can be routed to (the "N" of "1+N");
+# AGENCIES: other agencies an out-of-scope request is referred to.
+from contracts.vocabulary import (AGENCIES, DEPARTMENTS, DESCRIPTION_MAX, NOTE_MAX,
+                                  REQUEST_STATUSES)
 
 from .exceptions import (InvalidRequest, InvalidVisit, NotOnCase, RequestTransitionNotAllowed,
                          VisitRefused)
@@ -27,18 +29,6 @@ DATATYPES = ("string", "number", "datetime", "singlevaluelist", "multivaluelist"
 # ("liaison"), who also takes legal consultations to the policy specialists.
 HANDLERS = ("household_registration", "traffic", "public_order", "policy_specialist", "liaison")
 _OFFICER_HANDLERS = ("policy_specialist", "liaison")
-# Other agencies an out-of-scope request is referred to.
-AGENCIES = (
-    "market_regulation",
-    "emergency_management",
-    "environment",
-    "justice",
-    "urban_management",
-    "township_government",
-    "labour",
-)
-DESCRIPTION_MAX = 2000
-NOTE_MAX = 2000
 STRING_MAX = 500
 
 
@@ -252,7 +242,7 @@ def validate_attributes(service_code: str, attributes: dict | None) -> dict:
 
 # --- requests ------------------------------------------------------------------------------
 
-STATUSES = ("submitted", "routed", "in_progress", "referred", "closed")
+STATUSES = REQUEST_STATUSES
 ROUTING_KINDS = ("officer", "department", "agency")
 # The statuses each step may start from.
 TRANSITIONS = {
