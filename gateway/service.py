@@ -6,12 +6,10 @@ from kit.metrics import Metrics
 from kit.rpc import TimedRpcProxy
 
 from .readiness import Readiness
-from .routes.dispatch import DispatchRoutes
-from .routes.health import HealthRoutes
-from .routes.registry import RegistryRoutes
+from .routes import dispatch, health, registry  # modules, not classes: one service class here
 
 
-class GatewayService(HealthRoutes, RegistryRoutes, DispatchRoutes):
+class GatewayService(health.HealthRoutes, registry.RegistryRoutes, dispatch.DispatchRoutes):
     name = "gateway"
 
     enterprise = TimedRpcProxy("enterprise")
