@@ -20,7 +20,6 @@ import logging
 import os
 import threading
 from contextlib import contextmanager
-from dataclasses import fields, is_dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,13 +31,13 @@ from nameko.standalone.events import get_event_exchange
 from contracts.envelope import decode, encode
 from contracts.fields import utcnow
 
+from .collection import OUTBOX, UnitOfWork
 from .publishing import BatchPublisher
+from .tables import MongoDatabase
 
 log = logging.getLogger(__name__)
 
-OUTBOX_FIELD = "outbox"
-# Only documents with unsent events are in this index, so a sweep reads only those.
-OUTBOX_INDEX = {"fields": [f"{OUTBOX_FIELD}.id"], "sparse": True}
+OUTBOX_FIELD = OUTBOX
 
 # Events travel as CloudEvents structured JSON (content type application/cloudevents+json).
 # A nameko process that consumes events merges this into its config (infra/config.yaml does).
@@ -116,35 +115,6 @@ def _lock(fd):
             eventlet.sleep(0.0005)
 
 
-_FIELD_NAMES = {}
-
-
-def plain(value):
-    """A dataclass (nested dataclasses, lists, tuples, dicts) as the dicts and lists a document
-    holds. Like dataclasses.asdict, without deep-copying every leaf: leaves here are strings,
-    numbers, booleans and datetimes, which nothing mutates."""
-    kind = type(value)
-    names = _FIELD_NAMES.get(kind)
-    if names is None and is_dataclass(kind):
-        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(kind))
-    if names is not None:
-        return {name: plain(getattr(value, name)) for name in names}
-    if kind is list or kind is tuple:
-        return [plain(item) for item in value]
-    if kind is dict:
-        return {key: plain(item) for key, item in value.items()}
-    return value
-
-
-def queued(envelopes, now=None):
-    """Outbox entries for `envelopes`, as stored in a document's outbox: each holds the
-    message body to publish, encoded once (an opaque string is also the cheapest thing for a
-    store to copy, compare and write)."""
-    at = now or utcnow()
-    return [{"id": e["id"], "queued_at": at, "type": e["type"], "message": encode(e)}
-            for e in envelopes]
-
-
 def messages_of(entries):
     """(routing key, body) of each outbox entry, as `publish_all` takes them. An entry of the
     first outbox format holds the envelope itself instead of its body."""
@@ -157,14 +127,7 @@ def opened(messages):
     return [decode(body) for _, body in messages]
 
 
-def stamp(document, entries):
-    """Put outbox `entries` (see `queued`) in the document, to be written with the change."""
-    pending = list(getattr(document, OUTBOX_FIELD) or [])
-    pending.extend(entries)
-    setattr(document, OUTBOX_FIELD, pending)
-
-
-def drain(collection, publish_all, only=None, stale_before=None, service_name=None):
+def drain(table, publish_all, only=None, stale_before=None):
     """Publish outbox entries read from the store, then remove the ones sent. Returns how
     many were published.
 
@@ -173,13 +136,13 @@ def drain(collection, publish_all, only=None, stale_before=None, service_name=No
     `publish_all(messages)` takes (routing key, body) pairs and returns once the broker has
     confirmed them all.
     """
-    query = {f"{OUTBOX_FIELD}.id": {"$exists": True}}  # served by the sparse OUTBOX_INDEX
+    query = {f"{OUTBOX_FIELD}.id": {"$exists": True}}  # served by the sparse outbox index
     if only is not None:
         query["_id"] = {"$in": list(only)}
     if stale_before is not None:
         query[f"{OUTBOX_FIELD}.queued_at"] = {"$lte": stale_before}
     sent = 0
-    for doc in collection.find(query, {OUTBOX_FIELD: 1}):
+    for doc in table.find(query):
         try:
             entries = [e for e in doc.get(OUTBOX_FIELD) or []
                        if (only is None or e["id"] in only[doc["_id"]])
@@ -187,44 +150,35 @@ def drain(collection, publish_all, only=None, stale_before=None, service_name=No
             messages = messages_of(entries)
         except (KeyError, TypeError):  # one unreadable outbox must not hold up the others
             log.exception("an outbox entry of %s %s cannot be read; left where it is",
-                          collection.name, doc["_id"])
+                          table.name, doc["_id"])
             continue
         if entries:
             publish_all(messages)
-            remove_sent(collection, doc["_id"], [e["id"] for e in entries], service_name)
+            remove_sent(table, doc["_id"], [e["id"] for e in entries])
         sent += len(entries)
     return sent
 
 
-def remove_sent(collection, doc_id, entry_ids, service_name):
+def remove_sent(table, doc_id, entry_ids):
     """Take published entries out of a document's outbox. An entry is removed only after the
-    broker confirmed it: a crash in between publishes it again. The removal holds the
-    service's write lock (see `exclusive`), so it cannot undo a change another process
-    writes to the same document meanwhile."""
-    with exclusive(service_name):
-        collection.update_one({"_id": doc_id},
-                              {"$pull": {OUTBOX_FIELD: {"id": {"$in": entry_ids}}}})
+    broker confirmed it: a crash in between publishes it again. The removal is one atomic
+    update of the document (under the write lock on the embedded store), so it cannot undo
+    a change another process writes to the same document meanwhile."""
+    table.update({"_id": doc_id}, {"$pull": {OUTBOX_FIELD: {"id": {"$in": entry_ids}}}})
 
 
-class UnitOfWork:
-    """What one worker wrote: the outbox entries it queued, by collection and document, in
-    the order it queued them."""
-
-    def __init__(self):
-        self.touched = {}
-
-    def touch(self, collection, doc_id, entries):
-        if entries:
-            docs = self.touched.setdefault(collection.name, (collection, {}))[1]
-            docs.setdefault(doc_id, []).extend(entries)
-
-    def envelopes(self):
-        return opened(messages_of(e for _, docs in self.touched.values()
-                                  for entries in docs.values() for e in entries))
+def open_database(service_name, mongo_uri=None, data_dir="data"):
+    """The service's own database as kit.tables (connecting it first)."""
+    connect(service_name, mongo_uri, data_dir)
+    return MongoDatabase(mongoengine.get_db(service_name),
+                         lock=lambda: exclusive(service_name))
 
 
 class Storage(DependencyProvider):
-    """Injects `repository_cls(unit_of_work)` bound to this service's own database.
+    """Injects `repository_cls(database, unit_of_work)` over this service's own database.
+
+    A repository gives `ensure_indexes()` and `outbox_tables()` (the tables whose documents
+    carry an outbox).
 
     Connects in `setup()`. The events a worker stored are published as one confirmed batch
     (on the service's `<service>.events` exchange, routing key = event type) by `flush`:
@@ -245,7 +199,8 @@ class Storage(DependencyProvider):
     def setup(self):
         config = self.container.config
         service = self.container.service_name
-        connect(service, config.get("MONGO_URI") or None, config.get("DATA_DIR") or "data")
+        self.database = open_database(service, config.get("MONGO_URI") or None,
+                                      config.get("DATA_DIR") or "data")
         self.exchange = get_event_exchange(service, config).name
         if "cloudevents" not in config.get("SERIALIZERS", {}):
             raise RuntimeError("events need the cloudevents serializer: merge "
@@ -253,7 +208,7 @@ class Storage(DependencyProvider):
         self.publisher = BatchPublisher(config["AMQP_URI"], self.exchange)
 
     def start(self):
-        self.repository_cls.ensure_indexes()
+        self.repository_cls(self.database).ensure_indexes()
         self.container.spawn_managed_thread(self._sweep)
         self.container.spawn_managed_thread(self._retry)
 
@@ -262,7 +217,7 @@ class Storage(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         unit = self.units[worker_ctx] = UnitOfWork()
-        return self.repository_cls(unit)
+        return self.repository_cls(self.database, unit)
 
     def flush(self, worker_ctx):
         """Publish what the worker stored so far (its changes are durable already)."""
@@ -279,21 +234,20 @@ class Storage(DependencyProvider):
         """Publish one worker's entries from memory in one batch, then clear them from the
         outbox. What fails (the broker is away) is kept, to be tried again from the store
         every `retry_interval` seconds."""
-        service = self.container.service_name
         try:
             self.publisher.publish_all(messages_of(
                 e for _, docs in touched.values() for entries in docs.values() for e in entries))
         except Exception as error:
             log.warning("publishing events failed (%s); retrying in %ss", error,
                         self.retry_interval)
-            self.unsent.extend((collection, {doc_id: {e["id"] for e in entries}
-                                             for doc_id, entries in docs.items()})
-                               for collection, docs in touched.values())
+            self.unsent.extend((table, {doc_id: {e["id"] for e in entries}
+                                        for doc_id, entries in docs.items()})
+                               for table, docs in touched.values())
             return
         try:
-            for collection, docs in touched.values():
+            for table, docs in touched.values():
                 for doc_id, entries in docs.items():
-                    remove_sent(collection, doc_id, [e["id"] for e in entries], service)
+                    remove_sent(table, doc_id, [e["id"] for e in entries])
         except Exception:  # left in the outbox: the sweep sends them again (at least once)
             log.exception("clearing published events from the outbox failed")
 
@@ -301,22 +255,20 @@ class Storage(DependencyProvider):
         """Publish what a dead process left: entries queued before `stale_before` (default:
         older than STALE_AFTER)."""
         cutoff = stale_before or utcnow() - STALE_AFTER
-        return sum(drain(c, self.publisher.publish_all, stale_before=cutoff,
-                         service_name=self.container.service_name)
-                   for c in self.repository_cls.outbox_collections())
+        tables = self.repository_cls(self.database).outbox_tables()
+        return sum(drain(t, self.publisher.publish_all, stale_before=cutoff) for t in tables)
 
     def _retry(self):
         while True:
             eventlet.sleep(self.retry_interval)
             batches, self.unsent = self.unsent, []
-            for collection, entries in batches:
+            for table, entries in batches:
                 try:
-                    drain(collection, self.publisher.publish_all, only=entries,
-                          service_name=self.container.service_name)
+                    drain(table, self.publisher.publish_all, only=entries)
                 except Exception as error:
                     log.warning("publishing events failed (%s); retrying in %ss", error,
                                 self.retry_interval)
-                    self.unsent.append((collection, entries))
+                    self.unsent.append((table, entries))
 
     def _sweep(self):
         pause = STALE_AFTER.total_seconds()  # soon after start: a previous life's last entries

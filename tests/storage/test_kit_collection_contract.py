@@ -1,0 +1,283 @@
+"""The kit's storage contract: a versioned collection and the tables under it behave the same
+on the in-memory fake, the embedded store and MongoDB (when MONGO_URI is set)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+import pytest
+from marshmallow import Schema, fields
+
+from contracts.fields import UtcDateTime
+from kit import storage
+from kit.collection import Collection, Events, Kind, UnitOfWork
+from kit.testing import backend_fixture, published
+
+T0 = datetime(2026, 3, 1, 8, 0)
+
+backend = backend_fixture("kitcontract")
+
+
+class Missing(Exception):
+    pass
+
+
+class Exists(Exception):
+    pass
+
+
+class Taken(Exception):
+    pass
+
+
+class Busy(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Step:
+    at: datetime
+    who: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Renamed:
+    type: ClassVar[str] = "case.renamed"
+    case_id: str
+    name: str
+
+
+@dataclass
+class Case:
+    id: str
+    code: str
+    name: str
+    opened_at: datetime
+    tags: tuple[str, ...] = ()
+    steps: list[Step] = field(default_factory=list)
+    closed_at: datetime | None = None
+    version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
+
+    def rename(self, name):
+        if name == self.name:
+            return False
+        self.name = name
+        self.events.append(Renamed(self.id, name))
+        return True
+
+
+class RenamedSchema(Schema):
+    case_id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class OpenedSchema(Schema):
+    case_id = fields.String(required=True)
+    at = UtcDateTime(required=True)
+
+
+@dataclass(frozen=True)
+class Opened:
+    type: ClassVar[str] = "case.opened"
+    case_id: str
+    at: datetime
+
+
+CASES = Kind("cases", Case, not_found=Missing, exists=lambda c: Exists(c.id),
+             changed_meanwhile=Busy, duplicate=lambda c: Taken(c.code),
+             indexed=lambda c: {"code": c.code, "opened_at": c.opened_at, "tags": list(c.tags)},
+             indexes=(("code", True), ([("opened_at", -1)], False), ("tags", False)))
+EVENTS = Events("test/cases", {"case.renamed": RenamedSchema, "case.opened": OpenedSchema},
+                clock=lambda: T0)
+
+
+@pytest.fixture
+def unit():
+    return UnitOfWork()
+
+
+@pytest.fixture
+def cases(backend, unit):
+    collection = Collection(backend.database.table("cases"), CASES, EVENTS, unit)
+    collection.ensure_indexes()
+    return collection
+
+
+def case(n, **changes):
+    values = dict(id=f"c{n}", code=f"K-{n}", name=f"case {n}",
+                  opened_at=T0 + timedelta(minutes=n))
+    values.update(changes)
+    return Case(**values)
+
+
+def test_an_added_aggregate_comes_back_as_it_was_at_version_1(cases):
+    stored = case(1, tags=("a", "b"), steps=[Step(T0, "o1"), Step(T0, "o2", "late")])
+    cases.add(stored)
+    loaded = cases.get("c1")
+    assert loaded == stored
+    assert loaded.version == 1
+    assert isinstance(loaded.steps[0], Step) and loaded.tags == ("a", "b")
+    assert cases.find("nothing") is None
+    with pytest.raises(Missing):
+        cases.get("nothing")
+
+
+def test_the_same_id_or_a_taken_unique_field_is_refused_and_writes_nothing(cases):
+    cases.add(case(1))
+    with pytest.raises(Exists):
+        cases.add(case(1, code="K-other", name="other"))
+    with pytest.raises(Taken):
+        cases.add(case(2, code="K-1"))
+    assert cases.count() == 1
+    assert cases.get("c1").name == "case 1"
+
+
+def test_a_save_from_a_stale_version_writes_nothing(cases):
+    cases.add(case(1))
+    first, second = cases.get("c1"), cases.get("c1")
+    first.rename("first")
+    second.rename("second")
+    assert cases.save(first) is True
+    assert cases.save(second) is False
+    stored = cases.get("c1")
+    assert (stored.name, stored.version) == ("first", 2)
+
+
+def test_events_are_written_with_the_change_and_leave_the_aggregate(cases, backend, unit):
+    stored = case(1)
+    stored.events.append(Opened("c1", T0))
+    cases.add(stored)
+    changed = cases.get("c1")
+    changed.rename("new name")
+    cases.save(changed)
+    assert changed.events == [] and stored.events == []
+    envelopes = published(unit)
+    assert [e["type"] for e in envelopes] == ["case.opened", "case.renamed"]
+    assert envelopes[1]["data"] == {"case_id": "c1", "name": "new name"}
+    assert envelopes[1]["subject"] == "c1" and envelopes[1]["source"] == "test/cases"
+    row = backend.database.table("cases").get("c1")
+    assert [e["id"] for e in row[storage.OUTBOX_FIELD]] == [e["id"] for e in envelopes]
+
+
+def test_change_retries_a_lost_race_from_the_new_state(cases):
+    cases.add(case(1))
+    raced = []
+
+    def add_tag(aggregate):
+        if not raced:  # another writer gets in between this load and this save
+            other = cases.get("c1")
+            other.tags = other.tags + ("theirs",)
+            assert cases.save(other)
+            raced.append(True)
+        aggregate.tags = aggregate.tags + ("ours",)
+
+    result = cases.change("c1", add_tag)
+    assert result.tags == ("theirs", "ours")
+    assert cases.get("c1").tags == ("theirs", "ours")
+    assert cases.get("c1").version == 3
+
+
+def test_a_change_with_nothing_to_do_writes_nothing(cases, unit):
+    cases.add(case(1))
+    result = cases.change("c1", lambda aggregate: aggregate.rename("case 1"))
+    assert result.version == 1 and cases.get("c1").version == 1
+    assert published(unit) == []
+
+
+def test_a_change_that_always_loses_gives_up_with_the_kinds_error(cases):
+    cases.add(case(1))
+
+    def always_overtaken(aggregate):
+        other = cases.get("c1")
+        other.tags = other.tags + ("x",)
+        cases.save(other)
+        aggregate.rename(f"try {aggregate.version}")
+
+    with pytest.raises(Busy):
+        cases.change("c1", always_overtaken, attempts=3)
+
+
+def test_create_once_makes_one_however_often_it_is_tried(cases, unit):
+    made = []
+
+    def create():
+        made.append(1)
+        new = case(7)
+        new.events.append(Opened("c7", T0))
+        return new
+
+    first, created = cases.create_once("c7", create)
+    again, created_again = cases.create_once("c7", create)
+    assert (created, created_again) == (True, False)
+    assert again == first and len(made) == 1
+    assert [e["type"] for e in published(unit)] == ["case.opened"]
+
+
+def test_create_once_that_loses_the_race_returns_the_winner(cases):
+    def create():
+        cases.add(case(7, name="winner"))  # another try stored it meanwhile
+        return case(7, name="loser")
+
+    stored, created = cases.create_once("c7", create)
+    assert created is False and stored.name == "winner"
+
+
+def test_a_first_save_at_version_0_loses_to_an_add(cases):
+    cases.add(case(1, name="first"))
+    assert cases.save(case(1, name="second")) is False
+    assert cases.get("c1").name == "first"
+
+
+def test_listing_filters_sorts_and_pages_on_indexed_fields(cases):
+    for n in range(12):
+        cases.add(case(n, tags=("even",) if n % 2 == 0 else ("odd", "prime")))
+    page, total = cases.list({"tags": "even"}, sort=[("opened_at", -1)], skip=1, limit=3)
+    assert total == 6
+    assert [c.id for c in page] == ["c8", "c6", "c4"]
+    either, total = cases.list({"$or": [{"code": {"$in": ["K-1", "K-2"]}},
+                                        {"opened_at": {"$gte": T0 + timedelta(minutes=10)}}]},
+                               sort=[("opened_at", 1)])
+    assert [c.id for c in either] == ["c1", "c2", "c10", "c11"] and total == 4
+    assert cases.list(limit=0) == ([], 12)
+
+
+def test_a_table_applies_the_update_operators_atomically(backend):
+    table = backend.database.table("rows")
+    table.insert({"_id": "r1", "n": 1, "items": [{"id": "a"}, {"id": "b"}, {"id": "c"}]})
+    assert table.update({"_id": "r1", "n": 1},
+                        {"$inc": {"n": 1}, "$pull": {"items": {"id": {"$in": ["a", "c"]}}}})
+    assert table.update({"_id": "r1"}, {"$push": {"items": {"$each": [{"id": "d"}]}}})
+    assert table.update({"_id": "r1", "n": 1}, {"$set": {"n": 99}}) is False
+    assert table.get("r1") == {"_id": "r1", "n": 2, "items": [{"id": "b"}, {"id": "d"}]}
+    assert table.update({"_id": "r2"}, {"$setOnInsert": {"n": 5}}, upsert=True)
+    assert table.update({"_id": "r2"}, {"$setOnInsert": {"n": 6}}, upsert=True)
+    assert table.get("r2")["n"] == 5
+    assert table.count({"items.id": "d"}) == 1
+    assert table.count({"items.id": {"$exists": True}}) == 1
+    assert table.delete({"_id": "r2"}) and not table.delete({"_id": "r2"})
+
+
+def test_an_outbox_is_drained_once_and_an_unreadable_entry_does_not_block_it(cases, backend):
+    for n in (1, 2):
+        new = case(n)
+        new.events.append(Opened(new.id, T0))
+        cases.add(new)
+    table = backend.database.table("cases")
+    table.update({"_id": "c2"}, {"$push": {storage.OUTBOX_FIELD: {"$each": [{"id": "bad"}]}}})
+    sent = []
+    assert storage.drain(table, lambda batch: sent.extend(storage.opened(batch)),
+                         stale_before=T0) == 1
+    assert [e["subject"] for e in sent] == ["c1"]
+    assert table.get("c1")[storage.OUTBOX_FIELD] == []
+    assert len(table.get("c2")[storage.OUTBOX_FIELD]) == 2
+    assert storage.drain(table, lambda batch: sent.extend(storage.opened(batch)),
+                         stale_before=T0) == 0
+
+
+def test_what_is_stored_survives_a_new_connection(cases, backend, unit):
+    added = cases.add(case(1, steps=[Step(T0, "o1")]))
+    reopened = Collection(backend.reopen().table("cases"), CASES, EVENTS, unit)
+    assert reopened.get("c1") == added and added.version == 1
