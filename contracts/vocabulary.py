@@ -39,6 +39,25 @@ PRIORITIES = ("low", "medium", "high", "emergency")
 STATES = ("reported", "notified", "acknowledged", "on_scene", "resolved", "referred",
           "cancelled")
 
+# --- service requests --------------------------------------------------------------------
+
+# The service catalogue's codes, in the catalogue's order (services.dispatch: what each asks).
+SERVICE_CODES = ("household_registration", "vehicle_administration", "permits",
+                 "legal_consultation", "security_inspection", "appointment_booking", "other")
+REQUEST_STATUSES = ("submitted", "routed", "in_progress", "referred", "closed")
+# Other agencies an out-of-scope request is referred to.
+AGENCIES = (
+    "market_regulation",
+    "emergency_management",
+    "environment",
+    "justice",
+    "urban_management",
+    "township_government",
+    "labour",
+)
+DESCRIPTION_MAX = 2000
+NOTE_MAX = 2000
+
 # --- mediation ---------------------------------------------------------------------------
 
 # What a dispute is about, and where it came from.
