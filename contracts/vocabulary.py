@@ -65,3 +65,4 @@ DISPUTE_KINDS = ("wage_arrears", "labour_contract", "injury_compensation",
                  "construction_obstruction", "land_compensation", "business_contract",
                  "neighbourhood", "other")
 DISPUTE_SOURCES = ("officer", "mediator", "enterprise", "incident", "request", "agency")
+DISPUTE_STATUSES = ("registered",)

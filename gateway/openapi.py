@@ -37,6 +37,7 @@ class Readiness(Schema):
     status = fields.String(required=True, validate=validate.OneOf(("ready", "unavailable")))
     enterprise = fields.String(required=True)
     dispatch = fields.String(required=True)
+    mediation = fields.String(required=True)
 
 
 @lru_cache(maxsize=None)

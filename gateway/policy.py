@@ -109,6 +109,9 @@ RULES = {
     "plan_visit": Rule({"officer": SEAT}, target="body_enterprise"),
     "enterprise_visits": Rule(ENTERPRISE_READERS, target="enterprise"),
     "visit_cadence": Rule(MANAGE),
+    # disputes: parties and free text, so no agency
+    "register_dispute": Rule(ENTERPRISE_READERS, target="body_enterprise"),
+    "get_dispute": Rule(ENTERPRISE_READERS, target="dispute"),
 }
 
 
@@ -163,13 +166,14 @@ class Grant:
 
 
 class Gate:
-    """Decides one call by the table, asking the registry and dispatch what it must know (an
-    officer's seats, departments and colleagues; the incident or request acted on). Made
+    """Decides one call by the table, asking the services what it must know (an officer's
+    seats, departments and colleagues; the incident, request or dispute acted on). Made
     afresh for each call: it keeps what it read for that call only."""
 
-    def __init__(self, registry, dispatch):
+    def __init__(self, registry, dispatch, mediation=None):
         self.registry = registry
         self.dispatch = dispatch
+        self.mediation = mediation
         self._reach = None
         self._record = None
 
@@ -201,6 +205,8 @@ class Gate:
         if self._record is None:
             if rule.target == "incident":
                 self._record = self.dispatch.get_incident(values["incident_id"])
+            elif rule.target == "dispute":
+                self._record = self.mediation.get_dispute(values["dispute_id"])
             else:
                 self._record = self.dispatch.get_request(values["request_id"])
         return self._record

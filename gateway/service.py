@@ -6,14 +6,16 @@ from kit.metrics import Metrics
 from kit.rpc import TimedRpcProxy
 
 from .readiness import Readiness
-from .routes import dispatch, health, registry  # modules, not classes: one service class here
+from .routes import dispatch, health, mediation, registry  # modules, not classes: one service class here
 
 
-class GatewayService(health.HealthRoutes, registry.RegistryRoutes, dispatch.DispatchRoutes):
+class GatewayService(health.HealthRoutes, registry.RegistryRoutes, dispatch.DispatchRoutes,
+                     mediation.MediationRoutes):
     name = "gateway"
 
     enterprise = TimedRpcProxy("enterprise")
     dispatch = TimedRpcProxy("dispatch")
+    mediation = TimedRpcProxy("mediation")
     metrics = Metrics()
     heap = SettledHeap()
     readiness = Readiness()

@@ -1,5 +1,7 @@
 """The gateway's routes, one module per service behind it (and `health` for the gateway's
 own), each with the error rows of that service's refusals; gateway.service assembles them."""
+from ..idempotency import request_key
+
 
 
 def paging(request):
@@ -10,3 +12,11 @@ def paging(request):
 def filters(request, names, grant):
     """The listing filters asked for in the query, narrowed by the caller's scope."""
     return dict({k: request.args[k] for k in names if k in request.args}, **grant.filters)
+
+
+def caller_request_key(request, principal):
+    """The caller and its Idempotency-Key, if it sent one, as the key is kept: dispatch
+    derives the new case's id from it, so a retry after a 503 (which releases the key here)
+    finds what the first try made."""
+    key = request.headers.get("Idempotency-Key")
+    return request_key(principal, key) if key else None

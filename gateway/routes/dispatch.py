@@ -4,8 +4,7 @@ from contracts.api import dispatch as contract
 from kit.schemas import listing_query, page_schema
 
 from ..api import api
-from ..idempotency import request_key
-from . import filters, paging
+from . import caller_request_key, filters, paging
 
 ERRORS = {
     "IncidentNotFound": (404, "INCIDENT_NOT_FOUND"),
@@ -25,14 +24,6 @@ ERRORS = {
 }
 
 
-def _request_key(request, principal):
-    """The caller and its Idempotency-Key, if it sent one, as the key is kept: dispatch
-    derives the new case's id from it, so a retry after a 503 (which releases the key here)
-    finds what the first try made."""
-    key = request.headers.get("Idempotency-Key")
-    return request_key(principal, key) if key else None
-
-
 class DispatchRoutes:
     # --- incidents -------------------------------------------------------------------------
 
@@ -41,7 +32,7 @@ class DispatchRoutes:
          summary="Report an incident: pushed at once to the responsible officer, the officer "
                  "on duty and the station")
     def report_incident(self, request, grant, body):
-        return self.dispatch.report_incident(body, grant.actor, _request_key(request, grant))
+        return self.dispatch.report_incident(body, grant.actor, caller_request_key(request, grant))
 
     @api("GET", "/v1/incidents",
          query=listing_query("IncidentQuery", contract.IncidentFilter,
@@ -93,7 +84,7 @@ class DispatchRoutes:
          returns=contract.ServiceRequest,
          summary="Submit a service request; it is routed at once")
     def submit_request(self, request, grant, body):
-        return self.dispatch.submit_request(body, grant.actor, _request_key(request, grant))
+        return self.dispatch.submit_request(body, grant.actor, caller_request_key(request, grant))
 
     @api("GET", "/v1/requests",
          query=listing_query("RequestQuery", contract.RequestFilter,

@@ -19,6 +19,9 @@ def _pinged(proxy):
         return str(error)
 
 
+SERVICES = ("enterprise", "dispatch", "mediation")  # the gateway's proxies, by name
+
+
 class HealthRoutes:
     @http("GET", "/healthz")
     def healthz(self, request):
@@ -31,9 +34,9 @@ class HealthRoutes:
         (gateway.readiness)."""
         probe = self.readiness.begin()
         pile = eventlet.GreenPile()
-        for proxy in (self.enterprise, self.dispatch):
-            pile.spawn(_pinged, proxy)
-        answers = dict(zip(("enterprise", "dispatch"), pile))
+        for name in SERVICES:
+            pile.spawn(_pinged, getattr(self, name))
+        answers = dict(zip(SERVICES, pile))
         ready = all(answer == "ok" for answer in answers.values())
         self.readiness.record(ready, probe)
         return (200 if ready else 503), dict(answers, status="ready" if ready else "unavailable")

@@ -17,5 +17,6 @@ def register_dispute(repo, data, actor, now, request_key=None):
 
 
 def list_disputes(repo, skip, limit, enterprise_id=None, status=None):
+    """Newest first."""
     query = {k: v for k, v in (("enterprise_id", enterprise_id), ("status", status)) if v}
     return repo.disputes.list(query, sort=[("registered_at", -1)], skip=skip, limit=limit)
