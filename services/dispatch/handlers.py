@@ -10,8 +10,7 @@ import uuid
 
 from contracts.envelope import make_envelope
 from contracts.events import DISPATCH_EVENTS, DISPATCH_SOURCE
-from kit.errors import ValidationFailed
-from services.enterprise.exceptions import EnterpriseNotFound
+from kit.errors import ValidationFailed, raised_as
 
 from . import requests as req
 from .domain import CLOSED_STATES, Incident, ladder_from_responders, Recipient
@@ -55,7 +54,9 @@ def report_incident(repo, responders_of, new_id, data, reporter, policy, now):
 def _responders(responders_of, enterprise_id):
     try:
         return responders_of(enterprise_id)
-    except EnterpriseNotFound:
+    except Exception as error:
+        if not raised_as(error, "EnterpriseNotFound"):  # the registry's refusal, by its name
+            raise
         raise ValidationFailed({"enterprise_id": [f"no enterprise {enterprise_id}"]}) from None
 
 

@@ -13,34 +13,13 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
-from kit.errors import ValidationFailed, crosses_broker
-# Police specialist departments a request can be routed to (the "N" of "1+N").
-from services.enterprise.domain import DEPARTMENTS
+# DEPARTMENTS: police specialist departments a request can be routed to (the "N" of "1+N");
+# AGENCIES: other agencies an out-of-scope request is referred to.
+from contracts.vocabulary import (AGENCIES, DEPARTMENTS, DESCRIPTION_MAX, NOTE_MAX,
+                                  REQUEST_STATUSES)
 
-from .exceptions import NotOnCase
-
-
-# --- errors --------------------------------------------------------------------------------
-
-
-@crosses_broker
-class InvalidRequest(ValidationFailed):
-    """A request (or a change to one) was refused for its content; nothing was changed."""
-
-
-@crosses_broker
-class RequestTransitionNotAllowed(ValidationFailed):
-    """The request's status does not allow this step (e.g. closing a submitted request)."""
-
-
-@crosses_broker
-class InvalidVisit(ValidationFailed):
-    """A proposed visit is malformed (e.g. it ends before it starts)."""
-
-
-@crosses_broker
-class VisitRefused(ValidationFailed):
-    """A well-formed visit was refused because the enterprise has had enough visits."""
+from .exceptions import (InvalidRequest, InvalidVisit, NotOnCase, RequestTransitionNotAllowed,
+                         VisitRefused)
 
 
 # --- service catalogue -----------------------------------------------------------------------
@@ -50,18 +29,6 @@ DATATYPES = ("string", "number", "datetime", "singlevaluelist", "multivaluelist"
 # ("liaison"), who also takes legal consultations to the policy specialists.
 HANDLERS = ("household_registration", "traffic", "public_order", "policy_specialist", "liaison")
 _OFFICER_HANDLERS = ("policy_specialist", "liaison")
-# Other agencies an out-of-scope request is referred to.
-AGENCIES = (
-    "market_regulation",
-    "emergency_management",
-    "environment",
-    "justice",
-    "urban_management",
-    "township_government",
-    "labour",
-)
-DESCRIPTION_MAX = 2000
-NOTE_MAX = 2000
 STRING_MAX = 500
 
 
@@ -275,7 +242,7 @@ def validate_attributes(service_code: str, attributes: dict | None) -> dict:
 
 # --- requests ------------------------------------------------------------------------------
 
-STATUSES = ("submitted", "routed", "in_progress", "referred", "closed")
+STATUSES = REQUEST_STATUSES
 ROUTING_KINDS = ("officer", "department", "agency")
 # The statuses each step may start from.
 TRANSITIONS = {

@@ -8,34 +8,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import ClassVar
 
+# The registry's value lists live in the contracts; they are named here too.
+from contracts.vocabulary import (ABSENCE_KINDS, DEPARTMENTS, ENTERPRISE_KINDS,  # noqa: F401
+                                  LEVELS, OFFICER_ROLES, STAGES, STATION_KINDS)
+
 from .events import (AssignmentChanged, AvailabilityChanged, EnterpriseRegistered,
                      EnterpriseUpdated, GridCreated, GridUpdated, OfficerRegistered, OfficerUpdated,
                      ParkCreated, ParkUpdated, StationCreated, StationUpdated)
 from .exceptions import InvalidAssignment, InvalidAvailability, InvalidEnterprise
-
-STATION_KINDS = ("station", "park_post")
-ENTERPRISE_KINDS = ("enterprise", "project")
-LEVELS = ("city_key_project", "district_key_project", "above_scale", "other")
-STAGES = ("signing", "landing", "construction", "production")
-OFFICER_ROLES = (
-    "bureau_leader",
-    "station_chief",
-    "team_leader",
-    "area_chief",
-    "community_officer",
-    "auxiliary_officer",
-    "policy_specialist",
-)
-DEPARTMENTS = (
-    "criminal_investigation",
-    "narcotics_control",
-    "traffic",
-    "household_registration",
-    "cyber_security",
-    "economic_crime",
-    "public_order",
-)
-ABSENCE_KINDS = ("off_duty", "on_leave")
 
 # Which officer roles may hold each chief seat ("three chiefs" per enterprise).
 CHIEF_SEATS = {
