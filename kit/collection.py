@@ -138,12 +138,16 @@ class Collection:
         self._written(aggregate, 1, entries)
         return True
 
-    def change(self, aggregate_id, change, attempts=ATTEMPTS):
+    def change(self, aggregate_id, change, attempts=ATTEMPTS, create=None):
         """Load, apply `change(aggregate)` and save, again from the new state while another
         change wins the race. `change` returning False means there is nothing to do: nothing
-        is written. Returns the aggregate as stored."""
+        is written. Returns the aggregate as stored. With `create`, an aggregate not stored
+        yet starts as `create()` (at version 0) instead of being not found; two first changes
+        at once store one aggregate with both."""
         for _ in range(attempts):
-            aggregate = self.get(aggregate_id)
+            aggregate = self.get(aggregate_id) if create is None else self.find(aggregate_id)
+            if aggregate is None:
+                aggregate = create()
             if change(aggregate) is False:
                 aggregate.events.clear()
                 return aggregate
@@ -177,19 +181,22 @@ class Collection:
 
     def _written(self, aggregate, version, entries):
         aggregate.version = version
+        self.unit.touch(self.table, aggregate.id, entries, aggregate.events)
         aggregate.events.clear()
-        self.unit.touch(self.table, aggregate.id, entries)
 
 
 class UnitOfWork:
     """What one worker wrote: the outbox entries it queued, by table and document, in the
-    order it queued them, and every event it wrote (`written`, kept for the worker's life)."""
+    order it queued them, and every event it wrote (`written`, kept for the worker's life;
+    `events`, the same as the aggregates recorded them)."""
 
     def __init__(self):
         self.touched = {}
         self.written = []
+        self.events = []
 
-    def touch(self, table, doc_id, entries):
+    def touch(self, table, doc_id, entries, events=()):
+        self.events.extend(events)
         if entries:
             docs = self.touched.setdefault(table.name, (table, {}))[1]
             docs.setdefault(doc_id, []).extend(entries)
