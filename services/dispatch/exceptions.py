@@ -51,3 +51,23 @@ class RequestExists(ValidationFailed):
 class ChangedMeanwhile(ValidationFailed):
     """Other changes kept winning the race to write the record; the same command may
     succeed if sent again."""
+
+
+@crosses_broker
+class InvalidRequest(ValidationFailed):
+    """A request (or a change to one) was refused for its content; nothing was changed."""
+
+
+@crosses_broker
+class RequestTransitionNotAllowed(ValidationFailed):
+    """The request's status does not allow this step (e.g. closing a submitted request)."""
+
+
+@crosses_broker
+class InvalidVisit(ValidationFailed):
+    """A proposed visit is malformed (e.g. it ends before it starts)."""
+
+
+@crosses_broker
+class VisitRefused(ValidationFailed):
+    """A well-formed visit was refused because the enterprise has had enough visits."""

@@ -7,8 +7,9 @@ from contracts.events import IncidentFacts, RecipientFacts
 from contracts.fields import UtcDateTime
 from services.enterprise.domain import DEPARTMENTS
 
-from . import requests as req
+from .catalogue import AGENCIES, SERVICES
 from .domain import CATEGORIES, PRIORITIES, STATES
+from .service_requests import DESCRIPTION_MAX, NOTE_MAX, STATUSES
 
 # --- incidents ----------------------------------------------------------------------------
 
@@ -117,9 +118,9 @@ class Incident(IncidentFacts):
 
 class RequestInput(Schema):
     enterprise_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    service_code = fields.String(required=True, validate=validate.OneOf(tuple(req.SERVICES)))
+    service_code = fields.String(required=True, validate=validate.OneOf(tuple(SERVICES)))
     description = fields.String(required=True, validate=validate.Length(min=1,
-                                                                         max=req.DESCRIPTION_MAX))
+                                                                         max=DESCRIPTION_MAX))
     attributes = fields.Dict(keys=fields.String(), load_default=dict)
 
 
@@ -128,16 +129,16 @@ class RequestStepInput(Schema):
 
     step = fields.String(required=True, validate=validate.OneOf(
         ("route", "start", "refer", "follow_up", "close", "rate")))
-    note = fields.String(load_default="", validate=validate.Length(max=req.NOTE_MAX))
+    note = fields.String(load_default="", validate=validate.Length(max=NOTE_MAX))
     routed_to_kind = fields.String(validate=validate.OneOf(("officer", "department")))
     routed_to = fields.String(validate=validate.Length(min=1, max=64))
-    agency = fields.String(validate=validate.OneOf(req.AGENCIES))
+    agency = fields.String(validate=validate.OneOf(AGENCIES))
     rating = fields.Integer(validate=validate.Range(min=1, max=5))
 
 
 class RequestFilter(Schema):
     enterprise_id = fields.String()
-    status = fields.String(validate=validate.OneOf(req.STATUSES))
+    status = fields.String(validate=validate.OneOf(STATUSES))
     reach = fields.Nested(Reach)
 
 
