@@ -6,10 +6,9 @@ needs it asks the registry through the gateway with a role that may see it.
 """
 from marshmallow import Schema, fields, validate
 
-from services.enterprise.domain import (ABSENCE_KINDS, DEPARTMENTS, ENTERPRISE_KINDS, LEVELS,
-                                        OFFICER_ROLES, STAGES, STATION_KINDS)
-
 from .fields import UtcDateTime
+from .vocabulary import (ABSENCE_KINDS, DEPARTMENTS, ENTERPRISE_KINDS, LEVELS, OFFICER_ROLES,
+                         STAGES, STATION_KINDS)
 
 
 class StationFacts(Schema):

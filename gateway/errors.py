@@ -1,8 +1,11 @@
 """The one table that turns an exception into an HTTP status and an error code.
 
-The body is always {"error": CODE, "message": text}, plus "fields" for validation errors.
-Lookup follows the exception's class hierarchy, so a specific refusal (InvalidEnterprise)
-finds its general entry (ValidationFailed). Anything not in the table is a bug: 500.
+The table is keyed by the exception's type name: a service's refusal reaches the gateway as
+kit.remote.RemoteError naming its type (the gateway imports no service), and an exception
+raised here is looked up by its class's name, then its bases' names. Every exception that
+crosses the broker has its own row (a remote type name has no bases to fall back on). The
+body is always {"error": CODE, "message": text}, plus "fields" for validation errors.
+Anything not in the table is a bug: 500.
 
 Every error answer is logged once, escaped: a 4xx as one INFO line (client, method, path,
 status, code, message), a 5xx of the table as one ERROR line, and only a bug (500) with its
@@ -10,79 +13,97 @@ traceback. (gateway.server logs the other answers, one line each.)
 """
 import json
 import logging
+from functools import cache
 
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from kit.errors import ServiceUnavailable, ValidationFailed
+from kit.errors import ValidationFailed
 from kit.logs import escape, format_exception
-from services.dispatch import exceptions as dispatch
-from services.dispatch import requests as dispatch_requests
-from services.enterprise import exceptions as registry
-
-from .auth import AuthenticationFailed, Forbidden
-from .body import PayloadTooLarge, RequestTimeout, UnsupportedMediaType
-from .idempotency import IdempotencyKeyReused, RequestInProgress
+from kit.remote import RemoteError
 
 log = logging.getLogger(__name__)
 
-ERRORS = {
-    ValidationFailed: (400, "VALIDATION_FAILED"),
-    AuthenticationFailed: (401, "UNAUTHENTICATED"),
-    Forbidden: (403, "FORBIDDEN"),
-    registry.StationNotFound: (404, "STATION_NOT_FOUND"),
-    registry.ParkNotFound: (404, "PARK_NOT_FOUND"),
-    registry.GridNotFound: (404, "GRID_NOT_FOUND"),
-    registry.EnterpriseNotFound: (404, "ENTERPRISE_NOT_FOUND"),
-    registry.OfficerNotFound: (404, "OFFICER_NOT_FOUND"),
-    registry.DuplicateCreditCode: (409, "DUPLICATE_CREDIT_CODE"),
-    registry.DuplicateBadgeNumber: (409, "DUPLICATE_BADGE_NUMBER"),
-    registry.DuplicateGridCode: (409, "DUPLICATE_GRID_CODE"),
-    registry.AssignmentChangedMeanwhile: (409, "ASSIGNMENT_CHANGED_MEANWHILE"),
-    dispatch.IncidentNotFound: (404, "INCIDENT_NOT_FOUND"),
-    dispatch.RequestNotFound: (404, "REQUEST_NOT_FOUND"),
-    dispatch.AckNotAllowed: (403, "ACK_NOT_ALLOWED"),
-    dispatch.NotOnCase: (403, "NOT_ON_CASE"),
-    dispatch.AcknowledgementTooLate: (409, "ACKNOWLEDGEMENT_TOO_LATE"),
-    dispatch.IncidentClosed: (409, "INCIDENT_CLOSED"),
-    dispatch.ChangedMeanwhile: (409, "CHANGED_MEANWHILE"),
-    dispatch.TransitionRefused: (409, "TRANSITION_REFUSED"),
-    dispatch_requests.RequestTransitionNotAllowed: (409, "REQUEST_TRANSITION_NOT_ALLOWED"),
-    dispatch_requests.VisitRefused: (409, "VISIT_REFUSED"),
-    RequestInProgress: (409, "REQUEST_IN_PROGRESS"),
-    IdempotencyKeyReused: (422, "IDEMPOTENCY_KEY_REUSED"),
-    ServiceUnavailable: (503, "SERVICE_UNAVAILABLE"),
-    NotFound: (404, "NOT_FOUND"),
-    MethodNotAllowed: (405, "METHOD_NOT_ALLOWED"),
-    RequestTimeout: (408, "REQUEST_TIMEOUT"),
-    PayloadTooLarge: (413, "PAYLOAD_TOO_LARGE"),
-    UnsupportedMediaType: (415, "UNSUPPORTED_MEDIA_TYPE"),
+# What any request may meet before a service answers it.
+CALLER = {
+    "ValidationFailed": (400, "VALIDATION_FAILED"),
+    "AuthenticationFailed": (401, "UNAUTHENTICATED"),
+    "Forbidden": (403, "FORBIDDEN"),
 }
+# The gateway's own: repeated requests, services that do not answer, routing, body limits.
+GATEWAY = {
+    "RequestInProgress": (409, "REQUEST_IN_PROGRESS"),
+    "IdempotencyKeyReused": (422, "IDEMPOTENCY_KEY_REUSED"),
+    "ServiceUnavailable": (503, "SERVICE_UNAVAILABLE"),
+    "NotFound": (404, "NOT_FOUND"),
+    "MethodNotAllowed": (405, "METHOD_NOT_ALLOWED"),
+    "RequestTimeout": (408, "REQUEST_TIMEOUT"),
+    "PayloadTooLarge": (413, "PAYLOAD_TOO_LARGE"),
+    "UnsupportedMediaType": (415, "UNSUPPORTED_MEDIA_TYPE"),
+}
+
+
+@cache
+def table():
+    """The one table, type name -> (status, code): the caller's rows, each service's (in its
+    module of gateway.routes), then the gateway's own."""
+    from .routes import dispatch, registry  # imported here: the routes answer through this module
+
+    return {**CALLER, **registry.ERRORS, **dispatch.ERRORS, **GATEWAY}
+
+
 UNEXPECTED = (500, "UNEXPECTED_ERROR")
 
 
+def type_names(exc):
+    """The names the table knows `exc` by, most specific first: a remote error's type name,
+    or the names of the exception's class and its bases."""
+    if isinstance(exc, RemoteError):
+        return (exc.exc_type,)
+    return tuple(cls.__name__ for cls in type(exc).__mro__)
+
+
 def status_and_code(exc):
-    for cls in type(exc).__mro__:
-        if cls in ERRORS:
-            return ERRORS[cls]
+    rows = table()
+    for name in type_names(exc):
+        if name in rows:
+            return rows[name]
     if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
         return exc.code, exc.name.upper().replace(" ", "_")
     return UNEXPECTED
 
 
+class _AnsweredWith4xx(type):
+    def __instancecheck__(cls, exc):
+        return isinstance(exc, Exception) and status_and_code(exc)[0] < 500
+
+
+class Refusal(metaclass=_AnsweredWith4xx):
+    """In an isinstance check, any exception the table answers with a 4xx."""
+
+
 def refusals():
-    """The exceptions of the table answered with a 4xx: expected, not incidents."""
-    return tuple(cls for cls, (status, _) in ERRORS.items() if status < 500)
+    """What the table answers with a 4xx, as nameko's `expected_exceptions`: expected, not
+    incidents."""
+    return (Refusal,)
+
+
+def _message_and_fields(exc):
+    if isinstance(exc, RemoteError):
+        return exc.value, exc.errors
+    if isinstance(exc, HTTPException):
+        return exc.description, None
+    return str(exc), exc.errors if isinstance(exc, ValidationFailed) else None
 
 
 def error_response(exc, request=None):
     """The error's answer in the one shape; the answer is logged (see above)."""
     status, code = status_and_code(exc)
-    message = exc.description if isinstance(exc, HTTPException) else str(exc)
+    message, fields = _message_and_fields(exc)
     _log_answer(request, status, code, exc, message)
     body = {"error": code, "message": message if status != 500 else "unexpected error"}
-    if isinstance(exc, ValidationFailed):
-        body["fields"] = exc.errors
+    if fields is not None and status < 500:
+        body["fields"] = fields
     headers = None
     if isinstance(exc, HTTPException):  # e.g. Allow on a 405
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]

@@ -19,13 +19,13 @@ from marshmallow import Schema, fields, validate
 from kit.schemas import page_schema
 
 from . import policy
-from .errors import ERRORS
+from .errors import table as error_table
 
 _PATH_PARAM = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 WRITES = ("POST", "PUT", "PATCH")
 ERROR = {"$ref": "#/components/schemas/Error"}
 # Statuses the HTTP edge gives before a route runs, when its error table has no entry for
-# them (their codes are then in ERRORS and described from there).
+# them (their codes are then in the error table and described from there).
 EDGE = {400: "VALIDATION_FAILED", 408: "REQUEST_TIMEOUT", 413: "PAYLOAD_TOO_LARGE",
         415: "UNSUPPORTED_MEDIA_TYPE"}
 # A route that answers a failure with its own answer's schema rather than the error shape.
@@ -264,7 +264,7 @@ def _shaped_like(returns, view):
 
 
 def _codes(status):
-    codes = [code for s, code in ERRORS.values() if s == status]
+    codes = list(dict.fromkeys(code for s, code in error_table().values() if s == status))
     if not codes and status in EDGE:
         codes = [EDGE[status]]
     return ", ".join(codes) or "error"

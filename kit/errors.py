@@ -1,14 +1,30 @@
-"""Errors every service and the gateway share.
+"""Errors every service and the gateway share. Plain Python: no framework is imported here.
 
-Each service error that crosses the broker is registered with nameko so the caller gets the
-same class back (with its arguments), and the gateway can map it in its one error table.
+An exception marked `crosses_broker` is an expected refusal that an RPC caller may receive.
+A caller knows it by its type name (kit.remote), so it need not import the raising service;
+the gateway's one error table has a row for each.
 """
-from nameko.exceptions import deserialize_to_instance
+
+_crossing = []
 
 
 def crosses_broker(cls):
-    """Rebuild this exception class on the caller's side of an RPC, not a RemoteError."""
-    return deserialize_to_instance(cls)
+    """Mark `cls` as a refusal that crosses the broker (see crossing())."""
+    _crossing.append(cls)
+    return cls
+
+
+def crossing():
+    """Every exception class marked `crosses_broker` in the modules imported so far."""
+    return tuple(_crossing)
+
+
+def raised_as(error, type_name):
+    """Whether `error` is the exception named `type_name`, or derives from it: raised in this
+    process, or raised by another service and received by its type name (`exc_type`), as a
+    caller that does not import that service's exceptions receives it."""
+    return (getattr(error, "exc_type", None) == type_name
+            or any(cls.__name__ == type_name for cls in type(error).__mro__))
 
 
 @crosses_broker
@@ -33,7 +49,6 @@ def _flatten(errors, prefix=""):
             yield path, why if isinstance(why, list) else [why]
 
 
-@crosses_broker
 class RecordNotFound(Exception):
     """The record asked for does not exist. Subclasses name what was looked for."""
 
@@ -47,9 +62,9 @@ class RecordNotFound(Exception):
         return f"no {self.what} with id {self.record_id}"
 
 
-@crosses_broker
 class DuplicateRecord(Exception):
-    """A unique field already holds this value. Nothing was changed."""
+    """A unique field already holds this value. Nothing was changed. Subclasses name the
+    field."""
 
     def __init__(self, field, value):
         super().__init__(field, value)

@@ -76,8 +76,11 @@ class Metrics(DependencyProvider):
             LATENCY.labels(service, name).observe(time.perf_counter() - started)
         if exc_info is not None:
             expected = getattr(worker_ctx.entrypoint, "expected_exceptions", ()) or ()
-            kind = "expected" if isinstance(exc_info[1], expected) else "unexpected"
-            ERRORS.labels(service, name, kind, type(exc_info[1]).__name__).inc()
+            error = exc_info[1]
+            kind = "expected" if isinstance(error, expected) else "unexpected"
+            # another service's exception is named by its own type, not by RemoteError
+            named = getattr(error, "exc_type", None) or type(error).__name__
+            ERRORS.labels(service, name, kind, named).inc()
 
     def get_dependency(self, worker_ctx):
         return self

@@ -39,6 +39,7 @@ warnings.filterwarnings("ignore", message="Mandatory delivery was requested",
                         module="nameko.amqp.publish")
 
 from .errors import ServiceUnavailable
+from .remote import RemoteError, rebuild_as_themselves
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,8 @@ class TimedRpcProxy(RpcProxy):
 
 class TimedServiceProxy:
     """`proxy.method(*args)` answers within `timeout` seconds, or raises ServiceUnavailable
-    (the call may still be carried out)."""
+    (the call may still be carried out). An exception the service raised is raised here as
+    kit.remote.RemoteError naming its type, whether or not this process knows the class."""
 
     def __init__(self, proxy, service_name, timeout):
         self._proxy = proxy
@@ -99,7 +101,14 @@ class TimedServiceProxy:
             late = ServiceUnavailable(f"{where} did not answer within {self._timeout:g}s")
             try:
                 with eventlet.Timeout(self._timeout, late):
-                    return method.call_async(*args, **kwargs).result()
+                    reply = method.call_async(*args, **kwargs)
+                    try:
+                        return reply.result()
+                    except Exception:
+                        error = (reply.resp_body or {}).get("error")
+                        if error is None:  # not the service's: a timeout, a lost broker
+                            raise
+                        raise RemoteError.from_answer(error) from None
             except UnknownService:
                 raise ServiceUnavailable(f"{self._service_name} is not running") from None
             except ChannelError as error:  # e.g. no service has declared the RPC exchange yet
@@ -120,6 +129,7 @@ class _Responder(Responder):
 class _PublishFirstRpc(Rpc):
     def setup(self):
         super().setup()
+        rebuild_as_themselves()  # for a standalone caller in the same process (tests, scripts)
         self.flushes = [provider.flush for provider in self.container.dependencies
                         if hasattr(provider, "flush")]  # kit.storage.Storage
 

@@ -7,22 +7,15 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+# AGENCIES: other agencies an out-of-scope request is referred to.
+from contracts.vocabulary import AGENCIES  # noqa: F401
+
 from .exceptions import InvalidRequest
 
 DATATYPES = ("string", "number", "datetime", "singlevaluelist", "multivaluelist")
 # Who handles a service by default: a department, or the enterprise's liaison officer
 # ("liaison"), who also takes legal consultations to the policy specialists.
 HANDLERS = ("household_registration", "traffic", "public_order", "policy_specialist", "liaison")
-# Other agencies an out-of-scope request is referred to.
-AGENCIES = (
-    "market_regulation",
-    "emergency_management",
-    "environment",
-    "justice",
-    "urban_management",
-    "township_government",
-    "labour",
-)
 # The handlers that are officers: a request for their services goes to the liaison officer.
 OFFICER_HANDLERS = ("policy_specialist", "liaison")
 STRING_MAX = 500

@@ -11,17 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from contracts.vocabulary import CATEGORIES, PRIORITIES, STATES  # noqa: F401
+
 from .events import (CaseClosed, DepartmentAcknowledged, Escalated, FailedOver,
                      FlaggedUnacknowledged, IncidentAcknowledged, IncidentReported,
                      NotificationIssued, PageMissed, StateChanged)
 from .exceptions import (AckNotAllowed, AcknowledgementTooLate, IncidentClosed, NotOnCase,
                          TransitionRefused)
 
-CATEGORIES = ("theft", "fraud", "violence", "dispute", "obstruction", "safety_hazard",
-              "traffic", "other")
-PRIORITIES = ("low", "medium", "high", "emergency")
-STATES = ("reported", "notified", "acknowledged", "on_scene", "resolved", "referred",
-          "cancelled")
 OPEN_STATES = ("reported", "notified", "acknowledged", "on_scene")
 CLOSED_STATES = ("resolved", "referred", "cancelled")
 # state -> states it may move to by an explicit command (acknowledged comes from an ack)

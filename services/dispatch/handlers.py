@@ -8,8 +8,7 @@ are written with it; the handlers never build an event.
 """
 import uuid
 
-from kit.errors import ValidationFailed
-from services.enterprise.exceptions import EnterpriseNotFound
+from kit.errors import ValidationFailed, raised_as
 
 from .domain import Incident, Recipient, ladder_from_responders
 from .exceptions import InvalidRequest, IncidentNotFound
@@ -63,7 +62,9 @@ def report_incident(repo, responders_of, data, policy, now, reporter=None, reque
 def _responders(responders_of, enterprise_id):
     try:
         return responders_of(enterprise_id)
-    except EnterpriseNotFound:
+    except Exception as error:
+        if not raised_as(error, "EnterpriseNotFound"):  # the registry's refusal, by its name
+            raise
         raise ValidationFailed({"enterprise_id": [f"no enterprise {enterprise_id}"]}) from None
 
 

@@ -9,17 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-# Police specialist departments a request can be routed to (the "N" of "1+N").
-from services.enterprise.domain import DEPARTMENTS
+# DEPARTMENTS: police specialist departments a request can be routed to (the "N" of "1+N");
+# AGENCIES: other agencies an out-of-scope request is referred to.
+from contracts.vocabulary import (AGENCIES, DEPARTMENTS, DESCRIPTION_MAX, NOTE_MAX,
+                                  REQUEST_STATUSES)
 
-from .catalogue import AGENCIES, OFFICER_HANDLERS, SERVICES, ServiceDefinition, validate_attributes
+from .catalogue import OFFICER_HANDLERS, SERVICES, ServiceDefinition, validate_attributes
 from .events import (RequestClosed, RequestFollowedUp, RequestRated, RequestReferred,
                      RequestRouted, RequestStarted, RequestSubmitted)
 from .exceptions import InvalidRequest, NotOnCase, RequestTransitionNotAllowed
-
-DESCRIPTION_MAX = 2000
-NOTE_MAX = 2000
-STATUSES = ("submitted", "routed", "in_progress", "referred", "closed")
+STATUSES = REQUEST_STATUSES
 ROUTING_KINDS = ("officer", "department", "agency")
 # The statuses each step may start from.
 TRANSITIONS = {

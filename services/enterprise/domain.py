@@ -7,31 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
-from .exceptions import InvalidAssignment, InvalidAvailability, InvalidEnterprise
+# The registry's value lists live in the contracts; they are named here too.
+from contracts.vocabulary import (ABSENCE_KINDS, DEPARTMENTS, ENTERPRISE_KINDS,  # noqa: F401
+                                  LEVELS, OFFICER_ROLES, STAGES, STATION_KINDS)
 
-STATION_KINDS = ("station", "park_post")
-ENTERPRISE_KINDS = ("enterprise", "project")
-LEVELS = ("city_key_project", "district_key_project", "above_scale", "other")
-STAGES = ("signing", "landing", "construction", "production")
-OFFICER_ROLES = (
-    "bureau_leader",
-    "station_chief",
-    "team_leader",
-    "area_chief",
-    "community_officer",
-    "auxiliary_officer",
-    "policy_specialist",
-)
-DEPARTMENTS = (
-    "criminal_investigation",
-    "narcotics_control",
-    "traffic",
-    "household_registration",
-    "cyber_security",
-    "economic_crime",
-    "public_order",
-)
-ABSENCE_KINDS = ("off_duty", "on_leave")
+from .exceptions import InvalidAssignment, InvalidAvailability, InvalidEnterprise
 
 # Which officer roles may hold each chief seat ("three chiefs" per enterprise).
 CHIEF_SEATS = {

@@ -23,9 +23,10 @@ from gateway.body import (MAX_DEPTH, PayloadTooLarge, check_depth, check_text, r
                           safe_text)
 from gateway.errors import error_response, json_response, refusals
 from infra.sandbox import free_port
-from kit.errors import ValidationFailed
+from kit.errors import ServiceUnavailable, ValidationFailed
 from kit.logs import escape, format_exception
 from kit.metrics import Metrics
+from kit.remote import RemoteError
 from services.enterprise.exceptions import EnterpriseNotFound, InvalidImport
 from services.enterprise.imports import MAX_FIELD_CHARS, MAX_ROWS, read_rows
 
@@ -84,8 +85,12 @@ def test_routing_errors_answer_in_the_error_shape():
 
 def test_every_refusal_of_the_table_is_expected_and_no_bug_is():
     expected = refusals()
-    assert Forbidden in expected and ValidationFailed in expected and NotFound in expected
-    assert not isinstance(RuntimeError(), expected)
+    for refusal in (Forbidden("no"), ValidationFailed({"a": ["b"]}), NotFound(),
+                    RemoteError("EnterpriseNotFound", "no enterprise with id e9", ["e9"])):
+        assert isinstance(refusal, expected), refusal
+    for bug in (RuntimeError(), RemoteError("KeyError", "'x'", ["x"]),
+                ServiceUnavailable("enterprise did not answer")):
+        assert not isinstance(bug, expected), bug
 
 
 # --- JSON that can be stored ---------------------------------------------------------------------
