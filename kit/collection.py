@@ -138,16 +138,12 @@ class Collection:
         self._written(aggregate, 1, entries)
         return True
 
-    def change(self, aggregate_id, change, attempts=ATTEMPTS, create=None):
+    def change(self, aggregate_id, change, attempts=ATTEMPTS):
         """Load, apply `change(aggregate)` and save, again from the new state while another
         change wins the race. `change` returning False means there is nothing to do: nothing
-        is written. Returns the aggregate as stored. With `create`, an aggregate not stored
-        yet starts as `create()` (at version 0) instead of being not found; two first changes
-        at once store one aggregate with both."""
+        is written. Returns the aggregate as stored."""
         for _ in range(attempts):
-            aggregate = self.get(aggregate_id) if create is None else self.find(aggregate_id)
-            if aggregate is None:
-                aggregate = create()
+            aggregate = self.get(aggregate_id)
             if change(aggregate) is False:
                 aggregate.events.clear()
                 return aggregate

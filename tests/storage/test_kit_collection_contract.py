@@ -200,35 +200,6 @@ def test_a_change_that_always_loses_gives_up_with_the_kinds_error(cases):
         cases.change("c1", always_overtaken, attempts=3)
 
 
-def test_change_with_create_starts_an_aggregate_not_stored_yet(cases, unit):
-    def tag(aggregate):
-        aggregate.tags = aggregate.tags + ("first",)
-        aggregate.events.append(Opened(aggregate.id, T0))
-
-    made = cases.change("c5", tag, create=lambda: case(5))
-    assert (made.version, made.tags) == (1, ("first",))
-    again = cases.change("c5", lambda a: setattr(a, "tags", a.tags + ("second",)),
-                         create=lambda: case(5, name="never used"))
-    assert (again.version, again.tags, again.name) == (2, ("first", "second"), "case 5")
-    assert [e["type"] for e in published(unit)] == ["case.opened"]
-    with pytest.raises(Missing):
-        cases.change("c6", tag)
-
-
-def test_two_first_changes_with_create_at_once_store_both(cases):
-    raced = []
-
-    def add_tag(aggregate):
-        if not raced:  # another first change stores the aggregate meanwhile
-            raced.append(cases.change("c5", lambda a: setattr(a, "tags", ("theirs",)),
-                                      create=lambda: case(5)))
-        aggregate.tags = aggregate.tags + ("ours",)
-
-    result = cases.change("c5", add_tag, create=lambda: case(5))
-    assert result.tags == ("theirs", "ours") and result.version == 2
-    assert cases.get("c5").tags == ("theirs", "ours")
-
-
 def test_a_unit_of_work_keeps_the_events_written_as_recorded(cases, unit):
     stored = case(1)
     stored.events.append(Opened("c1", T0))
