@@ -181,7 +181,7 @@ def plan_visit(repo, new_id, data, officer_id, policy):
     proposed = Visit(new_id, enterprise_id, officer_id, data["purpose"], data["start"],
                      data["end"])
     book = repo.visit_books.change(enterprise_id, lambda book: book.plan(proposed, policy),
-                                   create=lambda: VisitBook(enterprise_id))
+                                   new=VisitBook)
     return book.outcome_of(new_id)
 
 

@@ -306,7 +306,7 @@ def test_every_aggregates_events_wait_in_a_named_outbox_table_until_drained_once
     repo.requests.add(request)
     repo.visit_books.change("e1", lambda b: b.plan(Visit("v1", "e1", "o-a", "check", NOW,
                                                          NOW + timedelta(hours=1))),
-                            create=lambda: VisitBook("e1"))
+                            new=VisitBook)
     queued = published(repo.unit)
 
     sent = drain_all(repo)
