@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from typing import ClassVar
 
 # The registry's value lists live in the contracts; they are named here too.
 from contracts.vocabulary import (ABSENCE_KINDS, DEPARTMENTS, ENTERPRISE_KINDS,  # noqa: F401
                                   LEVELS, OFFICER_ROLES, STAGES, STATION_KINDS)
 
+from .events import (AssignmentChanged, AvailabilityChanged, EnterpriseRegistered,
+                     EnterpriseUpdated, GridCreated, GridUpdated, OfficerRegistered, OfficerUpdated,
+                     ParkCreated, ParkUpdated, StationCreated, StationUpdated)
 from .exceptions import InvalidAssignment, InvalidAvailability, InvalidEnterprise
 
 # Which officer roles may hold each chief seat ("three chiefs" per enterprise).
@@ -51,31 +55,72 @@ def credit_code_problem(code: str) -> str | None:
 
 
 # --- records ----------------------------------------------------------------------------
+# Each record is an aggregate: `version` is the one it was loaded at (0: not stored yet) and
+# `events` what it recorded since, written with it (see kit.collection).
+
+
+class Recorded:
+    """A record that records its `created` event when made by `create` and its `updated`
+    event on each `update`, each time after `check` passed."""
+
+    created: ClassVar[type]
+    updated: ClassVar[type]
+
+    @classmethod
+    def create(cls, **values):
+        record = cls(**values)
+        record.check()
+        record.events.append(cls.created(record))
+        return record
+
+    def update(self, changes: dict) -> None:
+        for name, value in changes.items():
+            setattr(self, name, value)
+        self.check()
+        self.events.append(self.updated(self))
+
+    def check(self) -> None:
+        """Raise unless the record may be stored as it is."""
 
 
 @dataclass
-class Station:
-    id: str | None
+class Station(Recorded):
+    created: ClassVar[type] = StationCreated
+    updated: ClassVar[type] = StationUpdated
+
+    id: str
     name: str
     kind: str = "station"
     address: str = ""
     phone: str = ""
+    version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
 
 
 @dataclass
-class Park:
-    id: str | None
+class Park(Recorded):
+    created: ClassVar[type] = ParkCreated
+    updated: ClassVar[type] = ParkUpdated
+
+    id: str
     name: str
     station_id: str
     address: str = ""
+    version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
 
 
 @dataclass
-class Grid:
-    id: str | None
+class Grid(Recorded):
+    created: ClassVar[type] = GridCreated
+    updated: ClassVar[type] = GridUpdated
+
+    id: str
     code: str
     name: str
     station_id: str
+    version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
 
 
 @dataclass
@@ -85,8 +130,11 @@ class Contact:
 
 
 @dataclass
-class Enterprise:
-    id: str | None
+class Enterprise(Recorded):
+    created: ClassVar[type] = EnterpriseRegistered
+    updated: ClassVar[type] = EnterpriseUpdated
+
+    id: str
     name: str
     credit_code: str
     kind: str
@@ -99,6 +147,8 @@ class Enterprise:
     workforce: int = 0
     migrant_workers: int = 0
     contact: Contact = field(default_factory=Contact)
+    version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
 
     def check(self) -> None:
         if self.migrant_workers > self.workforce:
@@ -119,8 +169,11 @@ class Absence:
 
 
 @dataclass
-class Officer:
-    id: str | None
+class Officer(Recorded):
+    created: ClassVar[type] = OfficerRegistered
+    updated: ClassVar[type] = OfficerUpdated
+
+    id: str
     badge_number: str
     name: str
     role: str
@@ -128,6 +181,8 @@ class Officer:
     departments: list[str] = field(default_factory=list)
     phone: str = ""
     absences: list[Absence] = field(default_factory=list)
+    version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
 
     def absent_at(self, at: datetime) -> Absence | None:
         """The absence that covers `at`, if any. The record holds the full history."""
@@ -142,6 +197,7 @@ class Officer:
         if any(a.end is None for a in self.absences):
             raise InvalidAvailability({"status": ["officer is already off duty"]})
         self.absences.append(Absence("off_duty", start, end, note))
+        self._availability_changed()
 
     def take_leave(self, first_day: date, last_day: date, note: str = "") -> None:
         if last_day < first_day:
@@ -149,6 +205,7 @@ class Officer:
         start = datetime.combine(first_day, time.min)
         end = datetime.combine(last_day + timedelta(days=1), time.min)
         self.absences.append(Absence("on_leave", start, end, note))
+        self._availability_changed()
 
     def return_to_duty(self, at: datetime) -> None:
         """Close the open off-duty period and any leave still running at `at`."""
@@ -159,6 +216,10 @@ class Officer:
                 closed = True
         if not closed:
             raise InvalidAvailability({"status": ["officer is already on duty"]})
+        self._availability_changed()
+
+    def _availability_changed(self) -> None:
+        self.events.append(AvailabilityChanged(self.id, self.badge_number, tuple(self.absences)))
 
 
 # --- assignments -------------------------------------------------------------------------
@@ -188,14 +249,35 @@ class AssignmentVersion:
 
 @dataclass
 class AssignmentHistory:
-    """Every assignment an enterprise has had, oldest first. Versions are only ever appended."""
+    """Every assignment an enterprise has had, oldest first; its `id` is the enterprise's.
+    Versions are only ever appended, by `assign`. `holders`: the officers who may be
+    responsible from the time of the last change on (see holders_from)."""
 
-    enterprise_id: str
+    id: str
     versions: list[AssignmentVersion] = field(default_factory=list)
+    holders: list[str] = field(default_factory=list)
+    version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def enterprise_id(self) -> str:
+        return self.id
 
     @property
     def revision(self) -> int:
+        """How many versions the enterprise has had (the last one's number)."""
         return len(self.versions)
+
+    def assign(self, new: AssignmentVersion, officers: dict[str, Officer],
+               now: datetime) -> None:
+        """Append `new` once `check_new_version` allows it (`officers`: its officers, by id),
+        and record it. `now` is when the change is made, from which `holders` is counted."""
+        self.check_new_version(new, officers)
+        previous = self.current()
+        self.versions.append(new)
+        self.holders = sorted(self.holders_from(now))
+        self.events.append(AssignmentChanged(self.id, self.revision, previous=previous,
+                                             **vars(new)))
 
     def current(self) -> AssignmentVersion | None:
         return self.versions[-1] if self.versions else None
