@@ -185,19 +185,22 @@ class Collection:
 
     def _written(self, aggregate, version, entries):
         aggregate.version = version
+        self.unit.touch(self.table, aggregate.id, entries, aggregate.events)
         aggregate.events.clear()
-        self.unit.touch(self.table, aggregate.id, entries)
 
 
 class UnitOfWork:
     """What one worker wrote: the outbox entries it queued, by table and document, in the
-    order it queued them, and every event it wrote (`written`, kept for the worker's life)."""
+    order it queued them, and every event it wrote (`written`, kept for the worker's life;
+    `events`, the same as the aggregates recorded them)."""
 
     def __init__(self):
         self.touched = {}
         self.written = []
+        self.events = []
 
-    def touch(self, table, doc_id, entries):
+    def touch(self, table, doc_id, entries, events=()):
+        self.events.extend(events)
         if entries:
             docs = self.touched.setdefault(table.name, (table, {}))[1]
             docs.setdefault(doc_id, []).extend(entries)

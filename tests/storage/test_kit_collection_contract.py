@@ -328,3 +328,16 @@ def test_what_is_stored_survives_a_new_connection(cases, backend, unit):
     added = cases.add(case(1, steps=[Step(T0, "o1")]))
     reopened = Collection(backend.reopen().table("cases"), CASES, EVENTS, unit)
     assert reopened.get("c1") == added and added.version == 1
+
+
+def test_a_unit_of_work_keeps_the_events_written_as_recorded(cases, unit):
+    stored = case(1)
+    stored.events.append(Opened("c1", T0))
+    cases.add(stored)
+    cases.change("c1", lambda a: a.rename("renamed"))
+    cases.change("c1", lambda a: a.rename("renamed"))  # nothing to do: nothing written
+    refused = case(1)
+    refused.events.append(Opened("c1", T0))
+    with pytest.raises(Exists):
+        cases.add(refused)
+    assert unit.events == [Opened("c1", T0), Renamed("c1", "renamed")]
