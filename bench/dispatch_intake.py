@@ -72,7 +72,7 @@ Result, HEADER, closed_loop, percentile = (gateway_read.Result, gateway_read.HEA
 
 from gateway.auth import issue_token  # noqa: E402
 from infra.launch import jwt_secret  # noqa: E402
-from infra.sandbox import EventTap  # noqa: E402
+from kit.testing import EventTap  # noqa: E402
 
 THREE = ("responsible", "duty", "station")
 WARMUP_CALLS = 20  # what gateway_read.closed_loop runs per caller before the window opens

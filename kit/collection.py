@@ -2,7 +2,9 @@
 
 An aggregate is a dataclass with an `id`, a `version` (0 until first stored) and `events`: the
 typed domain events it recorded since it was loaded. Each event has a `type` (its contract's
-name) and is dumped through that type's schema; its subject is the aggregate's id.
+name) and is dumped through that type's schema: the event itself, or `event.facts` when the
+event carries a record whose facts its contract publishes (a `*.created` event carries the
+record created). Its subject is the aggregate's id.
 
 Guarantees, on every backend (see kit.tables):
 - `add` stores a new aggregate at version 1, or raises the kind's `exists` (same id) or
@@ -12,8 +14,9 @@ Guarantees, on every backend (see kit.tables):
 - The events an aggregate recorded are written into the same document, in the same write,
   as its outbox entries (kit.storage publishes them); a change cannot be stored without its
   events, nor its events without the change. They leave `aggregate.events` once written.
-- `change` retries a lost race from the new state, `create_once` makes a second try of the
-  same creation find the first one: the same policy for every service.
+- `change` retries a lost race from the new state (and, given `new`, starts an aggregate that
+  is not stored yet), `create_once` makes a second try of the same creation find the first
+  one: the same policy for every service.
 """
 from dataclasses import dataclass, field
 from typing import Callable
@@ -138,12 +141,16 @@ class Collection:
         self._written(aggregate, 1, entries)
         return True
 
-    def change(self, aggregate_id, change, attempts=ATTEMPTS):
+    def change(self, aggregate_id, change, attempts=ATTEMPTS, new=None):
         """Load, apply `change(aggregate)` and save, again from the new state while another
         change wins the race. `change` returning False means there is nothing to do: nothing
-        is written. Returns the aggregate as stored."""
+        is written. Returns the aggregate as stored. With `new`, an aggregate not stored yet
+        is `new(aggregate_id)` (version 0), created by the save: two first changes at once
+        are a race like any other; without it, the kind's `not_found`."""
         for _ in range(attempts):
-            aggregate = self.get(aggregate_id)
+            aggregate = self.get(aggregate_id) if new is None else self.find(aggregate_id)
+            if aggregate is None:
+                aggregate = new(aggregate_id)
             if change(aggregate) is False:
                 aggregate.events.clear()
                 return aggregate
@@ -170,26 +177,30 @@ class Collection:
     def _entries(self, aggregate):
         now = self.events.clock()
         envelopes = [make_envelope(e.type, self.events.source,
-                                   getattr(e, "subject", None) or aggregate.id, e,
-                                   self.events.catalogue, now=now) for e in aggregate.events]
+                                   getattr(e, "subject", None) or aggregate.id,
+                                   getattr(e, "facts", e), self.events.catalogue, now=now)
+                     for e in aggregate.events]
         return [{"id": e["id"], "queued_at": now, "type": e["type"], "message": encode(e)}
                 for e in envelopes]
 
     def _written(self, aggregate, version, entries):
         aggregate.version = version
+        self.unit.touch(self.table, aggregate.id, entries, aggregate.events)
         aggregate.events.clear()
-        self.unit.touch(self.table, aggregate.id, entries)
 
 
 class UnitOfWork:
     """What one worker wrote: the outbox entries it queued, by table and document, in the
-    order it queued them, and every event it wrote (`written`, kept for the worker's life)."""
+    order it queued them, and every event it wrote (`written`, kept for the worker's life;
+    `events`, the same as the aggregates recorded them)."""
 
     def __init__(self):
         self.touched = {}
         self.written = []
+        self.events = []
 
-    def touch(self, table, doc_id, entries):
+    def touch(self, table, doc_id, entries, events=()):
+        self.events.extend(events)
         if entries:
             docs = self.touched.setdefault(table.name, (table, {}))[1]
             docs.setdefault(doc_id, []).extend(entries)

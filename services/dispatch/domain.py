@@ -2,8 +2,9 @@
 
 Pure Python; time is always a parameter. An incident keeps the registry's answer of who
 responds (a snapshot taken at intake), so later assignment changes do not alter a running
-case. Every change bumps `version`; the store writes an incident only if its version is still
-the one the change was computed from, so an acknowledgement and a deadline can never both win.
+case. Every change records its events (services.dispatch.events) in `events`, in the order
+things happened; the store writes a change only if the incident is still at the `version` it
+was loaded at, so an acknowledgement and a deadline can never both win.
 """
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from datetime import datetime, timedelta
 
 from contracts.vocabulary import CATEGORIES, PRIORITIES, STATES  # noqa: F401
 
+from .events import (CaseClosed, DepartmentAcknowledged, Escalated, FailedOver,
+                     FlaggedUnacknowledged, IncidentAcknowledged, IncidentReported,
+                     NotificationIssued, PageMissed, StateChanged)
 from .exceptions import (AckNotAllowed, AcknowledgementTooLate, IncidentClosed, NotOnCase,
                          TransitionRefused)
 
@@ -108,6 +112,7 @@ class Incident:
     departments: list[DepartmentCall] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
     version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
 
     # --- intake -------------------------------------------------------------------------
 
@@ -120,6 +125,9 @@ class Incident:
         incident = cls(incident_id, enterprise_id, enterprise_name, station_id, category,
                        priority, description, location, reporter_role, reporter_id, now,
                        tuple(ladder), duty_officer, station)
+        incident.events.append(IncidentReported(
+            incident.id, enterprise_id, enterprise_name, station_id, category, priority,
+            description, location, reporter_role, reporter_id, now))
         incident._record(now, "state", reporter_id, "reported")
         first = incident._next_available(0, now)
         if first is None:
@@ -160,13 +168,15 @@ class Incident:
         if not self.deadline_passed(now):
             raise TransitionRefused({"deadline": ["no acknowledgement deadline has passed"]})
         missed = self.ladder[self.step]
-        self._record(now, "missed", missed.id, f"{missed.role} did not acknowledge in time")
+        self._step(PageMissed, now, "missed", missed.id,
+                   f"{missed.role} did not acknowledge in time")
         following = self._next_available(self.step + 1, now)
         if following is not None:
             reached = self.ladder[following]
-            kind = ("failover" if (missed.role, reached.role) == ("a_officer", "b_officer")
-                    else "escalation")
-            self._record(now, kind, reached.id, f"{missed.role} -> {reached.role}")
+            failover = (missed.role, reached.role) == ("a_officer", "b_officer")
+            kind = "failover" if failover else "escalation"
+            self._step(FailedOver if failover else Escalated, now, kind, reached.id,
+                       f"{missed.role} -> {reached.role}")
             self._page(following, kind, policy, now)
         elif self.repeats < policy.top_repeats:
             self.repeats += 1
@@ -174,12 +184,11 @@ class Incident:
             self._page(self.step, "repeat", policy, now)
         else:
             self._flag(now, "the ladder was followed to the top without an acknowledgement")
-        self.version += 1
 
     def _flag(self, now, why):
         self.deadline = None
         self.unacknowledged = True
-        self._record(now, "flagged", "", why)
+        self._step(FlaggedUnacknowledged, now, "flagged", "", why)
 
     # --- acknowledgement --------------------------------------------------------------------
 
@@ -193,7 +202,6 @@ class Incident:
             if any(a.kind == "receipt" and a.detail == notification_id for a in self.audit):
                 return False
             self._record(now, "receipt", officer_id, notification_id)
-            self.version += 1
             return True
         if self.acknowledged_by == officer_id and self.state != "notified":
             return False
@@ -209,9 +217,10 @@ class Incident:
         self.acknowledged_by = officer_id
         self.acknowledged_at = now
         self.deadline = None
-        self._record(now, "acknowledged", officer_id, notification.recipient.role)
+        self._step(IncidentAcknowledged, now, "acknowledged", officer_id,
+                   notification.recipient.role,
+                   latency_seconds=(now - notification.sent_at).total_seconds())
         self._record(now, "state", officer_id, "acknowledged")
-        self.version += 1
         return True
 
     def _current_page(self) -> Notification | None:
@@ -228,7 +237,11 @@ class Incident:
         if state in CLOSED_STATES:
             self.closed_at = now
         self._record(now, "state", actor, f"{state}: {note}" if note else state)
-        self.version += 1
+        self.events.append(StateChanged(self.id, self.enterprise_id, state, actor, now, note))
+        if state in CLOSED_STATES:
+            self.events.append(CaseClosed(
+                self.id, self.enterprise_id, state, now, self.reported_at,
+                self.acknowledged_by, sorted(self.notified_officer_ids())))
 
     def call_departments(self, departments, caller: str, now: datetime) -> list[Notification]:
         """"The chief blows the whistle, the departments report": notify each department
@@ -246,8 +259,6 @@ class Incident:
             on_case.add(department)
             self._record(now, "department_called", caller, department)
             sent.append(notification)
-        if sent:
-            self.version += 1
         return sent
 
     def department_acknowledges(self, department: str, actor: str, now: datetime) -> bool:
@@ -257,7 +268,8 @@ class Incident:
                     return False
                 self.departments[i] = replace(call, acknowledged_by=actor, acknowledged_at=now)
                 self._record(now, "department_acknowledged", actor, department)
-                self.version += 1
+                self.events.append(DepartmentAcknowledged(self.id, self.enterprise_id,
+                                                          department, actor, now))
                 return True
         raise AckNotAllowed({"department": [f"{department} was not called to this incident"]})
 
@@ -290,6 +302,9 @@ class Incident:
                                     reason, now, step, deadline)
         self.notifications.append(notification)
         self._record(now, "notified", recipient.id, f"{recipient.role} ({reason})")
+        self.events.append(NotificationIssued(
+            notification.id, self.id, self.enterprise_id, recipient, reason, self.category,
+            self.priority, self.description, self.location, now, deadline))
         return notification
 
     def _notification(self, notification_id) -> Notification:
@@ -300,6 +315,14 @@ class Incident:
 
     def _record(self, now, kind, who, detail):
         self.audit.append(AuditEntry(now, kind, who, detail))
+
+    def _step(self, event_cls, now, kind, officer_id, detail, latency_seconds=None):
+        """A step on the ladder: on the audit trail, and as an event naming the officer's
+        seat on the ladder."""
+        self._record(now, kind, officer_id, detail)
+        roles = {r.id: r.role for r in self.ladder}
+        self.events.append(event_cls(self.id, self.enterprise_id, now, officer_id,
+                                     roles.get(officer_id, ""), detail, latency_seconds))
 
 
 def ladder_from_responders(responders: dict) -> list[Recipient]:

@@ -16,10 +16,13 @@ from kit.schemas import dump, load, paged
 from kit.storage import Storage
 
 from . import handlers, schemas
-from . import requests as req
+from .catalogue import SERVICES
+from .dependencies import WhoResponds
 from .domain import Policy
-from .responders import WhoResponds
+from .events import (Escalated, FailedOver, IncidentAcknowledged, NotificationIssued,
+                     PageMissed)
 from .store import Repository
+from .visits import VisitPolicy
 
 EXPECTED = (ValidationFailed, RecordNotFound, ServiceUnavailable)
 SWEEP_SECONDS = 2.0
@@ -47,17 +50,17 @@ def policy(config):
 
 
 def _count(events):
-    for envelope in events:
-        kind, data = envelope["type"], envelope["data"]
-        if kind == "notification.issued":
-            NOTIFICATIONS.labels(data["recipient"]["role"]).inc()
-        elif kind == "incident.acknowledged" and data["latency_seconds"] is not None:
-            ACK_LATENCY.labels(data["role"]).observe(data["latency_seconds"])
-        elif kind == "incident.page_missed":
-            MISSES.labels(data["role"]).inc()
-        elif kind == "incident.failed_over":
+    """Count what the events a worker wrote say happened."""
+    for event in events:
+        if isinstance(event, NotificationIssued):
+            NOTIFICATIONS.labels(event.recipient.role).inc()
+        elif isinstance(event, IncidentAcknowledged) and event.latency_seconds is not None:
+            ACK_LATENCY.labels(event.role).observe(event.latency_seconds)
+        elif isinstance(event, PageMissed):
+            MISSES.labels(event.role).inc()
+        elif isinstance(event, FailedOver):
             FAILOVERS.inc()
-        elif kind == "incident.escalated":
+        elif isinstance(event, Escalated):
             ESCALATIONS.inc()
 
 
@@ -82,26 +85,23 @@ class DispatchService:
     def report_incident(self, data, reporter, request_key=None):
         """`request_key` (the caller's identity and Idempotency-Key) makes a retry of the same
         report, even one sent after its first try timed out, find the incident it made."""
-        incident, events = handlers.take_in(
+        return self._done(handlers.report_incident(
             self.store, self.who_responds(self.registry.responders),
-            load(schemas.IncidentInput, data), load(schemas.Actor, reporter),
-            policy(self.config), utcnow(), request_key)
-        return self._done(incident, events)
+            load(schemas.IncidentInput, data), policy(self.config), utcnow(),
+            load(schemas.Actor, reporter), request_key))
 
     @consume_reliably("dispatch.incident_reports", max_attempts=5)
     def take_in_report(self, body):
         """Reports from other systems (JSON: the incident fields plus source and reference).
         A report that is refused, or fails five times, goes to dispatch.incident_reports.dead
         with its error."""
-        incident, events = handlers.take_in_report(
+        self._after(handlers.report_incident(
             self.store, self.who_responds(self.registry.responders),
-            load(schemas.ExternalReport, body),
-            policy(self.config), utcnow())
-        self._after(incident, events)
+            load(schemas.ExternalReport, body), policy(self.config), utcnow()))
 
     @rpc(expected_exceptions=EXPECTED)
     def get_incident(self, incident_id):
-        return dump(schemas.Incident, self.store.get_incident(incident_id))
+        return dump(schemas.Incident, self.store.incidents.get(incident_id))
 
     @rpc(expected_exceptions=EXPECTED)
     def list_incidents(self, query=None, filters=None):
@@ -112,25 +112,25 @@ class DispatchService:
     @rpc(expected_exceptions=EXPECTED)
     def acknowledge(self, incident_id, command, officer_id):
         notification_id = load(schemas.AcknowledgementInput, command)["notification_id"]
-        return self._done(*handlers.acknowledge(self.store, incident_id, notification_id,
-                                                officer_id, utcnow()))
+        return self._done(handlers.acknowledge(self.store, incident_id, notification_id,
+                                               officer_id, utcnow()))
 
     @rpc(expected_exceptions=EXPECTED)
     def move_incident(self, incident_id, command, actor):
         command = load(schemas.TransitionInput, command)
-        return self._done(*handlers.move_incident(
+        return self._done(handlers.move_incident(
             self.store, incident_id, command["state"], load(schemas.Actor, actor),
             command["note"], utcnow()))
 
     @rpc(expected_exceptions=EXPECTED)
     def call_departments(self, incident_id, command, actor):
-        return self._done(*handlers.call_departments(
+        return self._done(handlers.call_departments(
             self.store, incident_id, load(schemas.DepartmentsInput, command)["departments"],
             load(schemas.Actor, actor), utcnow()))
 
     @rpc(expected_exceptions=EXPECTED)
     def department_acknowledges(self, incident_id, department, actor):
-        return self._done(*handlers.department_acknowledges(
+        return self._done(handlers.department_acknowledges(
             self.store, incident_id, department, load(schemas.Actor, actor), utcnow()))
 
     # --- enterprise requests (Open311-style) ---------------------------------------------
@@ -138,12 +138,12 @@ class DispatchService:
     @rpc
     def services(self):
         """The service catalogue: what an enterprise can ask for, with typed attributes."""
-        return dump(schemas.ServiceDefinition, list(req.SERVICES.values()), many=True)
+        return dump(schemas.ServiceDefinition, list(SERVICES.values()), many=True)
 
     @rpc(expected_exceptions=EXPECTED)
     def submit_request(self, data, actor, request_key=None):
         """`request_key` as for report_incident: a retry finds the request it made."""
-        request = handlers.submit(
+        request = handlers.submit_request(
             self.store, self.who_responds(self.registry.responders),
             load(schemas.RequestInput, data), load(schemas.Actor, actor), utcnow(),
             request_key)
@@ -151,7 +151,7 @@ class DispatchService:
 
     @rpc(expected_exceptions=EXPECTED)
     def get_request(self, request_id):
-        return dump(schemas.ServiceRequest, self.store.get_request(request_id)[0])
+        return dump(schemas.ServiceRequest, self.store.requests.get(request_id))
 
     @rpc(expected_exceptions=EXPECTED)
     def list_requests(self, query=None, filters=None):
@@ -172,13 +172,13 @@ class DispatchService:
     def plan_visit(self, data, officer_id):
         outcome = handlers.plan_visit(self.store, str(uuid.uuid4()),
                                       load(schemas.VisitInput, data), officer_id,
-                                      req.VisitPolicy(), utcnow())
+                                      VisitPolicy())
         return dump(schemas.VisitOutcome, {"outcome": outcome.kind,
                                            "visit": outcome.visit})
 
     @rpc(expected_exceptions=EXPECTED)
     def visits(self, enterprise_id):
-        return dump(schemas.Visit, self.store.visit_book(enterprise_id)[0], many=True)
+        return dump(schemas.Visit, self.store.visits_to(enterprise_id), many=True)
 
     @rpc(expected_exceptions=EXPECTED)
     def visit_cadence(self):
@@ -201,32 +201,32 @@ class DispatchService:
         now = utcnow()
         since = self.deadlines.sweep_from(now, FULL_SWEEP)
         if since is None:
-            for incident_id, due in self.store.pending_deadlines().items():
+            for incident_id, due in self.store.deadlines.pending().items():
                 self.deadlines.arm(incident_id, due)
         else:
-            for incident_id in self.store.due_deadlines(now, since=since):
+            for incident_id in self.store.deadlines.due(now, since=since):
                 self.deadlines.remind(incident_id, now)
         self.deadlines.swept(now, since)
 
     def _fire(self, incident_id):
-        incident, events = handlers.fire_deadline(self.store, incident_id,
-                                                  policy(self.config), utcnow())
+        incident = handlers.fire_deadline(self.store, incident_id, policy(self.config),
+                                          utcnow())
         if incident is not None:
-            self._after(incident, events)
+            self._after(incident)
 
     @timer(interval=60)
     def refresh_gauges(self):
         for state, count in self.store.incident_figures().items():
             OPEN_CASES.labels(state).set(count)
-        OVERDUE.set(len(self.store.due_deadlines(utcnow())))
+        OVERDUE.set(len(self.store.deadlines.due(utcnow())))
 
-    def _done(self, incident, events):
+    def _done(self, incident):
         """After a change: the incident as an RPC answers it."""
-        self._after(incident, events)
+        self._after(incident)
         return dump(schemas.Incident, incident)
 
-    def _after(self, incident, events):
-        """Arm the incident's next deadline on the clock and count what happened."""
+    def _after(self, incident):
+        """Arm the incident's next deadline on the clock and count what the worker wrote."""
         if incident.deadline is not None:
             self.deadlines.schedule(incident.id, incident.deadline)
-        _count(events)
+        _count(self.store.unit.events)

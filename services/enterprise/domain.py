@@ -1,4 +1,5 @@
-"""The registry's rules: who the enterprises and officers are, and who answers for whom.
+"""The registry's rules: who the enterprises and officers are, and who holds which seat when.
+Who responds at a given moment is worked out from them in responders.py.
 
 Pure Python. Nothing here talks to a broker or a database; time is always a parameter.
 """
@@ -6,11 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from typing import ClassVar
 
 # The registry's value lists live in the contracts; they are named here too.
 from contracts.vocabulary import (ABSENCE_KINDS, DEPARTMENTS, ENTERPRISE_KINDS,  # noqa: F401
                                   LEVELS, OFFICER_ROLES, STAGES, STATION_KINDS)
 
+from .events import (AssignmentChanged, AvailabilityChanged, EnterpriseRegistered,
+                     EnterpriseUpdated, GridCreated, GridUpdated, OfficerRegistered, OfficerUpdated,
+                     ParkCreated, ParkUpdated, StationCreated, StationUpdated)
 from .exceptions import InvalidAssignment, InvalidAvailability, InvalidEnterprise
 
 # Which officer roles may hold each chief seat ("three chiefs" per enterprise).
@@ -51,31 +56,72 @@ def credit_code_problem(code: str) -> str | None:
 
 
 # --- records ----------------------------------------------------------------------------
+# Each record is an aggregate: `version` is the one it was loaded at (0: not stored yet) and
+# `events` what it recorded since, written with it (see kit.collection).
+
+
+class Recorded:
+    """A record that records its `created` event when made by `create` and its `updated`
+    event on each `update`, each time after `check` passed."""
+
+    created: ClassVar[type]
+    updated: ClassVar[type]
+
+    @classmethod
+    def create(cls, **values):
+        record = cls(**values)
+        record.check()
+        record.events.append(cls.created(record))
+        return record
+
+    def update(self, changes: dict) -> None:
+        for name, value in changes.items():
+            setattr(self, name, value)
+        self.check()
+        self.events.append(self.updated(self))
+
+    def check(self) -> None:
+        """Raise unless the record may be stored as it is."""
 
 
 @dataclass
-class Station:
-    id: str | None
+class Station(Recorded):
+    created: ClassVar[type] = StationCreated
+    updated: ClassVar[type] = StationUpdated
+
+    id: str
     name: str
     kind: str = "station"
     address: str = ""
     phone: str = ""
+    version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
 
 
 @dataclass
-class Park:
-    id: str | None
+class Park(Recorded):
+    created: ClassVar[type] = ParkCreated
+    updated: ClassVar[type] = ParkUpdated
+
+    id: str
     name: str
     station_id: str
     address: str = ""
+    version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
 
 
 @dataclass
-class Grid:
-    id: str | None
+class Grid(Recorded):
+    created: ClassVar[type] = GridCreated
+    updated: ClassVar[type] = GridUpdated
+
+    id: str
     code: str
     name: str
     station_id: str
+    version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
 
 
 @dataclass
@@ -85,8 +131,11 @@ class Contact:
 
 
 @dataclass
-class Enterprise:
-    id: str | None
+class Enterprise(Recorded):
+    created: ClassVar[type] = EnterpriseRegistered
+    updated: ClassVar[type] = EnterpriseUpdated
+
+    id: str
     name: str
     credit_code: str
     kind: str
@@ -99,6 +148,8 @@ class Enterprise:
     workforce: int = 0
     migrant_workers: int = 0
     contact: Contact = field(default_factory=Contact)
+    version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
 
     def check(self) -> None:
         if self.migrant_workers > self.workforce:
@@ -119,8 +170,11 @@ class Absence:
 
 
 @dataclass
-class Officer:
-    id: str | None
+class Officer(Recorded):
+    created: ClassVar[type] = OfficerRegistered
+    updated: ClassVar[type] = OfficerUpdated
+
+    id: str
     badge_number: str
     name: str
     role: str
@@ -128,6 +182,8 @@ class Officer:
     departments: list[str] = field(default_factory=list)
     phone: str = ""
     absences: list[Absence] = field(default_factory=list)
+    version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
 
     def absent_at(self, at: datetime) -> Absence | None:
         """The absence that covers `at`, if any. The record holds the full history."""
@@ -142,6 +198,7 @@ class Officer:
         if any(a.end is None for a in self.absences):
             raise InvalidAvailability({"status": ["officer is already off duty"]})
         self.absences.append(Absence("off_duty", start, end, note))
+        self._availability_changed()
 
     def take_leave(self, first_day: date, last_day: date, note: str = "") -> None:
         if last_day < first_day:
@@ -149,6 +206,7 @@ class Officer:
         start = datetime.combine(first_day, time.min)
         end = datetime.combine(last_day + timedelta(days=1), time.min)
         self.absences.append(Absence("on_leave", start, end, note))
+        self._availability_changed()
 
     def return_to_duty(self, at: datetime) -> None:
         """Close the open off-duty period and any leave still running at `at`."""
@@ -159,6 +217,10 @@ class Officer:
                 closed = True
         if not closed:
             raise InvalidAvailability({"status": ["officer is already on duty"]})
+        self._availability_changed()
+
+    def _availability_changed(self) -> None:
+        self.events.append(AvailabilityChanged(self.id, self.badge_number, tuple(self.absences)))
 
 
 # --- assignments -------------------------------------------------------------------------
@@ -188,14 +250,35 @@ class AssignmentVersion:
 
 @dataclass
 class AssignmentHistory:
-    """Every assignment an enterprise has had, oldest first. Versions are only ever appended."""
+    """Every assignment an enterprise has had, oldest first; its `id` is the enterprise's.
+    Versions are only ever appended, by `assign`. `holders`: the officers who may be
+    responsible from the time of the last change on (see holders_from)."""
 
-    enterprise_id: str
+    id: str
     versions: list[AssignmentVersion] = field(default_factory=list)
+    holders: list[str] = field(default_factory=list)
+    version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def enterprise_id(self) -> str:
+        return self.id
 
     @property
     def revision(self) -> int:
+        """How many versions the enterprise has had (the last one's number)."""
         return len(self.versions)
+
+    def assign(self, new: AssignmentVersion, officers: dict[str, Officer],
+               now: datetime) -> None:
+        """Append `new` once `check_new_version` allows it (`officers`: its officers, by id),
+        and record it. `now` is when the change is made, from which `holders` is counted."""
+        self.check_new_version(new, officers)
+        previous = self.current()
+        self.versions.append(new)
+        self.holders = sorted(self.holders_from(now))
+        self.events.append(AssignmentChanged(self.id, self.revision, previous=previous,
+                                             **vars(new)))
 
     def current(self) -> AssignmentVersion | None:
         return self.versions[-1] if self.versions else None
@@ -263,104 +346,3 @@ class AssignmentHistory:
                     rows.append(row)
                     open_rows[seat] = row
         return rows
-
-
-# --- who responds --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ResponderStatus:
-    seat: str
-    officer: Officer
-    absence: Absence | None
-
-    @property
-    def available(self) -> bool:
-        return self.absence is None
-
-
-@dataclass(frozen=True)
-class Responders:
-    enterprise: Enterprise
-    at: datetime
-    station: Station | None
-    seats: tuple[ResponderStatus, ...]
-    departments: tuple[str, ...]
-    duty_officer: ResponderStatus | None = None
-    holds_until: datetime | None = None  # see next_change
-
-    def seat(self, name: str) -> ResponderStatus | None:
-        return next((s for s in self.seats if s.seat == name), None)
-
-    @property
-    def to_call(self) -> ResponderStatus | None:
-        """A when A is there, B the moment A is absent; None when neither can be called."""
-        for name in ("a_officer", "b_officer"):
-            status = self.seat(name)
-            if status is not None and status.available:
-                return status
-        return None
-
-
-DUTY_ROLES = ("area_chief", "community_officer")
-
-
-def duty_officer(station_officers: list[Officer], version: AssignmentVersion | None,
-                 at: datetime) -> Officer | None:
-    """The station's responding officer on duty at `at`: the first officer (by badge) of a
-    duty role who is not absent and is not already the enterprise's A or B."""
-    taken = {version.a_officer_id, version.b_officer_id} if version else set()
-    for officer in sorted(station_officers, key=lambda o: o.badge_number):
-        if officer.role in DUTY_ROLES and officer.id not in taken and not officer.absent_at(at):
-            return officer
-    return None
-
-
-def resolve_responders(enterprise: Enterprise, version: AssignmentVersion | None,
-                       officers: dict[str, Officer], station: Station | None,
-                       at: datetime, on_duty: Officer | None = None,
-                       holds_until: datetime | None = None) -> Responders:
-    seats = []
-    if version is not None:
-        for seat in SEATS:
-            officer = officers.get(getattr(version, seat) or "")
-            if officer is not None:
-                seats.append(ResponderStatus(seat.removesuffix("_id"), officer,
-                                             officer.absent_at(at)))
-    duty = ResponderStatus("duty_officer", on_duty, None) if on_duty else None
-    return Responders(enterprise, at, station, tuple(seats),
-                      version.departments if version else (), duty, holds_until)
-
-
-def next_change(at: datetime, history: AssignmentHistory | None,
-                officers: list[Officer]) -> datetime | None:
-    """The first moment after `at` at which the clock alone can change who responds: the next
-    assignment version taking effect, or an absence of one of `officers` (the seats and the
-    station's duty officers) starting or ending. None: nothing is due to change; only an
-    edit of the registry can change the answer."""
-    moments = [v.valid_from for v in (history.versions if history else ()) if v.valid_from > at]
-    for officer in officers:
-        for absence in officer.absences:
-            moments.extend(m for m in (absence.start, absence.end) if m is not None and m > at)
-    return min(moments, default=None)
-
-
-COVERAGE_GAPS = ("no_a_officer", "no_b_officer", "fewer_than_three_chiefs", "a_and_b_absent")
-
-
-def coverage_gaps(version: AssignmentVersion | None, officers: dict[str, Officer],
-                  at: datetime) -> list[str]:
-    """What is missing in an enterprise's cover at `at` (an empty list means fully covered)."""
-    if version is None:
-        return list(COVERAGE_GAPS[:3])
-    gaps = []
-    if not version.a_officer_id:
-        gaps.append("no_a_officer")
-    if not version.b_officer_id:
-        gaps.append("no_b_officer")
-    if version.chief_count() < 3:
-        gaps.append("fewer_than_three_chiefs")
-    pair = [officers.get(version.a_officer_id or ""), officers.get(version.b_officer_id or "")]
-    if all(o is not None for o in pair) and all(o.absent_at(at) for o in pair):
-        gaps.append("a_and_b_absent")
-    return gaps

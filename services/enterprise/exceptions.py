@@ -68,12 +68,26 @@ class InvalidImport(ValidationFailed):
 
 
 @crosses_broker
-class AssignmentChangedMeanwhile(Exception):
-    """Another change to the same enterprise's assignment landed first; nothing was written."""
+class ChangedMeanwhile(Exception):
+    """Other changes to the same record kept winning the race to write it; nothing was
+    written, and the same command may succeed if sent again."""
 
-    def __init__(self, enterprise_id):
-        super().__init__(enterprise_id)
-        self.enterprise_id = enterprise_id
+    def __init__(self, record_id):
+        super().__init__(record_id)
+        self.record_id = record_id
+
+    def __str__(self):
+        return f"record {self.record_id} kept changing meanwhile; try again"
+
+
+@crosses_broker
+class AssignmentChangedMeanwhile(ChangedMeanwhile):
+    """Other changes to the same enterprise's assignment kept landing first; nothing was
+    written."""
+
+    @property
+    def enterprise_id(self):
+        return self.record_id
 
     def __str__(self):
         return f"the assignment of enterprise {self.enterprise_id} changed meanwhile; reload and retry"

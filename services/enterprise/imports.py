@@ -17,7 +17,7 @@ from kit.schemas import load
 
 from . import handlers, schemas
 from .domain import Grid, Park, Station
-from .exceptions import AssignmentChangedMeanwhile, InvalidImport
+from .exceptions import ChangedMeanwhile, InvalidImport
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_ROWS = 5000
@@ -71,8 +71,7 @@ def import_csv(repo, kind, text, mode, actor, now):
         try:
             write()
             imported += 1
-        except (ValidationFailed, DuplicateRecord, RecordNotFound,
-                AssignmentChangedMeanwhile) as error:
+        except (ValidationFailed, DuplicateRecord, RecordNotFound, ChangedMeanwhile) as error:
             rejected.append({"line": line, "field": _key_column(kind), "reason": str(error)})
     rejected.sort(key=lambda r: r["line"])
     return {"kind": kind, "mode": mode, "rows": rows, "imported": imported,
@@ -218,9 +217,8 @@ def _prepare_enterprise(repo, lookups, row, actor, now):
         "migrant_workers": row.get("migrant_workers"),
         "contact": {"name": row.get("contact_name") or "", "phone": row.get("contact_phone") or ""},
     }
-    enterprise, events = _checked(handlers.prepare_enterprise, schemas.EnterpriseInput, data,
-                                  repo, now)
-    return lambda: repo.add(enterprise, events)
+    enterprise = _checked(handlers.prepare_enterprise, schemas.EnterpriseInput, data, repo)
+    return lambda: repo.enterprises.add(enterprise)
 
 
 def _prepare_officer(repo, lookups, row, actor, now):
@@ -229,8 +227,8 @@ def _prepare_officer(repo, lookups, row, actor, now):
         "station_id": lookups.resolve(lookups.stations, "station_name", row.get("station_name")),
         "departments": _listed(row.get("departments")), "phone": row.get("phone"),
     }
-    officer, events = _checked(handlers.prepare_officer, schemas.OfficerInput, data, repo, now)
-    return lambda: repo.add(officer, events)
+    officer = _checked(handlers.prepare_officer, schemas.OfficerInput, data, repo)
+    return lambda: repo.officers.add(officer)
 
 
 def _prepare_assignment(repo, lookups, row, actor, now):
@@ -246,10 +244,9 @@ def _prepare_assignment(repo, lookups, row, actor, now):
         "departments": _listed(row.get("departments")),
         "effective_from": row.get("effective_from"),
     }
-    history, version, events, holders = _checked(
+    return _checked(
         lambda r, loaded: handlers.prepare_assignment(r, enterprise_id, loaded, actor, now),
         schemas.AssignmentInput, data, repo)
-    return lambda: repo.append_assignment(history, version, events, holders)
 
 
 _PREPARE = {"enterprises": _prepare_enterprise, "officers": _prepare_officer,

@@ -15,10 +15,10 @@ from kit.storage import Storage
 
 from . import handlers, imports, schemas
 from .domain import Enterprise, Grid, Officer, Park, Station
-from .exceptions import AssignmentChangedMeanwhile
+from .exceptions import ChangedMeanwhile
 from .store import Repository
 
-EXPECTED = (ValidationFailed, RecordNotFound, DuplicateRecord, AssignmentChangedMeanwhile)
+EXPECTED = (ValidationFailed, RecordNotFound, DuplicateRecord, ChangedMeanwhile)
 
 ENTERPRISES = gauge("liaison_enterprises", "Registered enterprises and projects.", ["level"])
 ABSENT = gauge("liaison_officers_absent", "Officers absent (off duty or on leave) right now.")
@@ -32,7 +32,7 @@ _CREATE_PLACE = {"station": handlers.create_station, "park": handlers.create_par
 
 
 def _page(repo, record_cls, out_schema, query, filters=None):
-    return paged(query, lambda skip, limit: repo.list(record_cls, skip, limit, **(filters or {})),
+    return paged(query, lambda skip, limit: repo.page(record_cls, skip, limit, **(filters or {})),
                  out_schema)
 
 
@@ -60,20 +60,20 @@ class EnterpriseService:
     @rpc(expected_exceptions=EXPECTED)
     def create_place(self, kind, data):
         _, in_schema, out_schema = _place(kind)
-        place = _CREATE_PLACE[kind](self.store, load(in_schema, data), utcnow())
+        place = _CREATE_PLACE[kind](self.store, load(in_schema, data))
         return dump(out_schema, place)
 
     @rpc(expected_exceptions=EXPECTED)
     def update_place(self, kind, place_id, changes):
         record_cls, in_schema, out_schema = _place(kind)
         changed = handlers.update_place(self.store, record_cls, place_id,
-                                        load(in_schema, changes, partial=True), utcnow())
+                                        load(in_schema, changes, partial=True))
         return dump(out_schema, changed)
 
     @rpc(expected_exceptions=EXPECTED)
     def get_place(self, kind, place_id):
         record_cls, _, out_schema = _place(kind)
-        return dump(out_schema, self.store.get(record_cls, place_id))
+        return dump(out_schema, self.store.of(record_cls).get(place_id))
 
     @rpc(expected_exceptions=EXPECTED)
     def list_places(self, kind, query=None):
@@ -84,20 +84,19 @@ class EnterpriseService:
 
     @rpc(expected_exceptions=EXPECTED)
     def register_enterprise(self, data):
-        enterprise = handlers.register_enterprise(
-            self.store, load(schemas.EnterpriseInput, data), utcnow())
+        enterprise = handlers.register_enterprise(self.store,
+                                                  load(schemas.EnterpriseInput, data))
         return dump(schemas.Enterprise, enterprise)
 
     @rpc(expected_exceptions=EXPECTED)
     def update_enterprise(self, enterprise_id, changes):
         enterprise = handlers.update_enterprise(
-            self.store, enterprise_id, load(schemas.EnterpriseInput, changes, partial=True),
-            utcnow())
+            self.store, enterprise_id, load(schemas.EnterpriseInput, changes, partial=True))
         return dump(schemas.Enterprise, enterprise)
 
     @rpc(expected_exceptions=EXPECTED)
     def get_enterprise(self, enterprise_id):
-        return dump(schemas.Enterprise, self.store.get(Enterprise, enterprise_id))
+        return dump(schemas.Enterprise, self.store.enterprises.get(enterprise_id))
 
     @rpc(expected_exceptions=EXPECTED)
     def list_enterprises(self, query=None, filters=None):
@@ -113,20 +112,18 @@ class EnterpriseService:
 
     @rpc(expected_exceptions=EXPECTED)
     def register_officer(self, data):
-        officer = handlers.register_officer(self.store, load(schemas.OfficerInput, data),
-                                            utcnow())
+        officer = handlers.register_officer(self.store, load(schemas.OfficerInput, data))
         return dump(schemas.Officer, officer)
 
     @rpc(expected_exceptions=EXPECTED)
     def update_officer(self, officer_id, changes):
         officer = handlers.update_officer(
-            self.store, officer_id, load(schemas.OfficerInput, changes, partial=True),
-            utcnow())
+            self.store, officer_id, load(schemas.OfficerInput, changes, partial=True))
         return dump(schemas.Officer, officer)
 
     @rpc(expected_exceptions=EXPECTED)
     def get_officer(self, officer_id):
-        return dump(schemas.Officer, self.store.get(Officer, officer_id))
+        return dump(schemas.Officer, self.store.officers.get(officer_id))
 
     @rpc(expected_exceptions=EXPECTED)
     def list_officers(self, query=None, filters=None):

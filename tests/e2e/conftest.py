@@ -5,20 +5,18 @@ enterprise service on the default vhost would answer our gateway's calls too. Ev
 therefore creates a fresh RabbitMQ vhost through the management API, runs the platform and
 the demo loader on it, and deletes it at the end.
 """
-import json
-import time
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 import requests
-from kombu import Connection, Exchange, Queue
 
+from contracts.events import EVENT_SCHEMAS
 from gateway.auth import issue_token
 from infra.launch import Platform, jwt_secret
 from infra.load_demo import load_demo
 from infra.sandbox import create_vhost, delete_vhost, free_port
+from kit.testing import EventTap
 
 BROKER_HOST = "localhost"
 RPC_TIMEOUT = 2.0
@@ -39,51 +37,6 @@ def _log_tails(log_dir, lines=40):
         tail = path.read_text(errors="replace").splitlines()[-lines:]
         out.append(f"--- {path.name} ---\n" + "\n".join(tail))
     return "\n".join(out)
-
-
-class EventTap:
-    """A queue of our own bound to `<exchange>` with routing key '#': every event published
-    on that exchange after `open()` lands here, for a test to read with `collect()`."""
-
-    def __init__(self, amqp_uri, exchange_name="enterprise.events"):
-        self.amqp_uri = amqp_uri
-        self.exchange = Exchange(exchange_name, type="topic", durable=True)
-        self.queue = Queue(f"e2e-tap-{uuid.uuid4().hex[:8]}", exchange=self.exchange,
-                           routing_key="#", auto_delete=True)
-        self.connection = None
-        self.bound = None
-
-    def __enter__(self):
-        self.connection = Connection(self.amqp_uri)
-        channel = self.connection.channel()
-        self.exchange(channel).declare()
-        self.bound = self.queue(channel)
-        self.bound.declare()
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            self.bound.delete()
-        finally:
-            self.connection.release()
-
-    def collect(self, seconds, until=None):
-        """Messages' bodies received during `seconds` (bounded); stops early once
-        `until(bodies)` is true."""
-        bodies = []
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            message = self.bound.get(no_ack=True)
-            if message is None:
-                if until is not None and until(bodies):
-                    break
-                time.sleep(0.05)
-                continue
-            body = message.payload
-            if isinstance(body, (bytes, str)):  # published without a JSON content type
-                body = json.loads(body)
-            bodies.append(body)
-        return bodies
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -169,5 +122,6 @@ def ledger():
 
 @pytest.fixture
 def event_tap(platform):
-    with EventTap(platform.amqp_uri) as tap:
+    """Every registry event published from now on, each opened through its contract."""
+    with EventTap(platform.amqp_uri, "enterprise.events", schemas=EVENT_SCHEMAS) as tap:
         yield tap

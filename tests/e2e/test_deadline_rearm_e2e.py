@@ -14,7 +14,7 @@ import requests
 
 from gateway.auth import issue_token
 from infra.launch import demo_platform, jwt_secret
-from infra.sandbox import EventTap
+from kit.testing import EventTap
 
 pytestmark = pytest.mark.e2e
 

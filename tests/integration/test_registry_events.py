@@ -1,11 +1,11 @@
 """The registry service in a real nameko container on a real RabbitMQ (a vhost per test).
 
-Events are read back as raw AMQP messages by a separate consumer and parsed with the
-`cloudevents` SDK, then checked against the generated catalogue with jsonschema.
+Events are read back by the event tap (tests/integration/conftest.py) as the raw messages
+they travelled in, parsed with the `cloudevents` SDK, then checked against the generated
+catalogue with jsonschema.
 """
 import json
 import time
-from datetime import datetime
 
 import jsonschema
 import kombu
@@ -14,48 +14,27 @@ from cloudevents.core.bindings import rabbitmq
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from contracts import catalogue
-from contracts.envelope import CONTENT_TYPE, make_envelope
-from contracts.events import REGISTRY_EVENTS
-from kit import storage
+from contracts.envelope import CONTENT_TYPE
 from kit.errors import ValidationFailed
+from kit.storage import open_database
+from kit.testing import published
 from services.enterprise.domain import Station, credit_code_check_char
 from services.enterprise.service import EnterpriseService
 from services.enterprise.store import Repository
 
 
 @pytest.fixture
-def config(rabbit_config, tmp_path):
-    return dict(rabbit_config, DATA_DIR=str(tmp_path), **storage.SERIALIZATION_CONFIG)
+def events(event_tap):
+    """Every event on enterprise.events, tapped before the registry starts."""
+    return event_tap("enterprise.events")
+
+
+def types(tap):
+    return [e["type"] for e in tap.snapshot()]
 
 
 @pytest.fixture
-def events_queue(config):
-    """A queue of every event on enterprise.events, bound before anything is published."""
-    connection = kombu.Connection(config["AMQP_URI"])
-    exchange = kombu.Exchange("enterprise.events", type="topic", durable=True)
-    queue = kombu.Queue("test-observer", exchange, routing_key="#", auto_delete=False)
-    queue(connection.channel()).declare()
-    yield connection, queue
-    connection.release()
-
-
-def received(events_queue, expected, timeout=10.0):
-    """Raw messages from the queue until `expected` have come (or the time is up)."""
-    connection, queue = events_queue
-    messages = []
-    deadline = time.monotonic() + timeout
-    bound = queue(connection.channel())
-    while len(messages) < expected and time.monotonic() < deadline:
-        message = bound.get(no_ack=True, accept=[CONTENT_TYPE])
-        if message is None:
-            time.sleep(0.05)
-            continue
-        messages.append(message)
-    return messages
-
-
-@pytest.fixture
-def registry(container_factory, config, events_queue):
+def registry(container_factory, config, events):
     container = container_factory(EnterpriseService, config)
     container.start()
     with ServiceRpcProxy("enterprise", config, timeout=10) as proxy:
@@ -79,26 +58,27 @@ def enterprise_data(grid, serial="MA2B3C4D5", **changes):
     return data
 
 
-def test_published_events_are_cloudevents_that_match_the_catalogue(registry, grid, events_queue):
+def test_published_events_are_cloudevents_that_match_the_catalogue(registry, grid, events):
     enterprise = registry.register_enterprise(enterprise_data(grid))
 
-    messages = received(events_queue, 3)
+    assert events.wait(lambda seen: len(seen) >= 3, timeout=10)
 
-    assert [m.delivery_info["routing_key"] for m in messages] == [
+    assert [key for key, _, _ in events.messages] == [
         "station.created", "grid.created", "enterprise.registered"]
-    for message in messages:
-        assert message.content_type == CONTENT_TYPE
+    for routing_key, content_type, body in events.messages:
+        assert content_type == CONTENT_TYPE
         event = rabbitmq.from_rabbitmq_event(rabbitmq.RabbitMQMessage(
-            headers={}, content_type=message.content_type, body=message.body))
+            headers={}, content_type=content_type, body=body))
         assert event.get_specversion() == "1.0"
         assert event.get_source() == "/services/enterprise"
-        assert event.get_type() == message.delivery_info["routing_key"]
-        jsonschema.validate(json.loads(message.body), catalogue.payload_schema(event.get_type()))
+        assert event.get_type() == routing_key
+        jsonschema.validate(json.loads(body), catalogue.payload_schema(event.get_type()))
     registered = rabbitmq.from_rabbitmq_event(rabbitmq.RabbitMQMessage(
-        headers={}, content_type=CONTENT_TYPE, body=messages[2].body))
+        headers={}, content_type=CONTENT_TYPE, body=events.messages[2][2]))
     assert registered.get_subject() == enterprise["id"]
     assert registered.get_data()["credit_code"] == enterprise["credit_code"]
     assert "contact" not in registered.get_data()  # personal data stays out of events
+    assert events.broken == []
 
 
 @pytest.mark.parametrize("bad, field", [
@@ -109,8 +89,9 @@ def test_published_events_are_cloudevents_that_match_the_catalogue(registry, gri
     ({"migrant_workers": 400}, "migrant_workers"),
 ])
 def test_refused_input_names_the_field_stores_nothing_and_publishes_nothing(
-        registry, grid, events_queue, bad, field):
-    received(events_queue, 2)  # the station and grid events
+        registry, grid, events, bad, field):
+    assert events.wait(lambda seen: len(seen) >= 2, timeout=10)  # the station and grid events
+    events.forget()
     data = enterprise_data(grid, **bad)
     if bad.get("name", "") is None:
         del data["name"]
@@ -121,8 +102,10 @@ def test_refused_input_names_the_field_stores_nothing_and_publishes_nothing(
     assert field in refusal.value.errors
     assert registry.list_enterprises()["total"] == 0
     registry.create_place("station", {"name": "marker", "kind": "station"})
-    assert [m.delivery_info["routing_key"] for m in received(events_queue, 2, timeout=3)] == [
-        "station.created"]
+    # Events go out in the order they were stored: once the marker's is in, a refused
+    # registration's would have been too.
+    assert events.wait(lambda seen: "station.created" in types(events), timeout=10)
+    assert types(events) == ["station.created"]
 
 
 def test_assignment_history_answers_for_the_past_and_b_covers_a_on_leave(registry, grid):
@@ -201,18 +184,15 @@ def test_an_event_that_cannot_be_filed_goes_to_the_dead_letter_queue(registry, g
 
 
 def test_events_left_in_the_outbox_by_a_dead_process_are_published_at_start(
-        container_factory, config, events_queue):
+        container_factory, config, data_dir, events):
     # A process wrote a station with its event, then died before publishing it.
-    storage.connect("enterprise", None, config["DATA_DIR"])
-    repo = Repository()
-    station = Station(repo.new_id(), "银盏派出所")
-    event = make_envelope("station.created", "/services/enterprise", station.id, station,
-                          REGISTRY_EVENTS, now=datetime(2026, 3, 1, 8, 0))
-    repo.add(station, [event])
+    repo = Repository(open_database("enterprise", None, data_dir))
+    repo.stations.add(Station.create(id=repo.new_id(), name="银盏派出所"))
+    [event] = published(repo.unit)
 
     container = container_factory(EnterpriseService, config)
     container.start()
 
-    messages = received(events_queue, 1, timeout=15)
-    assert [json.loads(m.body)["id"] for m in messages] == [event["id"]]
-    assert received(events_queue, 1, timeout=5) == []  # published once, then removed
+    assert events.wait(lambda seen: seen, timeout=15)
+    time.sleep(5)  # a sweep's worth: published once, then removed from the outbox
+    assert [e["id"] for e in events.snapshot()] == [event["id"]]

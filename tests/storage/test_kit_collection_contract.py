@@ -86,12 +86,28 @@ class Opened:
     at: datetime
 
 
+@dataclass(frozen=True)
+class Filed:
+    """An event that carries the record itself: its contract publishes the record's facts."""
+    type: ClassVar[str] = "case.filed"
+    case: Case
+
+    @property
+    def facts(self):
+        return self.case
+
+
+class FiledSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
 CASES = Kind("cases", Case, not_found=Missing, exists=lambda c: Exists(c.id),
              changed_meanwhile=Busy, duplicate=lambda c: Taken(c.code),
              indexed=lambda c: {"code": c.code, "opened_at": c.opened_at, "tags": list(c.tags)},
              indexes=(("code", True), ([("opened_at", -1)], False), ("tags", False)))
-EVENTS = Events("test/cases", {"case.renamed": RenamedSchema, "case.opened": OpenedSchema},
-                clock=lambda: T0)
+EVENTS = Events("test/cases", {"case.renamed": RenamedSchema, "case.opened": OpenedSchema,
+                              "case.filed": FiledSchema}, clock=lambda: T0)
 
 
 @pytest.fixture
@@ -162,6 +178,15 @@ def test_events_are_written_with_the_change_and_leave_the_aggregate(cases, backe
     assert [e["id"] for e in row[storage.OUTBOX_FIELD]] == [e["id"] for e in envelopes]
 
 
+def test_an_event_carrying_a_record_publishes_the_records_facts(cases, unit):
+    stored = case(1)
+    stored.events.append(Filed(stored))
+    cases.add(stored)
+    [envelope] = published(unit)
+    assert envelope["type"] == "case.filed" and envelope["subject"] == "c1"
+    assert envelope["data"] == {"code": "K-1", "name": "case 1"}
+
+
 def test_change_retries_a_lost_race_from_the_new_state(cases):
     cases.add(case(1))
     raced = []
@@ -198,6 +223,28 @@ def test_a_change_that_always_loses_gives_up_with_the_kinds_error(cases):
 
     with pytest.raises(Busy):
         cases.change("c1", always_overtaken, attempts=3)
+
+
+def test_a_change_given_new_starts_an_aggregate_not_stored_yet(cases, unit):
+    started = cases.change("c5", lambda c: c.rename("started"), new=lambda key: case(5))
+    again = cases.change("c5", lambda c: c.rename("again"), new=lambda key: case(5))
+    assert (started.version, again.version) == (1, 2)
+    assert cases.get("c5").name == "again"
+    assert [e["data"]["name"] for e in published(unit)] == ["started", "again"]
+    with pytest.raises(Missing):
+        cases.change("c6", lambda c: c.rename("never"))
+    assert cases.find("c6") is None
+
+
+def test_two_first_changes_at_once_are_a_race_like_any_other(cases):
+    def tag(aggregate):
+        if aggregate.version == 0:  # another first change is stored meanwhile
+            cases.add(case(5, tags=("theirs",)))
+        aggregate.tags = aggregate.tags + ("ours",)
+
+    result = cases.change("c5", tag, new=lambda key: case(5))
+    assert result.tags == ("theirs", "ours") and result.version == 2
+    assert cases.get("c5").tags == ("theirs", "ours")
 
 
 def test_create_once_makes_one_however_often_it_is_tried(cases, unit):
@@ -281,3 +328,16 @@ def test_what_is_stored_survives_a_new_connection(cases, backend, unit):
     added = cases.add(case(1, steps=[Step(T0, "o1")]))
     reopened = Collection(backend.reopen().table("cases"), CASES, EVENTS, unit)
     assert reopened.get("c1") == added and added.version == 1
+
+
+def test_a_unit_of_work_keeps_the_events_written_as_recorded(cases, unit):
+    stored = case(1)
+    stored.events.append(Opened("c1", T0))
+    cases.add(stored)
+    cases.change("c1", lambda a: a.rename("renamed"))
+    cases.change("c1", lambda a: a.rename("renamed"))  # nothing to do: nothing written
+    refused = case(1)
+    refused.events.append(Opened("c1", T0))
+    with pytest.raises(Exists):
+        cases.add(refused)
+    assert unit.events == [Opened("c1", T0), Renamed("c1", "renamed")]

@@ -7,9 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from contracts.envelope import open_envelope
-from contracts.events import DISPATCH_EVENTS
-from services.dispatch import handlers
+from contracts.envelope import make_envelope, open_envelope
+from contracts.events import DISPATCH_EVENTS, DISPATCH_SOURCE
 from services.dispatch.domain import (CLOSED_STATES, TRANSITIONS, AuditEntry, DepartmentCall,
                                       Incident, Policy, Recipient, ladder_from_responders)
 from services.dispatch.exceptions import (AckNotAllowed, AcknowledgementTooLate,
@@ -147,7 +146,7 @@ class TestIntake:
         incident = reported(duty=None, station=None)
         assert [n.recipient for n in incident.notifications] == [A]
 
-    def test_a_new_incident_is_at_version_zero(self):
+    def test_a_new_incident_is_at_version_zero_until_it_is_stored(self):
         assert reported().version == 0
 
 
@@ -374,7 +373,6 @@ class TestAcknowledge:
         assert incident.acknowledged_by is None
         assert incident.deadline == NOW + WINDOW  # A's page still waits
         assert incident.audit[-1] == AuditEntry(at, "receipt", DUTY.id, duty.id)
-        assert incident.version == 1
 
     def test_a_second_receipt_is_a_no_op(self):
         incident = reported()
@@ -419,7 +417,7 @@ class TestMove:
     @pytest.mark.parametrize("start, end", ALLOWED, ids=[f"{s}->{e}" for s, e in ALLOWED])
     def test_allowed_transitions(self, start, end):
         incident = in_state(start)
-        version = incident.version
+        incident.events.clear()
         at = NOW + timedelta(minutes=30)
 
         incident.move_to(end, "o-a", at, note="on my way")
@@ -428,7 +426,8 @@ class TestMove:
         assert incident.deadline is None
         assert incident.closed_at == (at if end in CLOSED_STATES else None)
         assert incident.audit[-1] == AuditEntry(at, "state", "o-a", f"{end}: on my way")
-        assert incident.version == version + 1
+        assert [e.type for e in incident.events] == ["incident.state_changed"] + (
+            ["incident.closed"] if end in CLOSED_STATES else [])
 
     @pytest.mark.parametrize("start, end", REFUSED, ids=[f"{s}->{e}" for s, e in REFUSED])
     def test_refused_transitions(self, start, end):
@@ -497,7 +496,6 @@ class TestDepartments:
         assert [(e.kind, e.who, e.detail) for e in incident.audit
                 if e.kind == "department_called"] == [("department_called", "o-sl", "traffic"),
                                                       ("department_called", "o-sl", "fire")]
-        assert incident.version == 1
 
     def test_calling_again_adds_nothing(self):
         incident = reported()
@@ -519,7 +517,6 @@ class TestDepartments:
         sent = incident.call_departments(["traffic", "fire"], "o-sl", NOW + timedelta(minutes=1))
         assert [n.recipient.id for n in sent] == ["fire"]
         assert [c.department for c in incident.departments] == ["traffic", "fire"]
-        assert incident.version == 2
 
     def test_a_closed_incident_calls_no_department(self):
         incident = in_state("resolved")
@@ -554,36 +551,22 @@ class TestDepartments:
         assert incident == before
 
 
-# --- versions ------------------------------------------------------------------------------------
+# --- versions and events ---------------------------------------------------------------------
 
 
-def test_every_change_bumps_the_version_by_exactly_one():
+def test_the_domain_leaves_the_version_to_the_store():
     incident = reported()
-    versions = [incident.version]
-
-    at = fire_after(incident)                                              # failover
-    versions.append(incident.version)
-    incident.acknowledge(duty_notification(incident).id, DUTY.id, at)      # receipt
-    versions.append(incident.version)
-    incident.acknowledge(page_to(incident, B).id, B.id, at)                # acknowledgement
-    versions.append(incident.version)
-    incident.call_departments(["traffic", "fire"], B.id, at)               # two departments
-    versions.append(incident.version)
-    incident.department_acknowledges("traffic", "desk", at)
-    versions.append(incident.version)
-    incident.move_to("on_scene", B.id, at)
-    versions.append(incident.version)
+    at = fire_after(incident)
+    incident.acknowledge(page_to(incident, B).id, B.id, at)
     incident.move_to("resolved", B.id, at)
-    versions.append(incident.version)
-
-    assert versions == list(range(versions[0], versions[0] + 8))
+    assert incident.version == 0
 
 
-def test_no_ops_and_refusals_keep_the_version():
+def test_no_ops_and_refusals_record_no_event():
     incident = reported()
     page = incident.notifications[0]
     incident.acknowledge(page.id, A.id, NOW)
-    version = incident.version
+    recorded = list(incident.events)
 
     incident.acknowledge(page.id, A.id, NOW)
     incident.call_departments([], A.id, NOW)
@@ -593,7 +576,7 @@ def test_no_ops_and_refusals_keep_the_version():
         with pytest.raises((TransitionRefused, AckNotAllowed)):
             refused()
 
-    assert incident.version == version
+    assert incident.events == recorded
 
 
 # --- the ladder from the registry ----------------------------------------------------------------
@@ -646,76 +629,93 @@ class TestLadderFromResponders:
 # --- the events a change produces ----------------------------------------------------------------
 
 
-def changed(incident, change, now):
-    """The events `change(incident)` produces, as the handlers derive them."""
-    n_notifications, n_audit = len(incident.notifications), len(incident.audit)
+def changed(incident, change):
+    """The events `change(incident)` records."""
+    before = len(incident.events)
     change(incident)
-    return handlers.events_since(incident, n_notifications, n_audit, now)
+    return incident.events[before:]
 
 
 def types(events):
-    return Counter(e["type"] for e in events)
+    return Counter(e.type for e in events)
 
 
-def opened(events):
-    """Every envelope loaded back through its schema (raises if one does not validate)."""
-    return [open_envelope(e, DISPATCH_EVENTS) for e in events]
+def opened(events, subject="i1"):
+    """Every event dumped into its envelope and loaded back through its contract schema
+    (raises if one does not validate)."""
+    return [open_envelope(make_envelope(e.type, DISPATCH_SOURCE, subject, e, DISPATCH_EVENTS),
+                          DISPATCH_EVENTS) for e in events]
 
 
 class TestEvents:
-    def test_intake_issues_three_notifications(self):
+    def test_intake_is_reported_then_issues_three_notifications(self):
         incident = reported()
-        events = handlers.events_since(incident, 0, 0, NOW)
 
-        assert types(events) == Counter({"notification.issued": 3})
-        loaded = opened(events)
-        assert [e["data"]["recipient"]["id"] for e in loaded] == [A.id, DUTY.id, STATION.id]
-        assert [e["data"]["ack_deadline"] for e in loaded] == [NOW + WINDOW, None, None]
-        assert {e["subject"] for e in loaded} == {"i1"}
+        assert [e.type for e in incident.events] == ["incident.reported"] + [
+            "notification.issued"] * 3
+        loaded = opened(incident.events)
+        assert loaded[0]["data"] == {
+            "incident_id": "i1", "enterprise_id": "e1", "enterprise_name": "Minjiang Works",
+            "station_id": "s1", "category": "theft", "priority": "high",
+            "description": "Copper cable stolen from the yard", "location": "North gate",
+            "reporter_role": "enterprise", "reporter_id": "u1", "reported_at": NOW}
+        pages = loaded[1:]
+        assert [e["data"]["recipient"]["id"] for e in pages] == [A.id, DUTY.id, STATION.id]
+        assert [e["data"]["ack_deadline"] for e in pages] == [NOW + WINDOW, None, None]
+        assert [e["data"]["notification_id"] for e in pages] == [
+            n.id for n in incident.notifications]
 
     def test_a_flagged_intake_says_so(self):
         incident = reported(ladder=())
-        events = handlers.events_since(incident, 0, 0, NOW)
-        assert types(events) == Counter({"notification.issued": 2,
-                                         "incident.flagged_unacknowledged": 1})
-        opened(events)
+        assert [e.type for e in incident.events] == [
+            "incident.reported", "incident.flagged_unacknowledged", "notification.issued",
+            "notification.issued"]
+        opened(incident.events)
 
     def test_failover(self):
         incident = reported()
         at = NOW + WINDOW
-        events = changed(incident, lambda i: i.fire_deadline(POLICY, at), at)
+        events = changed(incident, lambda i: i.fire_deadline(POLICY, at))
 
-        assert types(events) == Counter({"incident.page_missed": 1, "incident.failed_over": 1,
-                                         "notification.issued": 1})
+        assert [e.type for e in events] == ["incident.page_missed", "incident.failed_over",
+                                            "notification.issued"]
         by_type = {e["type"]: e["data"] for e in opened(events)}
         assert (by_type["incident.page_missed"]["officer_id"],
                 by_type["incident.page_missed"]["role"]) == (A.id, "a_officer")
         assert (by_type["incident.failed_over"]["officer_id"],
                 by_type["incident.failed_over"]["role"]) == (B.id, "b_officer")
+        assert by_type["incident.failed_over"]["detail"] == "a_officer -> b_officer"
         assert by_type["notification.issued"]["reason"] == "failover"
         assert by_type["notification.issued"]["ack_deadline"] == at + WINDOW
 
-    def test_escalation_and_flag(self):
-        incident = reported(policy=Policy(top_repeats=0))
-        fire_after(incident)
+    def test_escalation_repeat_and_flag(self):
+        policy = Policy(top_repeats=1)
+        incident = reported(ladder=(A, B, absent(STATION_LEADER), BUREAU_LEADER),
+                            policy=policy)
+        fire_after(incident, policy)
         at = incident.deadline
-        events = changed(incident, lambda i: i.fire_deadline(POLICY, at), at)
-        assert types(events) == Counter({"incident.page_missed": 1, "incident.escalated": 1,
-                                         "notification.issued": 1})
+        events = changed(incident, lambda i: i.fire_deadline(policy, at))
+        assert [e.type for e in events] == ["incident.page_missed", "incident.escalated",
+                                            "notification.issued"]
+        assert events[1].detail == "b_officer -> bureau_leader"  # past the absent leader
         opened(events)
 
-        fire_after(incident)
         at = incident.deadline
-        events = changed(incident, lambda i: i.fire_deadline(Policy(top_repeats=0), at), at)
-        assert types(events) == Counter({"incident.page_missed": 1,
-                                         "incident.flagged_unacknowledged": 1})
+        events = changed(incident, lambda i: i.fire_deadline(policy, at))
+        assert [e.type for e in events] == ["incident.page_missed", "notification.issued"]
+        assert events[1].reason == "repeat"
+
+        at = incident.deadline
+        events = changed(incident, lambda i: i.fire_deadline(policy, at))
+        assert [e.type for e in events] == ["incident.page_missed",
+                                            "incident.flagged_unacknowledged"]
+        assert (events[1].officer_id, events[1].role) == ("", "")
         opened(events)
 
     def test_acknowledgement_carries_its_latency(self):
         incident = reported()
         at = NOW + timedelta(seconds=75)
-        events = changed(incident,
-                         lambda i: i.acknowledge(i.notifications[0].id, A.id, at), at)
+        events = changed(incident, lambda i: i.acknowledge(i.notifications[0].id, A.id, at))
 
         assert types(events) == Counter({"incident.acknowledged": 1})
         [loaded] = opened(events)
@@ -726,22 +726,28 @@ class TestEvents:
         incident = reported()
         paged_b = fire_after(incident)
         at = paged_b + timedelta(seconds=12)
-        events = changed(incident, lambda i: i.acknowledge(page_to(i, B).id, B.id, at), at)
+        events = changed(incident, lambda i: i.acknowledge(page_to(i, B).id, B.id, at))
         [loaded] = opened(events)
         assert loaded["data"]["latency_seconds"] == 12.0
 
-    def test_a_receipt_produces_no_event(self):
+    def test_the_role_is_the_officers_last_seat_on_the_ladder(self):
+        same = replace(A, role="bureau_leader")  # one officer in two seats
+        incident = reported(ladder=(A, B, same))
+        events = changed(incident, lambda i: i.acknowledge(i.notifications[0].id, A.id, NOW))
+        assert events[0].role == "bureau_leader"
+
+    def test_a_receipt_records_no_event(self):
         incident = reported()
         events = changed(incident,
-                         lambda i: i.acknowledge(duty_notification(i).id, DUTY.id, NOW), NOW)
+                         lambda i: i.acknowledge(duty_notification(i).id, DUTY.id, NOW))
         assert events == []
 
     def test_closing(self):
         incident = in_state("acknowledged")
         at = NOW + timedelta(hours=1)
-        events = changed(incident, lambda i: i.move_to("resolved", A.id, at, "recovered"), at)
+        events = changed(incident, lambda i: i.move_to("resolved", A.id, at, "recovered"))
 
-        assert [e["type"] for e in events] == ["incident.state_changed", "incident.closed"]
+        assert [e.type for e in events] == ["incident.state_changed", "incident.closed"]
         changed_, closed = opened(events)
         assert (changed_["data"]["state"], changed_["data"]["note"]) == ("resolved",
                                                                          "recovered")
@@ -752,22 +758,16 @@ class TestEvents:
 
     def test_on_scene_is_a_state_change_but_not_a_close(self):
         incident = in_state("acknowledged")
-        events = changed(incident, lambda i: i.move_to("on_scene", A.id, NOW), NOW)
-        assert [e["type"] for e in events] == ["incident.state_changed"]
-        opened(events)
+        events = changed(incident, lambda i: i.move_to("on_scene", A.id, NOW))
+        assert [e.type for e in events] == ["incident.state_changed"]
+        assert opened(events)[0]["data"]["note"] == ""
 
     def test_departments(self):
         incident = reported()
-        events = changed(incident, lambda i: i.call_departments(["traffic"], "o-sl", NOW), NOW)
+        events = changed(incident, lambda i: i.call_departments(["traffic"], "o-sl", NOW))
         assert types(events) == Counter({"notification.issued": 1})
-        events = changed(incident,
-                         lambda i: i.department_acknowledges("traffic", "desk", NOW), NOW)
+        events = changed(incident, lambda i: i.department_acknowledges("traffic", "desk", NOW))
         assert types(events) == Counter({"department.acknowledged": 1})
-        opened(events)
-
-    def test_every_event_id_is_new(self):
-        incident = reported()
-        events = handlers.events_since(incident, 0, 0, NOW)
-        events += changed(incident, lambda i: i.fire_deadline(POLICY, NOW + WINDOW),
-                          NOW + WINDOW)
-        assert len({e["id"] for e in events}) == len(events)
+        assert opened(events)[0]["data"] == {"incident_id": "i1", "enterprise_id": "e1",
+                                             "department": "traffic", "actor": "desk",
+                                             "at": NOW}

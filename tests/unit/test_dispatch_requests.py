@@ -5,13 +5,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from kit.errors import ValidationFailed
-from services.dispatch.exceptions import NotOnCase
-from services.dispatch.requests import (AGENCIES, DEPARTMENTS, HANDLERS, SERVICES,
-                                        TRANSITIONS, AttributeDefinition, InvalidRequest,
-                                        InvalidVisit, Note, PlanOutcome,
-                                        RequestTransitionNotAllowed, Routing, ServiceRequest,
-                                        Visit, VisitPolicy, VisitRefused, cadence_compliance,
-                                        default_routing, plan_visit, validate_attributes)
+from services.dispatch.catalogue import (AGENCIES, HANDLERS, SERVICES, AttributeDefinition,
+                                         validate_attributes)
+from services.dispatch.exceptions import (InvalidRequest, InvalidVisit, NotOnCase,
+                                          RequestTransitionNotAllowed, VisitRefused)
+from services.dispatch.service_requests import (DEPARTMENTS, TRANSITIONS, Note, Routing,
+                                                ServiceRequest, default_routing)
+from services.dispatch.visits import (PlanOutcome, Visit, VisitBook, VisitPolicy,
+                                      cadence_compliance, plan_visit)
 
 NOON = datetime(2025, 4, 15, 12, 0)
 
@@ -693,6 +694,62 @@ class TestPlanVisit:
         host = visit(None, MON)
         outcome = plan_visit([host], visit(None, MON + timedelta(hours=1), officer="o2"))
         assert outcome.kind == "merged" and outcome.visit.participants == ["o2"]
+
+
+class TestRecordedEvents:
+    def test_each_step_records_its_event_with_the_request_as_it_stands_after_it(self):
+        request = submitted()
+        request.route(Routing("officer", "o1"), NOON, "desk", " on its way ")
+        request.start(NOON, "o1")
+        request.close(NOON + timedelta(hours=1), "o1", "done on site")
+        request.rate(4, NOON + timedelta(hours=2), "ent-user", "thanks")
+
+        assert [(e.type, e.status, e.actor, e.note) for e in request.events] == [
+            ("request.submitted", "submitted", "ent-user", ""),
+            ("request.routed", "routed", "desk", "on its way"),
+            ("request.started", "in_progress", "o1", ""),
+            ("request.closed", "closed", "o1", "done on site"),
+            ("request.rated", "closed", "ent-user", "thanks")]
+        routed, rated = request.events[1], request.events[-1]
+        assert (routed.request_id, routed.routed_to, routed.rating) == (
+            "r1", Routing("officer", "o1"), None)
+        assert (rated.at, rated.rating, rated.expected_at) == (
+            NOON + timedelta(hours=2), 4, request.expected_at)
+
+    def test_referral_and_follow_up(self):
+        request = in_status("referred")
+        request.follow_up(NOON, "o1", "the agency called back")
+        assert [(e.type, e.referral, e.routed_to) for e in request.events[1:]] == [
+            ("request.referred", "market_regulation", Routing("agency", "market_regulation")),
+            ("request.followed_up", "market_regulation", Routing("agency", "market_regulation"))]
+
+    def test_a_refused_step_records_nothing(self):
+        request = in_status("routed")
+        recorded = list(request.events)
+        for step in (lambda: request.close(NOON, "o1", ""), lambda: request.rate(5, NOON, "e"),
+                     lambda: request.follow_up(NOON, "o1", "x")):
+            with pytest.raises((InvalidRequest, RequestTransitionNotAllowed)):
+                step()
+        assert request.events == recorded
+
+    def test_a_visit_book_records_planned_then_merged_about_the_proposal(self):
+        book = VisitBook("e1")
+        first = book.plan(visit("v1", MON, officer="o1"))
+        merged = book.plan(visit("v2", MON + timedelta(hours=1), officer="o2", purpose="cctv"))
+
+        assert (first.kind, merged.kind) == ("planned", "merged")
+        assert [(e.type, e.subject, e.merged_into, e.participants) for e in book.events] == [
+            ("visit.planned", "v1", None, []), ("visit.merged", "v2", "v1", [])]
+        assert [v.id for v in book.visits] == ["v1", "v2"]
+        assert book.visits[0].participants == ["o2"]
+        assert book.outcome_of("v2") == merged and book.outcome_of("v1") == PlanOutcome(
+            "planned", book.visits[0])
+
+    def test_a_refused_visit_leaves_the_book_as_it_was(self):
+        book = VisitBook("e1", [visit(f"v{n}", MON + timedelta(days=2 * n)) for n in range(4)])
+        with pytest.raises(VisitRefused):
+            book.plan(visit("v9", MON + timedelta(days=9)))
+        assert len(book.visits) == 4 and book.events == []
 
 
 class TestCadenceCompliance:

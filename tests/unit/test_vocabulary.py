@@ -1,6 +1,6 @@
 """The shared value lists say what the services hold: the contracts cannot drift from them."""
 from contracts import vocabulary
-from services.dispatch.requests import SERVICES
+from services.dispatch.catalogue import SERVICES
 
 
 def test_the_service_codes_are_the_catalogues_in_its_order():

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from services.dispatch.responders import Answers
+from services.dispatch.dependencies import Answers
 
 NOW = datetime(2025, 4, 15, 12, 0)
 
