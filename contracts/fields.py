@@ -22,5 +22,8 @@ class UtcDateTime(fields.DateTime):
 
 
 def utcnow() -> datetime:
-    """The current time as the platform stores it: naive UTC."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    """The current time as the platform stores it: naive UTC, to the millisecond (what MongoDB
+    and the embedded store keep), so an answer given before a write and one read after it
+    say the same time."""
+    now = datetime.now(timezone.utc)
+    return now.replace(tzinfo=None, microsecond=now.microsecond // 1000 * 1000)
