@@ -7,8 +7,8 @@ needs it asks the registry through the gateway with a role that may see it.
 from marshmallow import Schema, fields, validate
 
 from .fields import UtcDateTime
-from .vocabulary import (ABSENCE_KINDS, DEPARTMENTS, ENTERPRISE_KINDS, LEVELS, OFFICER_ROLES,
-                         STAGES, STATION_KINDS)
+from .vocabulary import (ABSENCE_KINDS, DEPARTMENTS, DISPUTE_KINDS, DISPUTE_SOURCES,
+                         ENTERPRISE_KINDS, LEVELS, OFFICER_ROLES, STAGES, STATION_KINDS)
 
 
 class StationFacts(Schema):
@@ -226,8 +226,20 @@ class VisitPlanned(Schema):
     merged_into = fields.String(required=True, allow_none=True)
 
 
+class DisputeRegistered(Schema):
+    """A dispute was taken in for mediation (no parties, no free text: those stay in the
+    mediation service)."""
+    dispute_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(DISPUTE_KINDS))
+    amount_at_stake = fields.Integer(required=True)
+    source = fields.String(required=True, validate=validate.OneOf(DISPUTE_SOURCES))
+    registered_at = UtcDateTime(required=True)
+
+
 REGISTRY_SOURCE = "/services/enterprise"
 DISPATCH_SOURCE = "/services/dispatch"
+MEDIATION_SOURCE = "/services/mediation"
 
 # The registry's events, by type. The catalogue (contracts/asyncapi.json) is generated from this.
 REGISTRY_EVENTS = {
@@ -267,6 +279,11 @@ DISPATCH_EVENTS = {
     "visit.merged": VisitPlanned,
 }
 
+MEDIATION_EVENTS = {
+    "dispute.registered": DisputeRegistered,
+}
+
 # Every event on the platform, by the service whose exchange carries it.
-CATALOGUE = {"enterprise": REGISTRY_EVENTS, "dispatch": DISPATCH_EVENTS}
+CATALOGUE = {"enterprise": REGISTRY_EVENTS, "dispatch": DISPATCH_EVENTS,
+             "mediation": MEDIATION_EVENTS}
 EVENT_SCHEMAS = {etype: schema for events in CATALOGUE.values() for etype, schema in events.items()}

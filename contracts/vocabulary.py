@@ -57,3 +57,11 @@ AGENCIES = (
 )
 DESCRIPTION_MAX = 2000
 NOTE_MAX = 2000
+
+# --- mediation ---------------------------------------------------------------------------
+
+# What a dispute is about, and where it came from.
+DISPUTE_KINDS = ("wage_arrears", "labour_contract", "injury_compensation",
+                 "construction_obstruction", "land_compensation", "business_contract",
+                 "neighbourhood", "other")
+DISPUTE_SOURCES = ("officer", "mediator", "enterprise", "incident", "request", "agency")

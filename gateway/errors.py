@@ -47,9 +47,9 @@ GATEWAY = {
 def table():
     """The one table, type name -> (status, code): the caller's rows, each service's (in its
     module of gateway.routes), then the gateway's own."""
-    from .routes import dispatch, registry  # imported here: the routes answer through this module
+    from .routes import dispatch, mediation, registry  # here: the routes answer through this
 
-    return {**CALLER, **registry.ERRORS, **dispatch.ERRORS, **GATEWAY}
+    return {**CALLER, **registry.ERRORS, **dispatch.ERRORS, **mediation.ERRORS, **GATEWAY}
 
 
 UNEXPECTED = (500, "UNEXPECTED_ERROR")

@@ -36,13 +36,14 @@ PRIVATE_UMASK = 0o077
 STOP_GRACE = 4.0  # seconds a process has to stop on SIGTERM before it is killed
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-# (name, nameko module, metrics port offset from the base)
+# (name, nameko module, metrics port offset from the base): a new service registers here.
 PROCESSES = (
     ("enterprise", "services.enterprise.service", 1),
     ("dispatch", "services.dispatch.service", 2),
+    ("mediation", "services.mediation.service", 3),
     ("gateway", "gateway.service", 0),
 )
-RPC_QUEUES = ("rpc-enterprise", "rpc-dispatch")
+RPC_QUEUES = tuple(f"rpc-{name}" for name, _, _ in PROCESSES if name != "gateway")
 
 
 class RefusedToStart(Exception):

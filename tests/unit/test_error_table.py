@@ -13,7 +13,7 @@ import services
 from gateway.auth import AuthenticationFailed, Forbidden
 from gateway.errors import error_response, status_and_code
 from gateway.idempotency import IdempotencyKeyReused, RequestInProgress
-from gateway.routes import dispatch, registry
+from gateway.routes import dispatch, mediation, registry
 from kit.errors import ServiceUnavailable, ValidationFailed, crossing
 from kit.remote import RemoteError
 
@@ -59,7 +59,8 @@ def body_of(response):
 
 def test_every_service_has_its_exceptions_found():
     assert {module.__name__ for module in EXCEPTIONS_MODULES} >= {
-        "services.enterprise.exceptions", "services.dispatch.exceptions"}
+        "services.enterprise.exceptions", "services.dispatch.exceptions",
+        "services.mediation.exceptions"}
     assert len(DECLARED) >= 25
 
 
@@ -92,7 +93,7 @@ def test_every_exception_that_crosses_the_broker_has_its_row(cls):
 
 def test_every_row_of_a_service_names_an_exception_that_crosses_the_broker():
     names = {cls.__name__ for cls in CROSSING}
-    for rows in (registry.ERRORS, dispatch.ERRORS):
+    for rows in (registry.ERRORS, dispatch.ERRORS, mediation.ERRORS):
         assert set(rows) <= names, set(rows) - names
 
 
