@@ -9,9 +9,11 @@ from dataclasses import replace
 
 from . import domain
 from .domain import (AssignmentHistory, AssignmentVersion, Contact, Enterprise, Grid, Officer,
-                     Park, Station, coverage_gaps, resolve_responders)
+                     Park, Station)
 from .exceptions import (DuplicateBadgeNumber, DuplicateCreditCode, InvalidEnterprise,
                          InvalidPlace, ValidationFailed)
+from .responders import (COVERAGE_GAPS, DUTY_ROLES, coverage_gaps, duty_officer, next_change,
+                         resolve_responders)
 
 # --- stations, parks, grids -------------------------------------------------------------------
 
@@ -216,9 +218,9 @@ def responders(repo, enterprise_id, at):
     version = history.at(at)
     officers = repo.get_officers(version.officer_ids()) if version else {}
     station = repo.stations.find(enterprise.station_id)
-    on_station = repo.officers_of_station(enterprise.station_id, domain.DUTY_ROLES)
-    on_duty = domain.duty_officer(on_station, version, at)
-    holds_until = domain.next_change(at, history, [*officers.values(), *on_station])
+    on_station = repo.officers_of_station(enterprise.station_id, DUTY_ROLES)
+    on_duty = duty_officer(on_station, version, at)
+    holds_until = next_change(at, history, [*officers.values(), *on_station])
     return resolve_responders(enterprise, version, officers, station, at, on_duty, holds_until)
 
 
@@ -244,7 +246,7 @@ def registry_figures(repo, at):
     for enterprise in enterprises:
         by_level[enterprise.level] += 1
     absent = sum(1 for o in officers.values() if o.absent_at(at))
-    gap_counts = dict.fromkeys(domain.COVERAGE_GAPS, 0)
+    gap_counts = dict.fromkeys(COVERAGE_GAPS, 0)
     for row in coverage(repo, at, enterprises, officers)["gaps"]:
         for gap in row["gaps"]:
             gap_counts[gap] += 1

@@ -17,9 +17,9 @@ from services.enterprise.domain import (
     AssignmentHistory,
     AssignmentVersion,
     Officer,
-    coverage_gaps,
     credit_code_problem,
 )
+from services.enterprise.responders import coverage_gaps
 
 TODAY = datetime.date(2025, 4, 15)
 CASES = [(TODAY, 2025), (datetime.date(2024, 1, 1), 1), (datetime.date(2023, 8, 24), 7),

@@ -3,9 +3,10 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from services.enterprise.domain import (COVERAGE_GAPS, Absence, AssignmentHistory,
-                                        AssignmentVersion, Enterprise, Officer, Station,
-                                        coverage_gaps, next_change, resolve_responders)
+from services.enterprise.domain import (Absence, AssignmentHistory, AssignmentVersion,
+                                        Enterprise, Officer, Station)
+from services.enterprise.responders import (COVERAGE_GAPS, coverage_gaps, duty_officer,
+                                            next_change, resolve_responders)
 from services.enterprise.exceptions import InvalidAssignment, InvalidAvailability
 
 NOON = datetime(2025, 4, 15, 12, 0)
@@ -426,8 +427,6 @@ class TestCoverageGaps:
 
 
 def test_the_duty_officer_is_the_first_available_duty_role_officer_other_than_a_and_b():
-    from services.enterprise.domain import duty_officer
-
     at = datetime(2026, 3, 2, 9, 0)
 
     def officer(badge, role, absent=False):
