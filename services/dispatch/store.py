@@ -117,7 +117,9 @@ def _slot(moment):
 
 
 class Incidents(Collection):
-    """The incidents collection, keeping each incident's deadline row in step with it."""
+    """The incidents collection, keeping each incident's deadline row in step with it: every
+    insert (add, create_once, a first save) goes through `_insert`, every change through
+    `save`."""
 
     def __init__(self, table, deadlines, unit):
         super().__init__(table, INCIDENTS, EVENTS, unit)
