@@ -19,7 +19,7 @@ from eventlet.event import Event
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import DependencyProvider, Entrypoint, SharedExtension
 
-from kit.errors import ServiceUnavailable
+from kit.errors import ServiceUnavailable, raised_as
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,8 @@ class Readiness(DependencyProvider):
         return self.state
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
-        if exc_info is not None and isinstance(exc_info[1], ServiceUnavailable):
+        # raised here, or by the service asked when one it asked in turn did not answer
+        if exc_info is not None and raised_as(exc_info[1], "ServiceUnavailable"):
             self.state.doubt()
 
 
