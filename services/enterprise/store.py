@@ -65,10 +65,14 @@ class Repository:
 
     def __init__(self, database, unit=None, events=EVENTS):
         self.unit = unit or UnitOfWork()
-        self.stations, self.parks, self.grids, self.enterprises, self.officers, \
-            self.assignments = (Collection(database.table(kind.table), kind, events, self.unit)
-                                for kind in (STATIONS, PARKS, GRIDS, ENTERPRISES, OFFICERS,
-                                             ASSIGNMENTS))
+
+        def collection(kind):
+            return Collection(database.table(kind.table), kind, events, self.unit)
+
+        self.stations, self.parks, self.grids = (collection(STATIONS), collection(PARKS),
+                                                 collection(GRIDS))
+        self.enterprises, self.officers = collection(ENTERPRISES), collection(OFFICERS)
+        self.assignments = collection(ASSIGNMENTS)
         self._timeline = database.table(TIMELINE)
         self._by_record = {Station: self.stations, Park: self.parks, Grid: self.grids,
                            Enterprise: self.enterprises, Officer: self.officers}

@@ -99,21 +99,9 @@ def test_a_record_comes_back_as_stored_and_changed(repo, kind):
     assert records.get(record.id) == record and record.version == 1
     changed = records.change(record.id, lambda r: r.update(changes))
     assert records.get(record.id) == changed and changed.version == 2
-    assert {name: getattr(changed, name) for name in changes} == changes
+    assert {name: getattr(changed, name) for name in changes} == changes  # its own key kept
     assert repo.all(type(record)) == [changed]
     assert isinstance(records.table.get(record.id)["_id"], str)
-
-
-def test_an_enterprise_keeps_its_contact_and_optional_park(repo):
-    enterprise = repo.enterprises.add(an_enterprise(repo, park_id="p1"))
-    stored = repo.enterprises.get(enterprise.id)
-    assert stored.contact == Contact(name="Chen Li", phone="13800000000")
-    assert stored.park_id == "p1"
-
-    repo.enterprises.change(enterprise.id, lambda e: e.update({"park_id": None,
-                                                               "contact": Contact()}))
-    stored = repo.enterprises.get(enterprise.id)
-    assert stored.park_id is None and stored.contact == Contact(name="", phone="")
 
 
 def test_an_officer_keeps_open_and_closed_absences(repo):
@@ -184,13 +172,6 @@ def test_changing_to_a_taken_unique_key_is_refused_and_writes_nothing(
     assert (refused.value.field, refused.value.value) == (field, getattr(first, field))
     assert records.get(first.id) == first and records.get(second.id) == second
     assert len(published(repo.unit)) == stored  # the refused change stored no event
-
-
-def test_a_change_may_keep_its_own_unique_key(repo):
-    enterprise = repo.enterprises.add(an_enterprise(repo))
-    renamed = repo.enterprises.change(enterprise.id,
-                                      lambda e: e.update({"name": "Same code, new name"}))
-    assert repo.enterprises.get(enterprise.id) == renamed
 
 
 # --- not found ---------------------------------------------------------------------------------
