@@ -5,7 +5,8 @@ language, the part our repositories use:
 
 - filters: equality (a list field matches if any element is equal), `$in`, `$ne`, `$gt`,
   `$gte`, `$lt`, `$lte`, `$exists`, `$or`, dotted paths (into a list: any element);
-- updates: `$set`, `$setOnInsert`, `$inc`, `$push` with `$each`, `$pull` with a filter;
+- updates: `$set`, `$setOnInsert`, `$inc`, `$min`, `$push` with `$each`, `$pull` with a
+  filter;
 - sorting on fields, skip and limit.
 
 Two implementations: `MongoTable` over a pymongo collection (a real MongoDB, or the embedded
@@ -189,14 +190,19 @@ class MemoryDatabase:
 
 
 class MongoDatabase:
-    """A service's tables in a pymongo database (MongoDB or the embedded store)."""
+    """A service's tables in a pymongo database (MongoDB or the embedded store): `table(name)`
+    returns the same table every time (a repository is built per worker; a table is not)."""
 
     def __init__(self, database, lock=nullcontext):
         self.database = database
         self.lock = lock
+        self.tables = {}
 
     def table(self, name):
-        return MongoTable(self.database[name], self.lock)
+        table = self.tables.get(name)
+        if table is None:
+            table = self.tables[name] = MongoTable(self.database[name], self.lock)
+        return table
 
 
 # --- the query language of MemoryTable ---------------------------------------------------------
@@ -270,6 +276,9 @@ def apply_update(row, changes, inserting):
                 row[field] = copy.deepcopy(arg)
             elif op == "$inc":
                 row[field] = row.get(field, 0) + arg
+            elif op == "$min":
+                if field not in row or row[field] is None or arg < row[field]:
+                    row[field] = copy.deepcopy(arg)
             elif op == "$push":
                 items = arg["$each"] if isinstance(arg, dict) and "$each" in arg else [arg]
                 row[field] = list(row.get(field) or []) + copy.deepcopy(list(items))

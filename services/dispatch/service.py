@@ -91,7 +91,7 @@ class DispatchService:
             load(schemas.Actor, reporter), request_key))
 
     @consume_reliably("dispatch.incident_reports", max_attempts=5)
-    def take_in_report(self, body):
+    def report_from_queue(self, body):
         """Reports from other systems (JSON: the incident fields plus source and reference).
         A report that is refused, or fails five times, goes to dispatch.incident_reports.dead
         with its error."""

@@ -78,15 +78,11 @@ class Deadlines:
         self.table.ensure_index("slot")
 
     def set(self, incident_id, due, only_earlier=False):
-        """Set the row to `due`; `only_earlier`: only where no row is due as early."""
+        """Set the row to `due`; `only_earlier`: only where no row is due as early (the slot
+        grows with the due time, so the smaller of each is the same row's)."""
         row = {"due": due, "slot": _slot(due)}
-        if not only_earlier:
-            self.table.update({"_id": incident_id}, {"$set": row}, upsert=True)
-            return
-        # First make sure a row exists, then move it earlier: whatever writes in between, the
-        # row ends no later than `due`.
-        self.table.update({"_id": incident_id}, {"$setOnInsert": row}, upsert=True)
-        self.table.update({"_id": incident_id, "due": {"$gt": due}}, {"$set": row})
+        self.table.update({"_id": incident_id}, {"$min" if only_earlier else "$set": row},
+                          upsert=True)
 
     def follow(self, incident):
         """Put the row where the stored incident's deadline is (none: no row)."""
@@ -121,7 +117,9 @@ def _slot(moment):
 
 
 class Incidents(Collection):
-    """The incidents collection, keeping each incident's deadline row in step with it."""
+    """The incidents collection, keeping each incident's deadline row in step with it: every
+    insert (add, create_once, a first save) goes through `_insert`, every change through
+    `save`."""
 
     def __init__(self, table, deadlines, unit):
         super().__init__(table, INCIDENTS, EVENTS, unit)

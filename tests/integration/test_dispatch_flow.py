@@ -1,7 +1,8 @@
 """Dispatch with the registry, each in a real nameko container on a real RabbitMQ vhost.
 
-What officers receive is read by a separate consumer from the dispatch.events exchange.
-Acknowledgement windows are short (fractions of a second) instead of sleeping for minutes.
+What officers receive is read by a separate consumer (the event tap) from the dispatch.events
+exchange, each event opened through its contract. Acknowledgement windows are short
+(fractions of a second) instead of sleeping for minutes.
 """
 import json
 import time
@@ -12,9 +13,6 @@ import kombu
 import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from contracts.envelope import CONTENT_TYPE, open_envelope
-from contracts.events import DISPATCH_EVENTS
-from kit import storage
 from kit.errors import ValidationFailed
 from services.dispatch.exceptions import AcknowledgementTooLate
 from services.dispatch.service import DispatchService
@@ -25,36 +23,27 @@ WINDOW = 0.6
 
 
 @pytest.fixture
-def config(rabbit_config, tmp_path):
-    return dict(rabbit_config, DATA_DIR=str(tmp_path), RPC_TIMEOUT=5, TOP_REPEATS=1,
+def config(config):
+    return dict(config, RPC_TIMEOUT=5, TOP_REPEATS=1,
                 ACK_WINDOWS={"emergency": WINDOW, "high": WINDOW, "medium": WINDOW,
-                             "low": WINDOW},
-                **storage.SERIALIZATION_CONFIG)
+                             "low": WINDOW})
 
 
 class Tap:
-    """A separate consumer of every event on an exchange."""
+    """What the event tap on dispatch.events received, as this module asks about it."""
 
-    def __init__(self, amqp_uri, exchange):
-        self.connection = kombu.Connection(amqp_uri)
-        self.queue = kombu.Queue(f"tap-{exchange}", kombu.Exchange(exchange, type="topic",
-                                                                   durable=True),
-                                 routing_key="#")
-        self.queue(self.connection.channel()).declare()
-        self.seen = []
+    def __init__(self, tap):
+        self.tap = tap
+
+    @property
+    def seen(self):
+        return self.tap.snapshot()
 
     def collect(self, until, timeout=10.0):
-        """Events until `until(events)` holds or the time is up; each loaded via its schema."""
-        bound = self.queue(self.connection.channel())
-        deadline = time.monotonic() + timeout
-        while not until(self.seen) and time.monotonic() < deadline:
-            message = bound.get(no_ack=True, accept=[CONTENT_TYPE])
-            if message is None:
-                eventlet.sleep(0.02)
-                continue
-            envelope = json.loads(message.body)
-            open_envelope(envelope, DISPATCH_EVENTS)  # every event honours its contract
-            self.seen.append(envelope)
+        """The events so far, once `until(events)` holds or the time is up; every one of
+        them honoured its contract."""
+        self.tap.wait(until, timeout)
+        assert self.tap.broken == []
         return self.seen
 
     def pages(self, incident_id):
@@ -63,10 +52,8 @@ class Tap:
 
 
 @pytest.fixture
-def tap(config):
-    tap = Tap(config["AMQP_URI"], "dispatch.events")
-    yield tap
-    tap.connection.release()
+def tap(event_tap):
+    return Tap(event_tap("dispatch.events"))
 
 
 @pytest.fixture
@@ -128,7 +115,10 @@ def test_one_alert_three_pushes_to_the_right_recipients(services, county, tap):
                      ("station", county["station"]["id"], "station")}
     [responsible] = [p for p in tap.pages(incident["id"]) if p["reason"] == "responsible"]
     assert responsible["ack_deadline"] is not None
-    assert incident["state"] == "notified"
+    assert incident["state"] == "notified" and incident["version"] == 1
+    intake = [e for e in tap.seen if e["subject"] == incident["id"]]
+    assert [e["type"] for e in intake] == ["incident.reported"] + ["notification.issued"] * 3
+    assert intake[0]["data"]["incident_id"] == incident["id"]
 
 
 def test_a_on_leave_means_b_is_paged_at_once(services, county, tap):

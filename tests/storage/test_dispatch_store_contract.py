@@ -79,7 +79,7 @@ def failovers(incident):
     return sum(1 for e in incident.audit if e.kind == "failover")
 
 
-# --- round trips ----------------------------------------------------------------------------------
+# --- round trips ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("make", [
@@ -135,7 +135,7 @@ def test_the_same_incident_id_twice_is_refused_and_changes_nothing(repo):
     assert len(drain_all(repo)) == 4  # the refused intake's events were not stored
 
 
-# --- deadline rows --------------------------------------------------------------------------------
+# --- deadline rows ----------------------------------------------------------------------------
 
 
 def test_a_new_incident_waiting_for_an_ack_has_its_deadline_row(repo):
@@ -215,7 +215,7 @@ def test_set_and_drop_deadline(repo):
     assert repo.deadlines.pending() == {"i2": DUE}
 
 
-# --- listings and figures -------------------------------------------------------------------------
+# --- listings and figures ---------------------------------------------------------------------
 
 
 def test_incident_figures_count_every_state(repo):
@@ -297,7 +297,7 @@ def test_list_requests_keeps_to_a_reach_of_enterprises_or_the_officer_routed_to(
     assert ids(reach={"enterprise_ids": [], "officer_id": "o-x"}) == ([], 0)
 
 
-# --- outbox -----------------------------------------------------------------------------------------
+# --- outbox -----------------------------------------------------------------------------------
 
 
 def test_every_aggregates_events_wait_in_a_named_outbox_table_until_drained_once(repo):
@@ -319,7 +319,7 @@ def test_every_aggregates_events_wait_in_a_named_outbox_table_until_drained_once
     assert repo.incidents.get("i1").version == 1  # draining leaves the aggregates alone
 
 
-# --- two processes, one store ----------------------------------------------------------------------
+# --- two processes, one store -----------------------------------------------------------------
 
 N = 100
 WORKERS = 2

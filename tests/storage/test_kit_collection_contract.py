@@ -341,3 +341,19 @@ def test_a_unit_of_work_keeps_the_events_written_as_recorded(cases, unit):
     with pytest.raises(Exists):
         cases.add(refused)
     assert unit.events == [Opened("c1", T0), Renamed("c1", "renamed")]
+
+
+def test_a_database_gives_the_same_table_for_the_same_name(backend):
+    database = backend.database
+    assert database.table("cases") is database.table("cases")
+    assert database.table("cases") is not database.table("rows")
+
+
+def test_min_keeps_the_smaller_value_and_sets_it_on_insert(backend):
+    table = backend.database.table("rows")
+    assert table.update({"_id": "r1"}, {"$min": {"due": T0, "n": 5}}, upsert=True)
+    assert table.update({"_id": "r1"}, {"$min": {"due": T0 + timedelta(minutes=1), "n": 3}},
+                        upsert=True)
+    assert table.get("r1") == {"_id": "r1", "due": T0, "n": 3}
+    assert table.update({"_id": "r1"}, {"$min": {"due": T0 - timedelta(minutes=1)}})
+    assert table.get("r1")["due"] == T0 - timedelta(minutes=1)

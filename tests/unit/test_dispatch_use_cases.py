@@ -90,7 +90,7 @@ def lose_the_first_save_to(collection, rival, new=None):
     return raced
 
 
-# --- intake -----------------------------------------------------------------------------------------
+# --- intake -----------------------------------------------------------------------------------
 
 
 def test_a_report_stores_the_case_and_its_deadline_row_and_publishes_its_pages(repo):
@@ -168,7 +168,7 @@ def test_an_external_report_delivered_twice_makes_one_incident_reported_by_its_a
     assert repo.list_incidents()[1] == 2
 
 
-# --- the deadline -------------------------------------------------------------------------------------
+# --- the deadline -----------------------------------------------------------------------------
 
 
 def test_a_deadline_fails_over_once_however_often_it_fires(repo):
@@ -243,7 +243,7 @@ def test_a_deadline_that_loses_the_race_to_an_acknowledgement_does_nothing(repo)
     assert types(repo)[4:] == ["incident.acknowledged"]
 
 
-# --- the case's own course --------------------------------------------------------------------------
+# --- the case's own course --------------------------------------------------------------------
 
 
 def test_moving_calling_departments_and_their_acknowledgement_are_stored(repo):
@@ -295,7 +295,7 @@ def test_a_change_that_always_loses_the_race_gives_up_with_changed_meanwhile(rep
     assert "incident_id" in busy.value.errors
 
 
-# --- requests -------------------------------------------------------------------------------------
+# --- requests ---------------------------------------------------------------------------------
 
 
 def submit(repo, service_code="legal_consultation", attributes=None, request_key=None,
@@ -357,7 +357,7 @@ def test_a_request_is_handled_closed_and_rated_once(repo):
     assert published(repo.unit)[-1]["data"]["rating"] == 5
 
 
-# --- visits -----------------------------------------------------------------------------------------
+# --- visits -----------------------------------------------------------------------------------
 
 
 def plan(repo, visit_id, officer, day, hour=2):
