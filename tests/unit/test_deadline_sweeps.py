@@ -1,7 +1,8 @@
 """How far back each periodic sweep of the deadline rows looks, and when a deadline whose
 worker failed is tried again."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
+from contracts.fields import utcnow
 from kit.deadlines import RETRY_AFTER, DeadlineClock, DeadlineReached
 
 T0 = datetime(2025, 4, 15, 12, 0)
@@ -48,7 +49,7 @@ def test_a_deadline_whose_worker_failed_is_tried_again_soon():
     entrypoint = DeadlineReached()
     entrypoint.clock = DeadlineClock()
     entrypoint.clock.in_flight.add("i1")
-    before = datetime.now(timezone.utc).replace(tzinfo=None)
+    before = utcnow()
 
     entrypoint._done(_Worker(), None, (OSError, OSError("store away"), None))
 
