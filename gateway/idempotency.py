@@ -20,7 +20,7 @@ import hashlib
 import logging
 import uuid
 from collections import namedtuple
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import eventlet
 from eventlet.event import Event
@@ -28,7 +28,7 @@ from mongoengine import DateTimeField, DictField, Document, IntField, StringFiel
 from nameko.extensions import SharedExtension
 from pymongo.errors import DuplicateKeyError
 
-from contracts.fields import utcnow
+from contracts.clock import epoch_seconds, utcnow
 from kit import storage
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def _expires(row):
 
 def _minute(moment):
     """The whole UTC minute of a naive UTC datetime."""
-    return int(moment.replace(tzinfo=timezone.utc).timestamp()) // 60
+    return epoch_seconds(moment) // 60
 
 
 class IdempotencyStore(SharedExtension):

@@ -18,7 +18,7 @@ Guarantees, on every backend (see kit.tables):
   is not stored yet), `create_once` makes a second try of the same creation find the first
   one: the same policy for every service.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from contracts.envelope import encode, make_envelope

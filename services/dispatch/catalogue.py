@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 # AGENCIES: other agencies an out-of-scope request is referred to.
+from contracts.clock import naive_utc
 from contracts.vocabulary import AGENCIES  # noqa: F401
 
 from .exceptions import InvalidRequest
@@ -180,9 +181,7 @@ def _clean_value(definition: AttributeDefinition, value):
                 raise ValueError("must be an ISO 8601 date and time") from None
         elif not isinstance(value, datetime):
             raise ValueError("must be an ISO 8601 date and time")
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return value
+        return naive_utc(value)
     if kind == "singlevaluelist":
         if value not in definition.values:
             raise ValueError(f"must be one of {', '.join(definition.values)}")

@@ -21,13 +21,13 @@ The queue is durable and expires a minute after its process has gone, so announc
 while this process was reconnecting are still delivered.
 """
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from kombu import Exchange, Queue
 from nameko.extensions import DependencyProvider
 from nameko.messaging import QueueConsumer
 
-from contracts.fields import utcnow
+from contracts.clock import naive_utc, utcnow
 from kit.metrics import counter
 
 MAX_AGE = timedelta(seconds=30)
@@ -57,7 +57,7 @@ class Answers:
         LOOKUPS.labels("registry").inc()
         until = now + self.max_age
         if answer.get("holds_until"):
-            until = min(until, _naive_utc(answer["holds_until"]))
+            until = min(until, naive_utc(datetime.fromisoformat(answer["holds_until"])))
         if generation == self.generation:
             self.held[enterprise_id] = (answer, until)
         return answer
@@ -65,11 +65,6 @@ class Answers:
     def forget_all(self):
         self.generation += 1
         self.held.clear()
-
-
-def _naive_utc(text):
-    moment = datetime.fromisoformat(text)
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 class WhoResponds(DependencyProvider):

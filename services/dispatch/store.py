@@ -11,8 +11,7 @@ events, so an acknowledgement and a deadline never both win):
   it (handlers.fire_deadline).
 - Listings are newest first and filter on indexed fields only.
 """
-from datetime import timezone
-
+from contracts.clock import epoch_seconds
 from contracts.events import DISPATCH_EVENTS, DISPATCH_SOURCE
 from kit.collection import Collection, Events, Kind, UnitOfWork
 from kit.errors import RecordNotFound
@@ -113,7 +112,7 @@ class Deadlines:
 
 def _slot(moment):
     """The whole UTC second of a naive UTC datetime."""
-    return int(moment.replace(tzinfo=timezone.utc).timestamp())
+    return epoch_seconds(moment)
 
 
 class Incidents(Collection):
