@@ -6,6 +6,7 @@ from datetime import datetime
 from marshmallow import Schema, fields, validate
 
 from ..events import IncidentFacts, RecipientFacts
+from . import Actor  # noqa: F401  (who acts: the same for every service)
 from ..fields import UtcDateTime
 from ..vocabulary import (AGENCIES, CATEGORIES, DEPARTMENTS, DESCRIPTION_MAX, NOTE_MAX,
                           PRIORITIES, REQUEST_STATUSES, SERVICE_CODES, STATES)
@@ -19,16 +20,6 @@ class IncidentInput(Schema):
     priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
     description = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     location = fields.String(load_default="", validate=validate.Length(max=500))
-
-
-class Actor(Schema):
-    """Who acts, as the gateway's access policy established it. `capacity` "chief": an
-    officer acting as one of the enterprise's three chiefs, who may act before being paged."""
-    role = fields.String(required=True)
-    id = fields.String(required=True)
-    enterprise_id = fields.String(load_default=None, allow_none=True)
-    capacity = fields.String(load_default=None, allow_none=True,
-                             validate=validate.OneOf(("chief",)))
 
 
 class Reach(Schema):

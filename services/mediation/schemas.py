@@ -1,11 +1,4 @@
-"""Mediation's RPC input and output: the contract the gateway sends (contracts.api.mediation),
-and who acts."""
-from marshmallow import Schema, fields
-
+"""Mediation's RPC input and output: the contract the gateway sends (contracts.api.mediation)
+and who acts (contracts.api.Actor)."""
+from contracts.api import Actor  # noqa: F401
 from contracts.api.mediation import Dispute, DisputeFilter, DisputeInput  # noqa: F401
-
-
-class Actor(Schema):
-    role = fields.String(required=True)
-    id = fields.String(required=True)
-    enterprise_id = fields.String(load_default=None, allow_none=True)

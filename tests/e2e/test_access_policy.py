@@ -13,7 +13,7 @@ import pytest
 
 from gateway.auth import ROLES
 from gateway.policy import ALL, RULES
-from services.enterprise.domain import DEPARTMENTS
+from contracts.vocabulary import DEPARTMENTS
 
 pytestmark = pytest.mark.e2e
 
@@ -70,6 +70,9 @@ def county(api, supervisor, token):
     r1 = ok(api("POST", "/v1/requests", supervisor, json=dict(request, enterprise_id=e1)), 201)
     r2 = ok(api("POST", "/v1/requests", supervisor, json=dict(request, enterprise_id=e2)), 201)
     assert r1["routed_to"] == {"kind": "officer", "target": officer}
+    dispute = {"kind": "wage_arrears", "summary": "matrix probe"}
+    d1 = ok(api("POST", "/v1/disputes", supervisor, json=dict(dispute, enterprise_id=e1)), 201)
+    d2 = ok(api("POST", "/v1/disputes", supervisor, json=dict(dispute, enterprise_id=e2)), 201)
     mine = by_id[officer]["departments"][0]
     not_mine = next(d for d in DEPARTMENTS if d not in by_id[officer]["departments"])
     other_officer = next(o["id"] for o in officers if o["id"] != officer)
@@ -83,10 +86,10 @@ def county(api, supervisor, token):
         "agency": token("agency", sub="matrix-agency"),
     }
     inside = {"enterprise_id": e1, "incident_id": i1["id"], "request_id": r1["id"],
-              "officer_id": officer, "department": mine, "places": places,
+              "dispute_id": d1["id"], "officer_id": officer, "department": mine, "places": places,
               "kind": "stations"}
     outside = dict(inside, enterprise_id=e2, incident_id=i2["id"], request_id=r2["id"],
-                   officer_id=other_officer, department=not_mine)
+                   dispute_id=d2["id"], officer_id=other_officer, department=not_mine)
     return {"tokens": tokens, "inside": inside, "outside": outside, "officer": officer,
             "chief": chief, "e1": e1, "e2": e2, "i1": i1, "i2": i2, "r1": r1, "r2": r2}
 
