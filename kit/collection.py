@@ -28,8 +28,10 @@ from .records import plain, rebuild
 from .tables import DuplicateKey
 
 OUTBOX = "outbox"
-# Only documents with unsent events are in this index, so a sweep reads only those.
-OUTBOX_INDEX = (f"{OUTBOX}.id", True)
+# True on a document whose outbox holds entries (set in the write that queues them, cleared
+# once it is empty), so a sweep asks for the documents with unsent events by equality on an
+# index: cheap on MongoDB and on the embedded store alike, however many documents there are.
+UNSENT = "unsent"
 ATTEMPTS = 20
 _NOT_STORED = ("events", "version")
 
@@ -71,7 +73,7 @@ class Collection:
         self.unit = unit
 
     def ensure_indexes(self):
-        self.table.ensure_index(*OUTBOX_INDEX[:1], sparse=True)
+        self.table.ensure_index(UNSENT)
         for keys, unique in self.kind.indexes:
             self.table.ensure_index(keys, unique=unique)
 
@@ -118,7 +120,8 @@ class Collection:
             changed = self.table.update(
                 {"_id": aggregate.id, "version": aggregate.version},
                 {"$set": {"version": aggregate.version + 1, **self.kind.indexed(aggregate),
-                          "body": plain(aggregate, _NOT_STORED)},
+                          "body": plain(aggregate, _NOT_STORED),
+                          **({UNSENT: True} if entries else {})},
                  "$push": {OUTBOX: {"$each": entries}}})
         except DuplicateKey:
             raise self.kind.duplicate(aggregate) from None
@@ -131,7 +134,7 @@ class Collection:
         field taken raises the kind's `duplicate` error."""
         entries = self._entries(aggregate)
         row = {"_id": aggregate.id, "version": 1, **self.kind.indexed(aggregate),
-               "body": plain(aggregate, _NOT_STORED), OUTBOX: entries}
+               "body": plain(aggregate, _NOT_STORED), OUTBOX: entries, UNSENT: bool(entries)}
         try:
             self.table.insert(row)
         except DuplicateKey:

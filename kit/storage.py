@@ -31,13 +31,14 @@ from nameko.standalone.events import get_event_exchange
 from contracts.envelope import decode, encode
 from contracts.fields import utcnow
 
-from .collection import OUTBOX, UnitOfWork
+from .collection import OUTBOX, UNSENT, UnitOfWork
 from .publishing import BatchPublisher
 from .tables import MongoDatabase
 
 log = logging.getLogger(__name__)
 
 OUTBOX_FIELD = OUTBOX
+UNSENT_FIELD = UNSENT
 
 # Events travel as CloudEvents structured JSON (content type application/cloudevents+json).
 # A nameko process that consumes events merges this into its config (infra/config.yaml does).
@@ -136,11 +137,9 @@ def drain(table, publish_all, only=None, stale_before=None):
     `publish_all(messages)` takes (routing key, body) pairs and returns once the broker has
     confirmed them all.
     """
-    query = {f"{OUTBOX_FIELD}.id": {"$exists": True}}  # served by the sparse outbox index
+    query = {UNSENT: True}  # by equality on its index: only documents with unsent entries
     if only is not None:
         query["_id"] = {"$in": list(only)}
-    if stale_before is not None:
-        query[f"{OUTBOX_FIELD}.queued_at"] = {"$lte": stale_before}
     sent = 0
     for doc in table.find(query):
         try:
@@ -155,6 +154,9 @@ def drain(table, publish_all, only=None, stale_before=None):
         if entries:
             publish_all(messages)
             remove_sent(table, doc["_id"], [e["id"] for e in entries])
+        elif not doc.get(OUTBOX_FIELD):  # marked, but nothing left to send
+            table.update({"_id": doc["_id"], OUTBOX_FIELD: {"$size": 0}},
+                         {"$set": {UNSENT: False}})
         sent += len(entries)
     return sent
 
@@ -163,8 +165,15 @@ def remove_sent(table, doc_id, entry_ids):
     """Take published entries out of a document's outbox. An entry is removed only after the
     broker confirmed it: a crash in between publishes it again. The removal is one atomic
     update of the document (under the write lock on the embedded store), so it cannot undo
-    a change another process writes to the same document meanwhile."""
+    a change another process writes to the same document meanwhile. When the entries sent are
+    all the outbox holds (the usual case) one write empties it and clears its mark; otherwise
+    they are pulled, and the mark cleared if nothing is left."""
+    if table.update({"_id": doc_id, OUTBOX_FIELD: {"$size": len(entry_ids)},
+                     f"{OUTBOX_FIELD}.id": {"$all": list(entry_ids)}},
+                    {"$set": {OUTBOX_FIELD: [], UNSENT: False}}):
+        return
     table.update({"_id": doc_id}, {"$pull": {OUTBOX_FIELD: {"id": {"$in": entry_ids}}}})
+    table.update({"_id": doc_id, OUTBOX_FIELD: {"$size": 0}}, {"$set": {UNSENT: False}})
 
 
 def open_database(service_name, mongo_uri=None, data_dir="data"):

@@ -4,7 +4,8 @@ A `Table` holds documents (dicts with an `_id`) and answers a small part of Mong
 language, the part our repositories use:
 
 - filters: equality (a list field matches if any element is equal), `$in`, `$ne`, `$gt`,
-  `$gte`, `$lt`, `$lte`, `$exists`, `$or`, dotted paths (into a list: any element);
+  `$gte`, `$lt`, `$lte`, `$exists`, `$size`, `$all`, `$or`, dotted paths (into a list: any
+  element);
 - updates: `$set`, `$setOnInsert`, `$inc`, `$min`, `$push` with `$each`, `$pull` with a
   filter;
 - sorting on fields, skip and limit.
@@ -251,7 +252,13 @@ def _holds(value, condition):
                 if (value is not _MISSING) != bool(arg):
                     return False
             elif op == "$ne":
-                if _candidates(value) and any(v == arg for v in _candidates(value)):
+                if any(v == arg for v in _candidates(value)):
+                    return False
+            elif op == "$size":
+                if not isinstance(value, list) or len(value) != arg:
+                    return False
+            elif op == "$all":
+                if not all(any(v == wanted for v in _candidates(value)) for wanted in arg):
                     return False
             elif not any(_OPERATORS[op](v, arg) for v in _candidates(value)):
                 return False

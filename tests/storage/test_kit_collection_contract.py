@@ -357,3 +357,22 @@ def test_min_keeps_the_smaller_value_and_sets_it_on_insert(backend):
     assert table.get("r1") == {"_id": "r1", "due": T0, "n": 3}
     assert table.update({"_id": "r1"}, {"$min": {"due": T0 - timedelta(minutes=1)}})
     assert table.get("r1")["due"] == T0 - timedelta(minutes=1)
+
+
+def test_only_documents_with_unsent_events_are_marked_for_the_sweep(cases, backend):
+    cases.add(case(1))  # no events: nothing to send
+    marked = case(2)
+    marked.events.append(Opened("c2", T0))
+    cases.add(marked)
+    table = backend.database.table("cases")
+    assert [r["_id"] for r in table.find({storage.UNSENT_FIELD: True})] == ["c2"]
+    changed = cases.get("c2")
+    changed.rename("again")
+    cases.save(changed)  # a second entry: sending only the first leaves the mark
+    first, second = [e["id"] for e in table.get("c2")[storage.OUTBOX_FIELD]]
+    storage.remove_sent(table, "c2", [first])
+    assert table.get("c2")[storage.UNSENT_FIELD] is True
+    storage.remove_sent(table, "c2", [second])
+    row = table.get("c2")
+    assert (row[storage.OUTBOX_FIELD], row[storage.UNSENT_FIELD]) == ([], False)
+    assert table.find({storage.UNSENT_FIELD: True}) == []
