@@ -279,20 +279,29 @@ def _sort_key(value):
 def apply_update(row, changes, inserting):
     for op, fields in changes.items():
         for field, arg in fields.items():
+            parent, name = _parent(row, field)
             if op == "$set" or (op == "$setOnInsert" and inserting):
-                row[field] = copy.deepcopy(arg)
+                parent[name] = copy.deepcopy(arg)
             elif op == "$inc":
-                row[field] = row.get(field, 0) + arg
+                parent[name] = parent.get(name, 0) + arg
             elif op == "$min":
-                if field not in row or row[field] is None or arg < row[field]:
-                    row[field] = copy.deepcopy(arg)
+                if parent.get(name) is None or arg < parent[name]:
+                    parent[name] = copy.deepcopy(arg)
             elif op == "$push":
                 items = arg["$each"] if isinstance(arg, dict) and "$each" in arg else [arg]
-                row[field] = list(row.get(field) or []) + copy.deepcopy(list(items))
+                parent[name] = list(parent.get(name) or []) + copy.deepcopy(list(items))
             elif op == "$pull":
-                row[field] = [item for item in row.get(field) or []
-                              if not (matches(item, arg) if isinstance(arg, dict)
-                                      else item == arg)]
+                parent[name] = [item for item in parent.get(name) or []
+                                if not (matches(item, arg) if isinstance(arg, dict)
+                                        else item == arg)]
             elif op != "$setOnInsert":
                 raise ValueError(f"the fake store does not know {op}")
     return row
+
+
+def _parent(row, path):
+    """The dict holding the last part of a dotted `path` (made on the way), and that part."""
+    *parts, name = path.split(".")
+    for part in parts:
+        row = row.setdefault(part, {})
+    return row, name

@@ -16,7 +16,7 @@ from kit import storage
 from kit.storage import open_database
 from kit.testing import backend_fixture, published
 from services.dispatch import handlers
-from services.dispatch.domain import Incident, Policy, Recipient
+from services.dispatch.domain import STATES, Incident, Policy, Recipient
 from services.dispatch.exceptions import IncidentExists, IncidentNotFound
 from services.dispatch.service_requests import Routing, ServiceRequest
 from services.dispatch.store import Repository
@@ -226,6 +226,15 @@ def test_incident_figures_count_every_state(repo):
     figures = repo.incident_figures()
     assert figures["notified"] == 1 and figures["cancelled"] == 1
     assert sum(figures.values()) == 2 and figures["resolved"] == 0
+
+
+def test_a_store_kept_without_figures_is_counted_once_at_start(repo, backend):
+    repo.incidents.add(an_incident("i1"))
+    repo.incidents.add(an_incident("i2"))
+    repo.incidents.change("i2", lambda i: i.move_to("cancelled", "u1", DUE, "false alarm"))
+    backend.database.table("figures").delete({"_id": "incidents"})
+    Repository(backend.database).ensure_indexes()
+    assert repo.incident_figures() == dict(dict.fromkeys(STATES, 0), notified=1, cancelled=1)
 
 
 def test_list_incidents_filters_and_puts_the_newest_first(repo):

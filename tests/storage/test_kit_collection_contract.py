@@ -305,6 +305,10 @@ def test_a_table_applies_the_update_operators_atomically(backend):
     assert table.count({"items.id": "d"}) == 1
     assert table.count({"items.id": {"$exists": True}}) == 1
     assert table.delete({"_id": "r2"}) and not table.delete({"_id": "r2"})
+    for _ in range(2):
+        table.update({"_id": "r3"}, {"$inc": {"states.open": 1, "states.closed": -1}},
+                     upsert=True)
+    assert table.get("r3")["states"] == {"open": 2, "closed": -2}
 
 
 def test_an_outbox_is_drained_once_and_an_unreadable_entry_does_not_block_it(cases, backend):
