@@ -152,7 +152,10 @@ def test_two_dispatch_processes_share_1000_incidents_without_duplicates(
                                if e["type"] == "notification.issued"
                                and e["data"]["incident_id"] in ids)
     duplicates = {n: c for n, c in notification_ids.items() if c > 1}
-    assert duplicates == {}
+    envelopes = Counter(e["id"] for e in events if e["type"] == "notification.issued")
+    republished = any(count > 1 for count in envelopes.values())
+    assert duplicates == {}, ("an event published twice" if republished
+                              else "the same page written twice", duplicates)
     per_incident = pages_by_incident(events)
     ladder_of = dict(full_ladders)
     for incident in incidents:

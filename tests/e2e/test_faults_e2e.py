@@ -84,8 +84,8 @@ def test_a_gateway_refuses_until_it_has_reached_the_services(platform):
     listing = http.get(platform.url + "/v1/enterprises", timeout=30)
     assert listing.status_code == 503, listing.text
 
-    platform.start("enterprise")
-    platform.start("dispatch")
+    for name in ("enterprise", "dispatch", "mediation"):
+        platform.start(name)
     # Nobody asks /readyz from here on: the gateway finds the services by itself.
     assert wait_for(lambda: http.get(platform.url + "/v1/enterprises",
                                      timeout=30).status_code == 200, 60), \

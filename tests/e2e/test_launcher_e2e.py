@@ -16,6 +16,7 @@ import requests
 
 from kombu import Connection
 
+from infra.launch import PROCESSES
 from infra.sandbox import create_vhost, delete_vhost
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,7 +166,8 @@ def test_two_platforms_side_by_side_each_stopped_by_ctrl_c(tmp_path, vhosts):
                 assert requests.get(url, timeout=10).status_code == 200
         # Each platform's services answer only its own gateway.
         assert _consumers(vhost_a, "rpc-enterprise") == _consumers(vhost_b, "rpc-enterprise") == 1
-        assert len(first.pids) == len(second.pids) == 4  # the launcher and three services
+        # the launcher and each of its processes
+        assert len(first.pids) == len(second.pids) == 1 + len(PROCESSES)
 
         # Everything under the data folder is private to the user running the platform.
         written = [first.data_dir, *first.data_dir.rglob("*")]
@@ -238,7 +240,7 @@ def test_a_launcher_killed_outright_takes_its_processes_with_it(tmp_path, vhosts
     try:
         launched.wait_started()
         services = launched.pids - {launched.proc.pid}
-        assert len(services) == 3
+        assert len(services) == len(PROCESSES)
         launched.proc.kill()  # SIGKILL: the launcher cannot stop anything itself
         launched.proc.wait(timeout=5)
         deadline = time.monotonic() + STOP_WITHIN
