@@ -133,8 +133,7 @@ class Collection:
         """True if stored; False if an aggregate with its id is stored already. A unique
         field taken raises the kind's `duplicate` error."""
         entries = self._entries(aggregate)
-        row = {"_id": aggregate.id, "version": 1, **self.kind.indexed(aggregate),
-               "body": plain(aggregate, _NOT_STORED), OUTBOX: entries, UNSENT: bool(entries)}
+        row = self.row_of(aggregate, entries)
         try:
             self.table.insert(row)
         except DuplicateKey:
@@ -173,6 +172,12 @@ class Collection:
         return self.get(aggregate_id), False
 
     # --- rows and events ---------------------------------------------------------------------
+
+    def row_of(self, aggregate, entries=()):
+        """The document a new aggregate is stored as (at version 1, with outbox `entries`)."""
+        return {"_id": aggregate.id, "version": 1, **self.kind.indexed(aggregate),
+                "body": plain(aggregate, _NOT_STORED), OUTBOX: list(entries),
+                UNSENT: bool(entries)}
 
     def _load(self, row):
         return rebuild(self.kind.record, row["body"], version=row["version"])
