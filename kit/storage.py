@@ -179,8 +179,9 @@ def remove_sent(table, doc_id, entry_ids):
 def open_database(service_name, mongo_uri=None, data_dir="data"):
     """The service's own database as kit.tables (connecting it first)."""
     connect(service_name, mongo_uri, data_dir)
+    embedded = service_name in _embedded_paths
     return MongoDatabase(mongoengine.get_db(service_name),
-                         lock=lambda: exclusive(service_name))
+                         lock=lambda: exclusive(service_name), chunked=embedded)
 
 
 class Storage(DependencyProvider):
