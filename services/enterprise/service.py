@@ -200,7 +200,7 @@ class EnterpriseService:
 
     # --- domain gauges -------------------------------------------------------------------
 
-    @timer(interval=300, eager=True)  # reads every enterprise, officer and assignment: seconds at 33,000
+    @timer(interval=15)  # reads every enterprise, officer and assignment (in chunks)
     def refresh_gauges(self):
         figures = handlers.registry_figures(self.store, utcnow())
         for level, count in figures["enterprises_by_level"].items():
