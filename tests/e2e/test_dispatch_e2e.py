@@ -149,10 +149,11 @@ def test_two_dispatch_processes_share_1000_incidents_without_duplicates(
         pages.close()
 
     # Delivery is at least once (an outbox entry may be sent again, under its envelope id,
-    # which consumers deduplicate on): a page written twice would have two envelope ids.
-    issued = {e["id"]: e for e in events if e["type"] == "notification.issued"
-             and e["data"]["incident_id"] in ids}
-    notification_ids = Counter(e["data"]["notification_id"] for e in issued.values())
+    # which consumers deduplicate on, as here): a page written twice has two envelope ids.
+    events = list({e["id"]: e for e in events}.values())
+    notification_ids = Counter(e["data"]["notification_id"] for e in events
+                               if e["type"] == "notification.issued"
+                               and e["data"]["incident_id"] in ids)
     duplicates = {n: c for n, c in notification_ids.items() if c > 1}
     assert duplicates == {}, ("the same page written twice", duplicates)
     per_incident = pages_by_incident(events)
