@@ -5,14 +5,12 @@ function takes domain records and writes the rows the service's own repository w
 written for them (`Collection.row_of` makes them), without events to publish. Through the
 services' interfaces, 300,000 incidents would take hours; here they take a minute or two.
 
-On the embedded store every insert commits on its own, so the rows of one collection go in
-one transaction instead (`_insert_all`); on MongoDB they go through `insert_many`.
+The rows of one collection go in through the table's `insert_all`, CHUNK at a time: one
+transaction each on the embedded store, `insert_many` on MongoDB.
 """
 import shutil
 from collections import Counter
 from pathlib import Path
-
-import mongoengine
 
 from kit.storage import open_database
 
@@ -34,12 +32,14 @@ def store_incidents(data_dir, incidents):
             states[incident.state] += 1
             yield repo.incidents.row_of(incident)
 
-    try:  # dispatch makes its indexes when it starts
-        written = _insert_all(repo.incidents.table.collection, rows())
+    database = repo.incidents.table.database
+    try:
+        repo.ensure_indexes()  # first: each row is then indexed as it goes in
+        written = _insert_all(repo.incidents.table, rows())
         repo.figures.table.insert({"_id": Figures.KEY, "states": dict(states)})
         return written
     finally:
-        mongoengine.disconnect(alias="dispatch")
+        database.close()
 
 
 def store_registry(data_dir, province):
@@ -48,43 +48,29 @@ def store_registry(data_dir, province):
     from services.enterprise.domain import AssignmentHistory
     from services.enterprise.store import Repository
 
-    repo = Repository(open_database("enterprise", None, data_dir))
+    database = open_database("enterprise", None, data_dir)
+    repo = Repository(database)
     try:
         repo.ensure_indexes()
         for collection, records in ((repo.stations, province.stations),
                                     (repo.grids, province.grids),
                                     (repo.officers, province.officers),
                                     (repo.enterprises, province.enterprises)):
-            _insert_all(collection.table.collection, (collection.row_of(r) for r in records))
-        _insert_all(repo.assignments.table.collection, (
+            _insert_all(collection.table, (collection.row_of(r) for r in records))
+        _insert_all(repo.assignments.table, (
             repo.assignments.row_of(AssignmentHistory(enterprise_id, [version],
                                                       sorted(version.officer_ids())))
             for enterprise_id, version in province.assignments))
     finally:
-        mongoengine.disconnect(alias="enterprise")
+        database.close()
 
 
-def _insert_all(collection, rows):
-    """Insert every row; returns how many. One transaction per chunk on the embedded store
-    (its rows are BSON blobs keyed by their encoded `_id`), `insert_many` elsewhere."""
-    table = getattr(getattr(collection, "_store", None), "_documents", None)
+def _insert_all(table, rows):
+    """Insert every row, CHUNK at a time; returns how many."""
     written, chunk = 0, []
     for row in rows:
         chunk.append(row)
         if len(chunk) == CHUNK:
-            written += _write(collection, table, chunk)
+            written += table.insert_all(chunk)
             chunk = []
-    if chunk:
-        written += _write(collection, table, chunk)
-    return written
-
-
-def _write(collection, table, rows):
-    if table is None:
-        collection.insert_many(rows)
-        return len(rows)
-    with table._connection:
-        table._connection.executemany(
-            f"INSERT INTO {table._table_name} VALUES (?, ?)",
-            [(table.encode_key(r["_id"]), table._encode_doc(r)) for r in rows])
-    return len(rows)
+    return written + table.insert_all(chunk)

@@ -1,7 +1,8 @@
 """Each service's own database, and the outbox that makes its events impossible to lose.
 
 `MONGO_URI` selects a real MongoDB (one database per service: `liaison_<service>`); without
-it an embedded store persists to `DATA_DIR/<service>` on disk and survives restarts.
+it the embedded store (kit.sqlite, indexed like MongoDB) persists to `DATA_DIR/<service>` on
+disk and survives restarts.
 
 Outbox: a repository writes an aggregate's new events into the aggregate's own document, in
 the same single-document write as the change (atomic on MongoDB and on the embedded store).
@@ -11,9 +12,11 @@ them all; a sweeper publishes entries older than `STALE_AFTER`, which only a kil
 (or a broker outage longer than that) leaves behind. Delivery is therefore at least once
 (exactly once while no process dies): consumers deduplicate on the envelope `id`.
 
-Conditional updates ("change it only if it is still version 7") are atomic on MongoDB by
-itself. The embedded store evaluates them in Python, so `exclusive(service)` makes the
-read-modify-write atomic across processes with a file lock; on MongoDB it does nothing.
+Conditional updates ("change it only if it is still version 7") are atomic on both: on
+MongoDB by itself, on the embedded store as one SQLite transaction.
+
+`connect` and `exclusive` serve the gateway's idempotency store, which still speaks
+mongoengine (embedded: a pymongo-compatible client over SQLite, under a file lock).
 """
 import fcntl
 import logging
@@ -33,6 +36,7 @@ from contracts.fields import utcnow
 
 from .collection import OUTBOX, UNSENT, UnitOfWork
 from .publishing import BatchPublisher
+from .sqlite import FILE as SQLITE_FILE, SqliteDatabase
 from .tables import MongoDatabase
 
 log = logging.getLogger(__name__)
@@ -164,7 +168,7 @@ def drain(table, publish_all, only=None, stale_before=None):
 def remove_sent(table, doc_id, entry_ids):
     """Take published entries out of a document's outbox. An entry is removed only after the
     broker confirmed it: a crash in between publishes it again. The removal is one atomic
-    update of the document (under the write lock on the embedded store), so it cannot undo
+    update of the document, so it cannot undo
     a change another process writes to the same document meanwhile. When the entries sent are
     all the outbox holds (the usual case) one write empties it and clears its mark; otherwise
     they are pulled, and the mark cleared if nothing is left."""
@@ -177,11 +181,14 @@ def remove_sent(table, doc_id, entry_ids):
 
 
 def open_database(service_name, mongo_uri=None, data_dir="data"):
-    """The service's own database as kit.tables (connecting it first)."""
-    connect(service_name, mongo_uri, data_dir)
-    embedded = service_name in _embedded_paths
-    return MongoDatabase(mongoengine.get_db(service_name),
-                         lock=lambda: exclusive(service_name), chunked=embedded)
+    """The service's own database as kit.tables: `liaison_<service>` on MongoDB, or the
+    embedded store (kit.sqlite) in `data_dir/<service>`."""
+    if mongo_uri:
+        connect(service_name, mongo_uri)
+        return MongoDatabase(mongoengine.get_db(service_name))
+    path = Path(data_dir).absolute() / service_name
+    path.mkdir(parents=True, exist_ok=True)
+    return SqliteDatabase(path / SQLITE_FILE)
 
 
 class Storage(DependencyProvider):
@@ -195,8 +202,8 @@ class Storage(DependencyProvider):
     before an RPC answers (see kit.rpc.rpc), otherwise after the worker. Then they are taken
     out of the outbox. Sweeps for what a dead process left (entries older than STALE_AFTER:
     a live sibling process publishes its own well within that): at start, STALE_AFTER later,
-    then every `sweep_interval` seconds. A sweep reads every document with an outbox entry:
-    indexed on MongoDB, a scan on the embedded store, hence not more often.
+    then every `sweep_interval` seconds. A sweep reads the documents with an outbox entry, by
+    the `unsent` index.
     """
 
     def __init__(self, repository_cls, sweep_interval=60.0, retry_interval=1.0):

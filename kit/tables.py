@@ -10,17 +10,14 @@ language, the part our repositories use:
   filter;
 - sorting on fields, skip and limit.
 
-Two implementations: `MongoTable` over a pymongo collection (a real MongoDB, or the embedded
-SQLite-backed store, which speaks pymongo), and `MemoryTable`, a fake for use-case tests that
-passes the same contract suite (tests/storage). Writes to one document are atomic in both. A
-conditional update ("only if still version 7") is atomic on MongoDB by itself; on the embedded
-store `MongoTable` holds the service's write lock (see kit.storage.exclusive) around it.
+Three implementations pass one contract suite (tests/storage): `MongoTable` over a pymongo
+collection (MongoDB), `kit.sqlite.SqliteTable` (the embedded store) and `MemoryTable`, a fake
+for use-case tests. Writes to one document are atomic in all three, a conditional update
+("only if still version 7") included.
 """
 import copy
 import threading
-from contextlib import nullcontext
 
-import eventlet
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
@@ -38,8 +35,20 @@ class Table:
         """`keys`: a field name, or [(field, 1 | -1), ...]."""
         raise NotImplementedError
 
+    def indexes(self):
+        """The indexes made by `ensure_index` (and the `_id` one where the backend has it),
+        as ([(field, 1 | -1), ...], unique) pairs."""
+        raise NotImplementedError
+
     def insert(self, row):
         raise NotImplementedError
+
+    def insert_all(self, rows):
+        """Insert many documents at once (bulk loads); how many."""
+        rows = list(rows)
+        for row in rows:
+            self.insert(row)
+        return len(rows)
 
     def get(self, key):
         """The document with `_id` = key, or None."""
@@ -63,22 +72,19 @@ class Table:
 
 
 class MongoTable(Table):
-    """A pymongo collection; `lock` (a context manager factory) serialises writes where the
-    backend cannot make a filtered update atomic by itself. `chunked`: read an unbounded
-    result in chunks (the embedded store copies a cursor's whole result for every document
-    it yields, so one cursor over n documents costs n*n/2 copies: 20 s at 33,000)."""
+    """A pymongo collection."""
 
-    CHUNK = 50
-
-    def __init__(self, collection, lock=nullcontext, chunked=False):
+    def __init__(self, collection):
         self.collection = collection
         self.name = collection.name
-        self.lock = lock
-        self.chunked = chunked
 
     def ensure_index(self, keys, unique=False, sparse=False):
         keys = [(keys, ASCENDING)] if isinstance(keys, str) else list(keys)
         self.collection.create_index(keys, unique=unique, sparse=sparse)
+
+    def indexes(self):
+        return [(list(index["key"]), bool(index.get("unique")))
+                for index in self.collection.index_information().values()]
 
     def insert(self, row):
         try:
@@ -86,12 +92,16 @@ class MongoTable(Table):
         except DuplicateKeyError:
             raise DuplicateKey(self.name) from None
 
+    def insert_all(self, rows):
+        rows = list(rows)
+        if rows:
+            self.collection.insert_many(rows)
+        return len(rows)
+
     def get(self, key):
         return self.collection.find_one({"_id": key})
 
     def find(self, query=None, sort=None, skip=0, limit=0):
-        if self.chunked and not limit:
-            return self._read_all(query, sort, skip)
         cursor = self.collection.find(query or {})
         if sort:
             cursor = cursor.sort([(f, ASCENDING if d > 0 else DESCENDING) for f, d in sort])
@@ -101,34 +111,18 @@ class MongoTable(Table):
             cursor = cursor.limit(limit)
         return list(cursor)
 
-    def _read_all(self, query, sort, skip):
-        """Every matching document: the ids in one pass, then the documents CHUNK at a time
-        by `_id`, letting other green threads run between chunks; sorted here. Not a
-        snapshot: a document written meanwhile may be missed or read as it is after."""
-        ids = sorted(self.collection.find(query or {}, {"_id": 1}).distinct("_id"))
-        rows = []
-        for start in range(0, len(ids), self.CHUNK):
-            rows.extend(self.collection.find({"_id": {"$in": ids[start:start + self.CHUNK]}}))
-            eventlet.sleep(0)
-        rows.sort(key=lambda row: row["_id"])
-        for field, direction in reversed(sort or []):
-            rows.sort(key=lambda r: _sort_key(lookup(r, field)), reverse=direction < 0)
-        return rows[skip:]
-
     def count(self, query=None):
         return self.collection.count_documents(query or {})
 
     def update(self, query, changes, upsert=False):
         try:
-            with self.lock():
-                result = self.collection.update_one(query, changes, upsert=upsert)
+            result = self.collection.update_one(query, changes, upsert=upsert)
         except DuplicateKeyError:
             raise DuplicateKey(self.name) from None
         return result.matched_count > 0 or result.upserted_id is not None
 
     def delete(self, query):
-        with self.lock():
-            return self.collection.delete_one(query).deleted_count > 0
+        return self.collection.delete_one(query).deleted_count > 0
 
 
 class MemoryTable(Table):
@@ -145,6 +139,9 @@ class MemoryTable(Table):
             field = keys if isinstance(keys, str) else keys[0][0]
             if (field, sparse) not in self.unique:
                 self.unique.append((field, sparse))
+
+    def indexes(self):
+        return [([(field, 1)], True) for field, _ in self.unique]
 
     def insert(self, row):
         with self._lock:
@@ -213,20 +210,17 @@ class MemoryDatabase:
 
 
 class MongoDatabase:
-    """A service's tables in a pymongo database (MongoDB or the embedded store): `table(name)`
-    returns the same table every time (a repository is built per worker; a table is not)."""
+    """A service's tables in a pymongo database: `table(name)` returns the same table every
+    time (a repository is built per worker; a table is not)."""
 
-    def __init__(self, database, lock=nullcontext, chunked=False):
+    def __init__(self, database):
         self.database = database
-        self.lock = lock
-        self.chunked = chunked
         self.tables = {}
 
     def table(self, name):
         table = self.tables.get(name)
         if table is None:
-            table = self.tables[name] = MongoTable(self.database[name], self.lock,
-                                                   self.chunked)
+            table = self.tables[name] = MongoTable(self.database[name])
         return table
 
 

@@ -39,7 +39,7 @@ class Backend:
 
     def reopen(self):
         if self.name != "memory":
-            mongoengine.disconnect(alias=self.service)
+            self.close()
             self.database = self._open()
         return self.database
 
@@ -48,7 +48,9 @@ class Backend:
             mongoengine.get_connection(self.service).drop_database(f"liaison_{self.service}")
 
     def close(self):
-        if self.name != "memory":
+        if self.name == "embedded":
+            self.database.close()
+        elif self.name == "mongodb":
             mongoengine.disconnect(alias=self.service)
 
 

@@ -156,6 +156,9 @@ class Enterprise(Recorded):
             raise InvalidEnterprise({"migrant_workers": ["cannot exceed workforce"]})
 
 
+FOREVER = datetime(9999, 12, 31)
+
+
 @dataclass(frozen=True)
 class Absence:
     """A period an officer cannot be called: [start, end), end None while still open."""
@@ -184,6 +187,13 @@ class Officer(Recorded):
     absences: list[Absence] = field(default_factory=list)
     version: int = 0
     events: list = field(default_factory=list, repr=False, compare=False)
+
+    def absent_until(self) -> datetime | None:
+        """When the last absence on record ends (FOREVER while one is open), None without
+        any: the officers absent at a moment are among those absent until after it."""
+        if not self.absences:
+            return None
+        return max(a.end or FOREVER for a in self.absences)
 
     def absent_at(self, at: datetime) -> Absence | None:
         """The absence that covers `at`, if any. The record holds the full history."""

@@ -12,7 +12,7 @@ from .domain import (AssignmentHistory, AssignmentVersion, Contact, Enterprise, 
                      Park, Station)
 from .exceptions import (DuplicateBadgeNumber, DuplicateCreditCode, InvalidEnterprise,
                          InvalidPlace, ValidationFailed)
-from .responders import (COVERAGE_GAPS, DUTY_ROLES, coverage_gaps, duty_officer, next_change,
+from .responders import (DUTY_ROLES, coverage_gaps, duty_officer, next_change,
                          resolve_responders)
 
 # --- stations, parks, grids -------------------------------------------------------------------
@@ -240,18 +240,13 @@ def coverage(repo, at, enterprises=None, officers=None):
 
 
 def registry_figures(repo, at):
-    """Figures for the domain gauges: enterprises by level, officers absent, coverage gaps."""
-    enterprises, officers = repo.all(Enterprise), repo.all_officers()
-    by_level = dict.fromkeys(domain.LEVELS, 0)
-    for enterprise in enterprises:
-        by_level[enterprise.level] += 1
-    absent = sum(1 for o in officers.values() if o.absent_at(at))
-    gap_counts = dict.fromkeys(COVERAGE_GAPS, 0)
-    for row in coverage(repo, at, enterprises, officers)["gaps"]:
-        for gap in row["gaps"]:
-            gap_counts[gap] += 1
-    return {"enterprises_by_level": by_level, "officers_absent": absent,
-            "coverage_gaps": gap_counts}
+    """Figures for the domain gauges: enterprises by level, officers absent, coverage gaps;
+    counted on indexes, so they cost the same with 60 enterprises or 33,000."""
+    absent = repo.officers_absent(at)
+    return {"enterprises_by_level": {level: repo.enterprises.count({"level": level})
+                                     for level in domain.LEVELS},
+            "officers_absent": len(absent),
+            "coverage_gaps": repo.gap_figures(at, absent)}
 
 
 def enterprise_file(repo, enterprise_id, now):

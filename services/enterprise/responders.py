@@ -94,6 +94,14 @@ COVERAGE_GAPS = ("no_a_officer", "no_b_officer", "fewer_than_three_chiefs", "a_a
 def coverage_gaps(version: AssignmentVersion | None, officers: dict[str, Officer],
                   at: datetime) -> list[str]:
     """What is missing in an enterprise's cover at `at` (an empty list means fully covered)."""
+    gaps = seat_gaps(version)
+    if version is not None and both_absent(version, officers, at):
+        gaps.append("a_and_b_absent")
+    return gaps
+
+
+def seat_gaps(version: AssignmentVersion | None) -> list[str]:
+    """The gaps an assignment has whoever is absent: the seats left empty."""
     if version is None:
         return list(COVERAGE_GAPS[:3])
     gaps = []
@@ -103,7 +111,9 @@ def coverage_gaps(version: AssignmentVersion | None, officers: dict[str, Officer
         gaps.append("no_b_officer")
     if version.chief_count() < 3:
         gaps.append("fewer_than_three_chiefs")
-    pair = [officers.get(version.a_officer_id or ""), officers.get(version.b_officer_id or "")]
-    if all(o is not None for o in pair) and all(o.absent_at(at) for o in pair):
-        gaps.append("a_and_b_absent")
     return gaps
+
+
+def both_absent(version: AssignmentVersion, officers: dict[str, Officer], at: datetime) -> bool:
+    pair = [officers.get(version.a_officer_id or ""), officers.get(version.b_officer_id or "")]
+    return all(o is not None for o in pair) and all(o.absent_at(at) for o in pair)

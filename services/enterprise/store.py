@@ -14,6 +14,7 @@ from kit.errors import DuplicateRecord
 
 from . import exceptions
 from .domain import AssignmentHistory, Enterprise, Grid, Officer, Park, Station
+from .responders import COVERAGE_GAPS, both_absent, coverage_gaps, seat_gaps
 
 
 def _exists(record):
@@ -43,15 +44,20 @@ ENTERPRISES = _kind(
 OFFICERS = _kind(
     "officers", Officer, exceptions.OfficerNotFound,
     indexed=lambda o: {"badge_number": o.badge_number, "station_id": o.station_id,
-                       "role": o.role},
-    indexes=(("badge_number", True), ("station_id", False), ("role", False)),
+                       "role": o.role, "absent_until": o.absent_until()},
+    indexes=(("badge_number", True), ("station_id", False), ("role", False),
+             ("absent_until", False)),
     duplicate=lambda o: exceptions.DuplicateBadgeNumber("badge_number", o.badge_number))
 # One document per enterprise: its whole assignment history. `holders` is indexed to find
-# "which enterprises may this officer be responsible for" without a scan.
+# "which enterprises may this officer be responsible for" without a scan; `gaps` (the empty
+# seats of the last version) and `latest_from` (when that version took effect) to count the
+# coverage gaps for the gauges on the index.
 ASSIGNMENTS = Kind("assignments", AssignmentHistory, not_found=exceptions.EnterpriseNotFound,
                    exists=_exists, changed_meanwhile=exceptions.AssignmentChangedMeanwhile,
-                   indexed=lambda h: {"holders": list(h.holders)},
-                   indexes=(("holders", False),))
+                   indexed=lambda h: {"holders": list(h.holders),
+                                      "gaps": seat_gaps(h.current()),
+                                      "latest_from": h.current() and h.current().valid_from},
+                   indexes=(("holders", False), ("gaps", False), ("latest_from", False)))
 
 EVENTS = Events(REGISTRY_SOURCE, REGISTRY_EVENTS)
 TIMELINE = "timeline"
@@ -141,6 +147,34 @@ class Repository:
 
     def all_assignments(self):
         return {history.id: history for history in self.assignments.all()}
+
+    def gap_figures(self, at, absent):
+        """How many enterprises have each coverage gap at `at` (`absent`: the officers absent
+        then, by id), counted on the indexes: the seat gaps of every history whose last
+        version is in force, then, one by one, only the histories that changed after `at` and
+        those held by an absent officer."""
+        counts = {gap: self.assignments.count({"gaps": gap, "latest_from": {"$lte": at}})
+                  for gap in COVERAGE_GAPS[:3]}
+        unassigned = self.enterprises.count() - self.assignments.count()
+        for gap in COVERAGE_GAPS[:3]:
+            counts[gap] += unassigned
+        counts["a_and_b_absent"] = 0
+        for history in self.assignments.all({"latest_from": {"$gt": at}}):
+            version = history.at(at)
+            officers = self.get_officers(version.officer_ids() if version else ())
+            for gap in coverage_gaps(version, officers, at):
+                counts[gap] += 1
+        if absent:
+            for history in self.assignments.all({"holders": {"$in": sorted(absent)},
+                                                 "latest_from": {"$lte": at}}):
+                if both_absent(history.current(), absent, at):
+                    counts["a_and_b_absent"] += 1
+        return counts
+
+    def officers_absent(self, at):
+        """The officers absent at `at`, by id: among those absent until later, on the index."""
+        return {o.id: o for o in self.officers.all({"absent_until": {"$gt": at}})
+                if o.absent_at(at)}
 
     def assignments_held_by(self, officer_id):
         """The assignment histories that index `officer_id` as a holder."""

@@ -267,21 +267,21 @@ def test_officers_are_found_by_id_station_and_role(repo):
 
 INDEXED = {"stations": set(), "parks": {"station_id"}, "grids": {"code!", "station_id"},
            "enterprises": {"credit_code!", "station_id", "grid_id", "level"},
-           "officers": {"badge_number!", "station_id", "role"}, "assignments": {"holders"},
+           "officers": {"badge_number!", "station_id", "role", "absent_until"},
+           "assignments": {"holders", "gaps", "latest_from"},
            "timeline": {"enterprise_id+time"}}
 
 
 def test_every_lookup_and_listing_is_served_by_an_index(repo, backend):
     if backend.name == "memory":
         pytest.skip("the fake keeps no indexes but the unique ones (checked above)")
-    database = backend.database.database
     for table, expected in INDEXED.items():
         found = set()
-        for name, index in database[table].index_information().items():
-            keys = [field for field, _ in index["key"]]
-            if keys in (["_id"], ["unsent"]):
+        for keys, unique in backend.database.table(table).indexes():
+            fields = [field for field, _ in keys]
+            if fields in (["_id"], ["unsent"]):
                 continue
-            found.add("+".join(keys) + ("!" if index.get("unique") else ""))
+            found.add("+".join(fields) + ("!" if unique else ""))
         assert found == expected, table
 
 
@@ -351,6 +351,55 @@ def test_an_assignment_that_keeps_losing_the_race_is_refused_by_its_own_name(rep
 
 
 # --- the enterprise file's timeline ------------------------------------------------------------
+
+
+def scanned_figures(repo, at):
+    """The gauges' figures the slow way: every enterprise, officer and history read."""
+    from services.enterprise.handlers import coverage
+    from services.enterprise.responders import COVERAGE_GAPS
+    gaps = dict.fromkeys(COVERAGE_GAPS, 0)
+    for row in coverage(repo, at)["gaps"]:
+        for gap in row["gaps"]:
+            gaps[gap] += 1
+    absent = sum(1 for o in repo.all_officers().values() if o.absent_at(at))
+    return absent, gaps
+
+
+def test_the_gauges_figures_counted_on_indexes_equal_a_full_scan(repo):
+    from services.enterprise.handlers import registry_figures
+    officers = {}
+    roles = ["community_officer"] * 4 + ["station_chief", "bureau_leader", "area_chief"]
+    for i, role in enumerate(roles):
+        officer = Officer.create(id=f"o{i}", badge_number=f"B{i}", name=f"o{i}", role=role,
+                                 station_id="s1")
+        officers[officer.id] = officer
+    officers["o1"].take_leave(date(2025, 4, 14), date(2025, 4, 16))   # A of e1 and e2
+    officers["o2"].go_off_duty(NOW - timedelta(hours=1), None)        # B of e1, open
+    officers["o3"].go_off_duty(NOW + timedelta(days=3), NOW + timedelta(days=4))  # later
+    for officer in officers.values():
+        repo.officers.add(officer)
+    enterprises = [repo.enterprises.add(an_enterprise(repo, n, level=level))
+                   for n, level in enumerate(("above_scale", "above_scale", "key", "small",
+                                              "above_scale"))]
+    e1, e2, e3, e4, _unassigned = (e.id for e in enterprises)
+    chiefs = dict(station_leader_id="o4", bureau_leader_id="o5", area_chief_id="o6")
+    assign(repo, e1, version(NOW - timedelta(days=30), "o1", "o2", **chiefs), officers=officers)
+    assign(repo, e2, version(NOW - timedelta(days=30), "o1", "o3", **chiefs), officers=officers)
+    assign(repo, e3, version(NOW - timedelta(days=30), "o3", None), officers=officers)
+    # e4: a full cover from next week; until then only A
+    assign(repo, e4, version(NOW - timedelta(days=30), "o2", None, **chiefs), officers=officers)
+    assign(repo, e4, version(NOW + timedelta(days=7), "o2", "o3", **chiefs), officers=officers)
+
+    for at in (NOW - timedelta(days=60), NOW, NOW + timedelta(days=2), NOW + timedelta(days=3),
+               NOW + timedelta(days=8)):
+        figures = registry_figures(repo, at)
+        absent, gaps = scanned_figures(repo, at)
+        assert (figures["officers_absent"], figures["coverage_gaps"]) == (absent, gaps), at
+    figures = registry_figures(repo, NOW)
+    assert figures["coverage_gaps"] == {"no_a_officer": 1, "no_b_officer": 3,
+                                        "fewer_than_three_chiefs": 2, "a_and_b_absent": 1}
+    assert figures["officers_absent"] == 2
+    assert figures["enterprises_by_level"]["above_scale"] == 3
 
 
 def entry(event_id, event_type="enterprise.updated", data=None):
