@@ -36,7 +36,8 @@ def store_incidents(data_dir, incidents):
     try:
         repo.ensure_indexes()  # first: each row is then indexed as it goes in
         written = _insert_all(repo.incidents.table, rows())
-        repo.figures.table.insert({"_id": Figures.KEY, "states": dict(states)})
+        repo.figures.table.update({"_id": Figures.KEY}, {"$set": {"states": dict(states)}},
+                                  upsert=True)
         return written
     finally:
         database.close()
