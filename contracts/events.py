@@ -8,7 +8,9 @@ from marshmallow import Schema, fields, validate
 
 from .fields import UtcDateTime
 from .vocabulary import (ABSENCE_KINDS, DEPARTMENTS, DISPUTE_KINDS, DISPUTE_SOURCES,
-                         ENTERPRISE_KINDS, LEVELS, OFFICER_ROLES, STAGES, STATION_KINDS)
+                         DISPUTE_STATUSES, ENTERPRISE_KINDS, LEVELS, OFFICER_ROLES,
+                         PANEL_AGENCIES, REFERRAL_STATES, RISK_FLAGS, RISK_GRADES, STAGES,
+                         STATION_KINDS, TIERS)
 
 
 class StationFacts(Schema):
@@ -228,13 +230,75 @@ class VisitPlanned(Schema):
 
 class DisputeRegistered(Schema):
     """A dispute was taken in for mediation (no parties, no free text: those stay in the
-    mediation service)."""
+    mediation service). `source_ref`: the incident or request it came from."""
     dispute_id = fields.String(required=True)
     enterprise_id = fields.String(required=True)
+    station_id = fields.String(required=True)
+    park_id = fields.String(required=True, allow_none=True)
+    grid_id = fields.String(required=True, allow_none=True)
     kind = fields.String(required=True, validate=validate.OneOf(DISPUTE_KINDS))
     amount_at_stake = fields.Integer(required=True)
     source = fields.String(required=True, validate=validate.OneOf(DISPUTE_SOURCES))
+    source_ref = fields.String(required=True, allow_none=True)
+    tier = fields.String(required=True, validate=validate.OneOf(TIERS))
     registered_at = UtcDateTime(required=True)
+
+
+class DisputeGraded(Schema):
+    """A dispute was graded (dispute.graded), or its grade rose to high, critical or flagged
+    (dispute.risk_flagged: dispatch pages the station's leader). `reasons` name the rules of
+    version `rule_version` that fired, with the figures they compared."""
+    dispute_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    station_id = fields.String(required=True)
+    grade = fields.String(required=True, validate=validate.OneOf(RISK_GRADES))
+    flags = fields.List(fields.String(validate=validate.OneOf(RISK_FLAGS)), required=True)
+    rule_version = fields.Integer(required=True)
+    reasons = fields.List(fields.String(), required=True)
+    at = UtcDateTime(required=True)
+
+
+class WarningLetter(Schema):
+    """A risk warning letter to the township government was issued (with the deadline to
+    send it) or sent."""
+    dispute_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    station_id = fields.String(required=True)
+    letter_id = fields.String(required=True)
+    grade = fields.String(required=True, validate=validate.OneOf(RISK_GRADES))
+    flags = fields.List(fields.String(validate=validate.OneOf(RISK_FLAGS)), required=True)
+    due = UtcDateTime(required=True)
+    at = UtcDateTime(required=True)
+
+
+class DisputeStep(Schema):
+    """A step of a dispute. `detail` and `extra` are codes, never free text: for escalated,
+    how (decision or deadline) and the tier left; excluded, the ground; refused, the next step;
+    session_recorded, the kind and outcome; agreed, the number of terms; term_performed and
+    reopened, the term; deadline_passed, the deadline's name (settle, letter:N, confirmation,
+    confirmation_reminder, follow_up:DAYS, term:N); extended, the days."""
+    dispute_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    station_id = fields.String(required=True)
+    tier = fields.String(required=True, validate=validate.OneOf(TIERS))
+    status = fields.String(required=True, validate=validate.OneOf(DISPUTE_STATUSES))
+    detail = fields.String(required=True)
+    extra = fields.String(required=True)
+    actor = fields.String(required=True)
+    at = UtcDateTime(required=True)
+
+
+class ReferralStep(Schema):
+    """A panel's referral of a dispute to an agency was made, accepted, declined or done (with
+    its result and the reason from the list)."""
+    dispute_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    referral_id = fields.String(required=True)
+    agency = fields.String(required=True, validate=validate.OneOf(PANEL_AGENCIES))
+    state = fields.String(required=True, validate=validate.OneOf(REFERRAL_STATES))
+    reason = fields.String(required=True)
+    result = fields.String(required=True, allow_none=True)
+    at = UtcDateTime(required=True)
 
 
 REGISTRY_SOURCE = "/services/enterprise"
@@ -281,6 +345,24 @@ DISPATCH_EVENTS = {
 
 MEDIATION_EVENTS = {
     "dispute.registered": DisputeRegistered,
+    "dispute.graded": DisputeGraded,
+    "dispute.risk_flagged": DisputeGraded,
+    "dispute.warning_letter_issued": WarningLetter,
+    "dispute.warning_letter_sent": WarningLetter,
+    "dispute.escalated": DisputeStep,
+    "dispute.extended": DisputeStep,
+    "dispute.excluded": DisputeStep,
+    "dispute.refused": DisputeStep,
+    "dispute.session_recorded": DisputeStep,
+    "dispute.agreed": DisputeStep,
+    "dispute.term_performed": DisputeStep,
+    "dispute.reopened": DisputeStep,
+    "dispute.closed": DisputeStep,
+    "dispute.deadline_passed": DisputeStep,
+    "referral.created": ReferralStep,
+    "referral.accepted": ReferralStep,
+    "referral.declined": ReferralStep,
+    "referral.done": ReferralStep,
 }
 
 # Every event on the platform, by the service whose exchange carries it.

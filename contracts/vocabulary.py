@@ -65,4 +65,25 @@ DISPUTE_KINDS = ("wage_arrears", "labour_contract", "injury_compensation",
                  "construction_obstruction", "land_compensation", "business_contract",
                  "neighbourhood", "other")
 DISPUTE_SOURCES = ("officer", "mediator", "enterprise", "incident", "request", "agency")
-DISPUTE_STATUSES = ("registered",)
+DISPUTE_STATUSES = ("mediating", "agreed", "closed", "refused", "excluded")
+PARTY_KINDS = ("enterprise", "workers", "individual", "company")
+PARTY_SIDES = ("applicant", "respondent")
+RISK_GRADES = ("low", "medium", "high", "critical")
+RISK_FLAGS = ("civil_may_turn_criminal", "criminal_may_turn_deadly")
+RISK_SIGNALS = ("threats", "weapons", "self_harm")
+TIERS = ("enterprise", "park", "panel")
+# Police mediation does not apply (Public Security Administration Punishment Law Art. 9 and
+# the procedure rules).
+EXCLUSION_GROUNDS = ("hired_violence", "group_fight", "repeat_offender", "party_refuses",
+                     "confrontation", "suspect_absconded")
+REFERRED_FOR = ("police_case", "criminal_investigation", "litigation_or_arbitration",
+                "labour_inspection", "other")
+SESSION_KINDS = ("mediation", "analysis_meeting")
+SESSION_OUTCOMES = ("agreed", "no_agreement", "adjourned", "party_refused", "confrontation")
+# A multi-agency panel's members, who receive referrals.
+PANEL_AGENCIES = ("market_regulation", "emergency_management", "environment", "justice",
+                  "labour", "township_government")
+REFERRAL_STATES = ("pending", "accepted", "declined", "done")
+REFERRAL_RESULTS = ("successful", "not_successful")
+REFERRAL_REASONS = ("party_refused_services", "lack_of_capacity", "no_longer_needed",
+                    "unable_to_contact_party", "unable_to_contact_agency", "settled", "other")

@@ -11,6 +11,7 @@ from functools import partial, wraps
 
 from eventlet.event import Event
 from nameko.web.handlers import HttpRequestHandler
+from werkzeug.wrappers import Response
 
 from . import policy
 from .auth import TokenRules, authenticate
@@ -32,8 +33,9 @@ class Api(HttpRequestHandler):
     logs_its_answers = True
 
     def __init__(self, method, url, *, summary="", body=None, returns=None,
-                 query=None, status=200, public=False, csv_body=False, **kwargs):
+                 query=None, status=200, public=False, csv_body=False, html=False, **kwargs):
         self.summary = summary
+        self.html = html  # the answer is an HTML document (a string), not JSON
         self.body_schema = body
         self.returns = returns
         self.query = query
@@ -64,6 +66,8 @@ class Api(HttpRequestHandler):
                 headers = {"Idempotent-Replayed": "true"} if replayed else None
                 return json_response(body, status, headers)
             status, body = self._run(request, principal)
+            if self.html and status == 200:
+                return Response(body, status=status, mimetype="text/html")
             return json_response(body, status)
         except Exception as exc:
             return error_response(exc, request)

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import jwt
 
-ROLES = ("admin", "supervisor", "officer", "enterprise", "agency")
+ROLES = ("admin", "supervisor", "officer", "mediator", "enterprise", "agency")
 MANAGERS = ("admin", "supervisor")
 EVERYONE = ROLES
 

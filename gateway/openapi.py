@@ -147,6 +147,9 @@ class Operation:
     # --- answers ---------------------------------------------------------------------------
 
     def _success(self):
+        if getattr(self.entrypoint, "html", False):
+            return {"description": "success: a printable HTML document",
+                    "content": {"text/html": {"schema": {"type": "string"}}}}
         answer = self._answer()
         success = {"description": "success", "content": {"application/json": {
             "schema": answer}}}

@@ -18,6 +18,8 @@ Scopes:
   call departments and move the case at once, before the ladder reaches them).
 - department: report a called department in: an officer of that department.
 - routed: a request routed to the officer, or of an enterprise it is A or B of.
+- referral: an agency's referrals: disputes referred to it (the token's `sub` names the
+  agency); it sees a dispute's parties only while it holds an accepted referral of it.
 """
 from dataclasses import dataclass, field
 
@@ -26,8 +28,8 @@ from .auth import Forbidden
 
 ALL, OWN, SEAT, SELF = "all", "own", "seat", "self"
 CASE, PAGED, ON_CASE = "case", "paged", "on_case"
-DEPARTMENT, ROUTED = "department", "routed"
-SCOPES = (ALL, OWN, SEAT, SELF, CASE, PAGED, ON_CASE, DEPARTMENT, ROUTED)
+DEPARTMENT, ROUTED, REFERRAL = "department", "routed", "referral"
+SCOPES = (ALL, OWN, SEAT, SELF, CASE, PAGED, ON_CASE, DEPARTMENT, ROUTED, REFERRAL)
 CHIEF_SEATS = ("bureau_leader", "station_leader", "area_chief")
 FIRST_SEATS = ("a_officer", "b_officer")
 
@@ -53,7 +55,12 @@ class Rule:
 
 
 PUBLIC = Rule({}, public=True)
-EVERYONE = {"admin": ALL, "supervisor": ALL, "officer": ALL, "enterprise": ALL, "agency": ALL}
+# Disputes: the enterprise its own, an officer those of its seats, a mediator all; handling
+# one (grading, tiers, sessions, agreement, referrals) is for the officers and mediators.
+MEDIATE = dict(MANAGE, officer=SEAT, mediator=ALL, enterprise=OWN)
+HANDLE_DISPUTE = dict(MANAGE, officer=SEAT, mediator=ALL)
+EVERYONE = {"admin": ALL, "supervisor": ALL, "officer": ALL, "mediator": ALL, "enterprise": ALL,
+            "agency": ALL}
 ENTERPRISE_READERS = dict(MANAGE, officer=SEAT, enterprise=OWN)
 PLACE_VIEWS = {"agency": {"stations": views.AgencyStation, "parks": views.AgencyPark,
                           "grids": views.AgencyGrid}}
@@ -68,9 +75,11 @@ RULES = {
     "update_place": Rule(MANAGE),
     # enterprises
     "register_enterprise": Rule(MANAGE),
-    "list_enterprises": Rule(dict(ENTERPRISE_READERS, agency=ALL), listing="enterprises",
+    "list_enterprises": Rule(dict(ENTERPRISE_READERS, mediator=ALL, agency=ALL),
+                             listing="enterprises",
                              views={"agency": views.AgencyEnterprise}),
-    "get_enterprise": Rule(dict(ENTERPRISE_READERS, agency=ALL), target="enterprise",
+    "get_enterprise": Rule(dict(ENTERPRISE_READERS, mediator=ALL, agency=ALL),
+                           target="enterprise",
                            views={"agency": views.AgencyEnterprise}),
     "update_enterprise": Rule(MANAGE),
     "enterprise_file": Rule(ENTERPRISE_READERS, target="enterprise"),
@@ -109,9 +118,30 @@ RULES = {
     "plan_visit": Rule({"officer": SEAT}, target="body_enterprise"),
     "enterprise_visits": Rule(ENTERPRISE_READERS, target="enterprise"),
     "visit_cadence": Rule(MANAGE),
-    # disputes: parties and free text, so no agency
-    "register_dispute": Rule(ENTERPRISE_READERS, target="body_enterprise"),
-    "get_dispute": Rule(ENTERPRISE_READERS, target="dispute"),
+    # disputes: parties and free text, so an agency only through its referrals
+    "register_dispute": Rule(MEDIATE, target="body_enterprise"),
+    "dispute_from_incident": Rule(dict(MANAGE, officer=CASE), target="incident"),
+    "dispute_from_request": Rule(dict(MANAGE, officer=CASE), target="request"),
+    "list_disputes": Rule(dict(MEDIATE, agency=REFERRAL), listing="disputes",
+                          views={"agency": views.AgencyDispute}),
+    "get_dispute": Rule(dict(MEDIATE, agency=REFERRAL), target="dispute",
+                        views={"agency": views.AgencyDispute}),
+    "warning_letter": Rule(HANDLE_DISPUTE, target="dispute"),
+    "letter_sent": Rule(HANDLE_DISPUTE, target="dispute"),
+    "regrade_dispute": Rule(HANDLE_DISPUTE, target="dispute"),
+    "escalate_dispute": Rule(HANDLE_DISPUTE, target="dispute"),
+    "extend_dispute": Rule(HANDLE_DISPUTE, target="dispute"),
+    "exclude_dispute": Rule(HANDLE_DISPUTE, target="dispute"),
+    "refuse_dispute": Rule(HANDLE_DISPUTE, target="dispute"),
+    "record_session": Rule(HANDLE_DISPUTE, target="dispute"),
+    "record_agreement": Rule(HANDLE_DISPUTE, target="dispute"),
+    "term_performed": Rule(HANDLE_DISPUTE, target="dispute"),
+    "refer_dispute": Rule(HANDLE_DISPUTE, target="dispute"),
+    "act_on_referral": Rule({"agency": REFERRAL}, target="dispute",
+                            views={"agency": views.AgencyDispute}),
+    "dispute_statistics": Rule(dict(MANAGE, mediator=ALL)),
+    "grading_rules": Rule(dict(MANAGE, mediator=ALL)),
+    "revise_grading_rules": Rule(MANAGE),
 }
 
 
@@ -158,6 +188,10 @@ class Grant:
         return self._one(view, answer)
 
     def _one(self, view, item):
+        if view is views.AgencyDispute and any(
+                r.get("agency") == self.principal.sub and r.get("state") == "accepted"
+                for r in item.get("referrals") or ()):
+            view = views.ReferredDispute  # the purpose: an accepted referral
         if view is views.ColleagueOfficer and item.get("id") not in (
                 self.colleagues | {self.principal.officer_id}):
             item = dict(item, phone=None, absences=[dict(a, note="")
@@ -207,6 +241,8 @@ class Gate:
                 self._record = self.dispatch.get_incident(values["incident_id"])
             elif rule.target == "dispute":
                 self._record = self.mediation.get_dispute(values["dispute_id"])
+            elif rule.target == "request":
+                self._record = self.dispatch.get_request(values["request_id"])
             else:
                 self._record = self.dispatch.get_request(values["request_id"])
         return self._record
@@ -239,6 +275,9 @@ class Gate:
         seats = self.reach(grant.principal)["seats"]
         if rule.listing == "enterprises":
             grant.filters = {"ids": sorted(seats)}
+            return
+        if rule.listing:
+            grant.filters = {"enterprise_ids": sorted(seats)}
             return
         wanted = self._target_enterprise(rule, values)
         if wanted is None and rule.target == "body_enterprise":
@@ -293,6 +332,17 @@ class Gate:
             return
         raise Forbidden(f"request {values['request_id']} is not routed to you and you are not "
                         "its enterprise's A or B officer")
+
+
+    def _referral(self, grant, rule, values):
+        """An agency: the disputes referred to it (whatever the referral's state)."""
+        agency = grant.principal.sub
+        if rule.listing:
+            grant.filters = {"agency": agency}
+            return
+        dispute = self.record(rule, values)
+        if not any(r["agency"] == agency for r in dispute.get("referrals") or ()):
+            raise Forbidden(f"dispute {values['dispute_id']} is not referred to {agency}")
 
 
 def _named(case):

@@ -114,6 +114,52 @@ class AgencyServiceRequest(Schema):
     closed_at = UtcDateTime(required=True, allow_none=True)
 
 
+class AgencyReferral(Schema):
+    id = fields.String(required=True)
+    agency = fields.String(required=True)
+    state = fields.String(required=True)
+    referred_at = UtcDateTime(required=True)
+    result = fields.String(required=True, allow_none=True)
+    acted_at = UtcDateTime(required=True, allow_none=True)
+
+
+class AgencyGrade(Schema):
+    grade = fields.String(required=True)
+    flags = fields.List(fields.String(), required=True)
+    rule_version = fields.Integer(required=True)
+
+
+class AgencyDispute(Schema):
+    """A dispute referred to the agency, before it accepted (or after it is done): what it is
+    about and where it stands, without parties, free text or the audit log."""
+    id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    station_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    amount_at_stake = fields.Integer(required=True)
+    registered_at = UtcDateTime(required=True)
+    grade = fields.Nested(AgencyGrade, required=True)
+    tier = fields.String(required=True)
+    status = fields.String(required=True)
+    referrals = fields.List(fields.Nested(AgencyReferral), required=True)
+    version = fields.Integer(required=True)
+
+
+class ReferredParty(Schema):
+    kind = fields.String(required=True)
+    side = fields.String(required=True)
+    name = fields.String(required=True)
+    contact = fields.String(required=True)
+    headcount = fields.Integer(required=True)
+
+
+class ReferredDispute(AgencyDispute):
+    """A dispute as the agency holding an accepted referral of it sees it: the parties (no ID
+    numbers) and the description, for the purpose of the referral and only while it lasts."""
+    parties = fields.List(fields.Nested(ReferredParty), required=True)
+    description = fields.String(required=True)
+
+
 class ColleagueOfficer(events.OfficerFacts):
     """An officer as another officer sees them: the phone and the notes of absences only for
     colleagues (officers on an enterprise the caller also holds a seat on); otherwise the

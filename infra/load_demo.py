@@ -56,6 +56,54 @@ def load_demo(amqp_uri, today=None):
                 registry.assign(enterprise_id, earlier, "demo-loader")
             command["effective_from"] = _iso(today - timedelta(days=30))
             registry.assign(enterprise_id, command, "demo-loader")
+        disputes = load_disputes(cluster.mediation, list(enterprises.values()))
     return (f"Demo county loaded: {len(stations)} stations and posts, {len(parks)} parks, "
             f"{len(grids)} grids, {len(enterprises)} enterprises and projects, "
-            f"{len(officers)} officers, {len(county['assignments'])} assignments.")
+            f"{len(officers)} officers, {len(county['assignments'])} assignments, "
+            f"{disputes} disputes.")
+
+
+# (kind, amount, workers, signals, what became of it): a county's month of disputes in the
+# seeds' proportions: most settled where they arose, a few risks, one still watched.
+DEMO_DISPUTES = (
+    ("wage_arrears", 86_000, 23, (), "kept"),
+    ("wage_arrears", 32_000, 6, (), "kept"),
+    ("labour_contract", 12_000, 1, (), "kept"),
+    ("injury_compensation", 150_000, 1, (), "agreed"),
+    ("construction_obstruction", 0, 15, ("threats",), "kept"),
+    ("business_contract", 640_000, 1, (), "agreed"),
+    ("land_compensation", 220_000, 8, (), "mediating"),
+    ("neighbourhood", 3_000, 1, (), "kept"),
+    ("wage_arrears", 410_000, 35, ("threats",), "agreed"),
+    ("labour_contract", 8_000, 1, (), "mediating"),
+)
+MEDIATOR = {"role": "mediator", "id": "demo-loader"}
+
+
+def load_disputes(mediation, enterprise_ids):
+    """Take the demo disputes in through mediation, with their sessions and agreements."""
+    now = datetime.now(timezone.utc)
+    for n, (kind, amount, workers, signals, outcome) in enumerate(DEMO_DISPUTES):
+        applicant = ({"kind": "workers", "side": "applicant", "name": f"{n + 1}号车间工人",
+                      "headcount": workers} if workers > 1 else
+                     {"kind": "individual", "side": "applicant", "name": f"申请人{n + 1}"})
+        dispute = mediation.register_dispute({
+            "enterprise_id": enterprise_ids[(n * 7) % len(enterprise_ids)], "kind": kind,
+            "amount_at_stake": amount, "signals": list(signals), "source": "officer",
+            "description": "演示纠纷", "parties": [
+                applicant, {"kind": "enterprise", "side": "respondent", "name": "被申请企业"}],
+        }, MEDIATOR, f"demo-loader:dispute-{n}")
+        if signals:
+            mediation.record_session(dispute["id"], {
+                "kind": "analysis_meeting", "at": _iso(now), "place": "派出所会议室",
+                "attendees": ["所长", "驻企民警", "调解员"], "outcome": "adjourned"}, MEDIATOR)
+        if outcome == "mediating":
+            continue
+        signed = _iso(now)
+        mediation.agree(dispute["id"], {
+            "facts": "双方对事实无异议", "issues": "支付金额与期限",
+            "terms": [{"party": 1, "obligation": "按约支付", "due": _iso(now + timedelta(days=15))}],
+            "signatures": [{"party": 0, "at": signed}, {"party": 1, "at": signed}]}, MEDIATOR)
+        if outcome == "kept":
+            mediation.term_performed(dispute["id"], 0, MEDIATOR)
+    return len(DEMO_DISPUTES)

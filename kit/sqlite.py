@@ -16,6 +16,10 @@ checked against the whole query in Python as well (kit.tables.matches, the fake'
 a condition on a field without an index is still right, only slower. Skip, limit and sort go
 to SQL when every condition and sort key did.
 
+The write-ahead log is copied back into the database file by a checkpointer of each open
+database, in a thread of its own (not a green one), every second: SQLite's own checkpoint
+runs inside a commit, and in a large file that stalls every green thread of the process.
+
 Writes are transactions (`BEGIN IMMEDIATE`): a conditional update ("only if still version 7")
 reads, applies and writes the document inside one, so it is atomic across processes without
 any other lock. A transaction never waits inside SQLite: when another process holds the write
@@ -23,6 +27,7 @@ lock it is retried after a short green sleep, so the other green threads of the 
 running. Reads see the last committed state (WAL mode); none blocks a write.
 """
 import copy
+import re
 import sqlite3
 import threading
 import time
@@ -37,9 +42,13 @@ from bson.codec_options import CodecOptions
 
 from .tables import DuplicateKey, Table, apply_update, lookup, matches, _MISSING, _sort_key
 
+_real_threading = patcher.original("threading")  # the checkpointer is an OS thread
+
 FILE = "documents.sqlite3"
+CHECKPOINT_EVERY = 1.0  # seconds
 DECODE_CHUNK = 500  # documents decoded between two chances for other green threads to run
 _CODEC = CodecOptions(tz_aware=False)
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}$")
 _RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
 
@@ -52,8 +61,12 @@ class SqliteDatabase:
                                           check_same_thread=False, timeout=0)
         self.connection.execute("PRAGMA journal_mode=WAL")
         self.connection.execute("PRAGMA synchronous=NORMAL")  # WAL: a killed process loses
-        self.lock = threading.RLock()                         # nothing committed
+        self.connection.execute("PRAGMA wal_autocheckpoint=0")  # nothing committed
+        self.lock = threading.RLock()
         self.tables = {}
+        self._stop = _real_threading.Event()
+        _real_threading.Thread(target=self._checkpoint, daemon=True,
+                               name=f"checkpoint {self.path}").start()
 
     def table(self, name):
         table = self.tables.get(name)
@@ -62,8 +75,23 @@ class SqliteDatabase:
         return table
 
     def close(self):
+        self._stop.set()
         with self.lock:
             self.connection.close()
+
+    def _checkpoint(self):
+        """Every CHECKPOINT_EVERY seconds, a passive checkpoint on a connection of its own: it
+        waits for no reader and no writer, and leaves what it cannot copy yet for the next."""
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                     timeout=0)
+        try:
+            while not self._stop.wait(CHECKPOINT_EVERY):
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    pass  # busy, or the file went away: the next round tries again
+        finally:
+            connection.close()
 
     def read(self, sql, args=()):
         with self.lock:
@@ -204,6 +232,22 @@ class SqliteTable(Table):
         with self.database.lock:
             counted = self.database._retry(lambda: count(self.database.connection))
         return len(self._find(query, [], 0, 0)) if counted is None else counted
+
+    def tally(self, query, field):
+        """In SQL (GROUP BY on the field's column) when the query and the field allow it."""
+        def tally(connection):
+            self._refresh(connection)
+            where, args, exact = self._where(query or {})
+            if not exact or field not in self.columns or field in self.list_fields:
+                return None
+            rows = connection.execute(f"SELECT {_column(field)}, COUNT(*) FROM {self.sql} "
+                                      f"WHERE {where} GROUP BY 1", args).fetchall()
+            return rows
+        with self.database.lock:
+            rows = self.database._retry(lambda: tally(self.database.connection))
+        if rows is None:
+            return super().tally(query, field)
+        return {_from_cell(value): n for value, n in rows}
 
     def update(self, query, changes, upsert=False):
         def change(connection):
@@ -450,6 +494,13 @@ def _cell(value):
     if value is _MISSING or _opaque(value):
         return None
     return _value(value)
+
+
+def _from_cell(value):
+    """A column's value as the documents hold it (dates are kept as ISO text)."""
+    if isinstance(value, str) and _ISO.match(value):
+        return datetime.fromisoformat(value)
+    return value
 
 
 def _elements(value):

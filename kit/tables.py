@@ -61,6 +61,15 @@ class Table:
     def count(self, query=None):
         raise NotImplementedError
 
+    def tally(self, query, field):
+        """How many documents matching `query` hold each value of `field` (a top-level
+        field; missing counts as None): {value: count}."""
+        counts = {}
+        for row in self.find(query):
+            value = row.get(field)
+            counts[value] = counts.get(value, 0) + 1
+        return counts
+
     def update(self, query, changes, upsert=False):
         """Change the first document matching `query`; True if one matched (or was inserted
         by `upsert`). Raises DuplicateKey when an upsert meets an existing `_id`."""
@@ -113,6 +122,10 @@ class MongoTable(Table):
 
     def count(self, query=None):
         return self.collection.count_documents(query or {})
+
+    def tally(self, query, field):
+        return {row["_id"]: row["n"] for row in self.collection.aggregate(
+            [{"$match": query or {}}, {"$group": {"_id": f"${field}", "n": {"$sum": 1}}}])}
 
     def update(self, query, changes, upsert=False):
         try:

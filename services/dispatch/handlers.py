@@ -21,7 +21,8 @@ CLIENT_IDS = uuid.UUID("0c9a4d52-31e6-4b8e-8f0d-7a2b5e61c3f4")
 
 # --- intake ----------------------------------------------------------------------------------
 
-def report_incident(repo, responders_of, data, policy, now, reporter=None, request_key=None):
+def report_incident(repo, responders_of, data, policy, now, reporter=None, request_key=None,
+                    ladder_seats=None):
     """Take an incident in and push it at once to its three recipients (the responsible
     officer, the officer on duty at the station, the station).
 
@@ -33,7 +34,9 @@ def report_incident(repo, responders_of, data, policy, now, reporter=None, reque
       same report delivered twice makes one incident.
 
     `responders_of(enterprise_id)` is the registry's answer of who responds now; it is kept
-    with the case, so later assignment changes do not alter it."""
+    with the case, so later assignment changes do not alter it. `ladder_seats` keeps only
+    those seats of the ladder, in that order (a dispute's risk goes to the station's leader
+    first)."""
     if reporter is None:
         reporter = {"role": "agency", "id": data["source"]}
         key = uuid.uuid5(EXTERNAL_IDS, f"{data['source']}:{data['reference']}")
@@ -44,11 +47,15 @@ def report_incident(repo, responders_of, data, policy, now, reporter=None, reque
         responders = _responders(responders_of, data["enterprise_id"])
         duty = responders.get("duty_officer")
         station = responders.get("station")
+        ladder = ladder_from_responders(responders)
+        if ladder_seats is not None:
+            ladder = sorted((r for r in ladder if r.role in ladder_seats),
+                            key=lambda r: ladder_seats.index(r.role))
         return Incident.report(
             incident_id, data["enterprise_id"], responders["enterprise_name"],
             station["id"] if station else "", data["category"], data["priority"],
             data["description"], data["location"], reporter["role"], reporter["id"],
-            ladder_from_responders(responders),
+            ladder,
             Recipient("officer", duty["officer_id"], duty["name"], "duty_officer")
             if duty else None,
             Recipient("station", station["id"], station["name"], "station") if station else None,
@@ -57,6 +64,27 @@ def report_incident(repo, responders_of, data, policy, now, reporter=None, reque
     if key is None:
         return repo.incidents.add(report(str(uuid.uuid4())))
     return repo.incidents.create_once(str(key), lambda: report(str(key)))[0]
+
+
+RISK_LADDER = ("station_leader", "bureau_leader")
+
+
+def report_dispute_risk(repo, responders_of, event, policy, now):
+    """Mediation graded a dispute high, critical or flagged (its `dispute.risk_flagged`
+    event): an incident of category dispute pages the station's leader at once (then the
+    bureau's leader, on the same ladder as any incident), and the officer on duty and the
+    station are told. Its text names the dispute and its grade, nothing personal. The event's
+    id decides the incident's, so a redelivered event makes no second one."""
+    data = event["data"]
+    flags = ", ".join(data["flags"])
+    facts = {"enterprise_id": data["enterprise_id"], "category": "dispute",
+             "priority": "emergency" if "criminal_may_turn_deadly" in data["flags"]
+             else "high",
+             "description": f"dispute {data['dispute_id']} graded {data['grade']}"
+                            + (f" ({flags})" if flags else "")
+                            + f" by rules v{data['rule_version']}",
+             "location": "", "source": "mediation", "reference": event["id"]}
+    return report_incident(repo, responders_of, facts, policy, now, ladder_seats=RISK_LADDER)
 
 
 def _responders(responders_of, enterprise_id):

@@ -2,9 +2,12 @@
 import uuid
 from datetime import timedelta
 
+from marshmallow.exceptions import MarshmallowError
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 
+from contracts.envelope import UnknownEventType, open_envelope
+from contracts.events import MEDIATION_EVENTS
 from contracts.fields import utcnow
 from kit.deadlines import Deadlines, deadline_reached
 from kit.errors import RecordNotFound, ServiceUnavailable, ValidationFailed
@@ -98,6 +101,20 @@ class DispatchService:
         self._after(handlers.report_incident(
             self.store, self.who_responds(self.registry.responders),
             load(schemas.ExternalReport, body), policy(self.config), utcnow()))
+
+    @consume_reliably("dispatch.dispute_risks",
+                      bindings=[("mediation.events", "dispute.risk_flagged")])
+    def page_dispute_risk(self, envelope):
+        """A dispute whose risk rose pages the station's leader (see
+        handlers.report_dispute_risk); an event that cannot be read goes to
+        dispatch.dispute_risks.dead with its error."""
+        try:
+            event = open_envelope(envelope, MEDIATION_EVENTS)
+        except (MarshmallowError, UnknownEventType) as error:
+            raise ValidationFailed({"event": [str(error)]}) from None
+        self._after(handlers.report_dispute_risk(
+            self.store, self.who_responds(self.registry.responders), event,
+            policy(self.config), utcnow()))
 
     @rpc(expected_exceptions=EXPECTED)
     def get_incident(self, incident_id):

@@ -18,6 +18,7 @@ from contracts.vocabulary import DEPARTMENTS
 pytestmark = pytest.mark.e2e
 
 PROBE = {"probe_field_nobody_accepts": True}  # unknown field: an allowed write changes nothing
+AGENCY = "labour"  # the agency's token names it: a dispute referred to it is in its scope
 
 
 def ok(response, status=200):
@@ -70,9 +71,18 @@ def county(api, supervisor, token):
     r1 = ok(api("POST", "/v1/requests", supervisor, json=dict(request, enterprise_id=e1)), 201)
     r2 = ok(api("POST", "/v1/requests", supervisor, json=dict(request, enterprise_id=e2)), 201)
     assert r1["routed_to"] == {"kind": "officer", "target": officer}
-    dispute = {"kind": "wage_arrears", "summary": "matrix probe"}
+    dispute = {"kind": "wage_arrears", "description": "matrix probe",
+               "amount_at_stake": 6_000_000,  # critical: at the panel, so it can be referred
+               "parties": [{"kind": "workers", "side": "applicant", "name": "workers",
+                            "headcount": 5},
+                           {"kind": "enterprise", "side": "respondent", "name": "the firm"}]}
     d1 = ok(api("POST", "/v1/disputes", supervisor, json=dict(dispute, enterprise_id=e1)), 201)
     d2 = ok(api("POST", "/v1/disputes", supervisor, json=dict(dispute, enterprise_id=e2)), 201)
+    referred = ok(api("POST", f"/v1/disputes/{d1['id']}/referrals", supervisor,
+                      json={"agency": AGENCY}))
+    ok(api("POST", f"/v1/disputes/{d2['id']}/referrals", supervisor,
+           json={"agency": "justice"}))
+    referral = referred["referrals"][0]["id"]
     mine = by_id[officer]["departments"][0]
     not_mine = next(d for d in DEPARTMENTS if d not in by_id[officer]["departments"])
     other_officer = next(o["id"] for o in officers if o["id"] != officer)
@@ -83,11 +93,13 @@ def county(api, supervisor, token):
         "supervisor": supervisor,
         "officer": token("officer", sub="matrix-officer", officer_id=officer),
         "enterprise": token("enterprise", sub="matrix-enterprise", enterprise_id=e1),
-        "agency": token("agency", sub="matrix-agency"),
+        "mediator": token("mediator", sub="matrix-mediator"),
+        "agency": token("agency", sub=AGENCY),
     }
     inside = {"enterprise_id": e1, "incident_id": i1["id"], "request_id": r1["id"],
               "dispute_id": d1["id"], "officer_id": officer, "department": mine, "places": places,
-              "kind": "stations"}
+              "kind": "stations", "letter_id": "no-such-letter", "term": 0,
+              "referral_id": referral}
     outside = dict(inside, enterprise_id=e2, incident_id=i2["id"], request_id=r2["id"],
                    dispute_id=d2["id"], officer_id=other_officer, department=not_mine)
     return {"tokens": tokens, "inside": inside, "outside": outside, "officer": officer,

@@ -380,3 +380,22 @@ def test_only_documents_with_unsent_events_are_marked_for_the_sweep(cases, backe
     row = table.get("c2")
     assert (row[storage.OUTBOX_FIELD], row[storage.UNSENT_FIELD]) == ([], False)
     assert table.find({storage.UNSENT_FIELD: True}) == []
+
+
+@pytest.mark.parametrize("indexed", [True, False], ids=["indexed", "unindexed"])
+def test_a_tally_counts_each_value_of_a_field_among_the_matches(backend, indexed):
+    table = backend.database.table("rows")
+    if indexed:
+        table.ensure_index([("area", 1), ("at", 1)])
+        table.ensure_index("status")
+        table.ensure_index("days")
+    rows = [("a", 0, "open", None), ("a", 1, "closed", 3), ("a", 2, "closed", 3),
+            ("a", 3, "closed", 7), ("b", 1, "closed", 3), ("a", 9, "open", None)]
+    for n, (area, minutes, status, days) in enumerate(rows):
+        table.insert({"_id": f"r{n}", "area": area, "at": T0 + timedelta(minutes=minutes),
+                      "status": status, **({"days": days} if days is not None else {})})
+    period = {"area": "a", "at": {"$gte": T0, "$lt": T0 + timedelta(minutes=5)}}
+    assert table.tally(period, "status") == {"open": 1, "closed": 3}
+    assert table.tally(dict(period, status="closed"), "days") == {3: 2, 7: 1}
+    assert table.tally(period, "days") == {None: 1, 3: 2, 7: 1}
+    assert table.tally({"area": "z"}, "status") == {}

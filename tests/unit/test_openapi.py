@@ -139,6 +139,9 @@ def test_error_statuses_are_documented_where_they_apply(document):
 def test_each_projection_of_the_policy_is_documented(document):
     for path, method, operation in operations(document):
         rule = policy.RULES[operation["x-route"]]
+        if "text/html" in success_response(operation)["content"]:
+            assert not rule.views, (method, path)  # a document goes out whole
+            continue
         answer = success(operation)
         for role, view in rule.views.items():
             if isinstance(view, dict):
