@@ -80,6 +80,8 @@ def _sample(api, token, path, name):
 
 def _matches(item, name, value):
     if name in item:
+        if isinstance(item[name], dict):  # a dispute's grade: {"grade": ..., "flags": ...}
+            return item[name].get(name) == value
         return item[name] == value
     return value in {n["recipient"]["id"] for n in item["notifications"]}
 
