@@ -153,6 +153,8 @@ def job_times(platform, service):
             continue
         for sample in family.samples:
             name = sample.labels.get("entrypoint")
+            if name == "report_incident" and sample.name.endswith("_bucket"):
+                found.setdefault("slow intake", {})[float(sample.labels["le"])] = sample.value
             if name in JOBS[service] and sample.name.endswith(("_count", "_sum")):
                 calls, total = found.get(name, (0, 0.0))
                 if sample.name.endswith("_count"):
@@ -201,10 +203,15 @@ def measure(args, platform, amqp_uri, token, pages, ids, reach):
     notes.append(f"one intake enterprise now has {stored} incidents")
     for service in JOBS:
         jobs = job_times(platform, service)
+        buckets = (jobs or {}).pop("slow intake", None)
         notes.append(f"{service}'s own timings since its start (calls x mean): " + (", ".join(
             f"{name} {calls} x {total / calls * 1000:.1f} ms" for name, (calls, total)
             in sorted(jobs.items()) if calls) if jobs is not None else
             "its metrics did not answer within 30 s"))
+        if buckets:  # where the intake's tail is: inside dispatch, or before and after it
+            total = buckets[float("inf")]
+            notes.append(f"{service}'s report_incident calls over 25 / 50 / 100 ms: " + " / ".join(
+                f"{int(total - buckets[le])}" for le in (0.025, 0.05, 0.1)) + f" of {int(total)}")
     return figures, notes
 
 
@@ -302,6 +309,8 @@ def main(argv=None):
                 preload.store_incidents(platform.data_dir, province.closed_incidents(
                     covers, size, utcnow()))))
             wrote = time.perf_counter() - began
+            gc.collect()  # what the preload left must not pause the load generator later
+            gc.freeze()
             settled = settle(amqp_uri, started, probe)
             platform.wait_ready()
             print(f"  {written} written in {wrote:.0f} s; dispatch settled {settled:.0f} s "

@@ -93,6 +93,7 @@ class Incident(IncidentFacts):
     notifications = fields.List(fields.Nested(Notification), required=True)
     departments = fields.List(fields.Nested(DepartmentCall), required=True)
     audit = fields.List(fields.Nested(AuditEntry), required=True)
+    dispute_id = fields.String(required=True, allow_none=True)
     version = fields.Integer(required=True)
 
 
@@ -164,6 +165,7 @@ class ServiceRequest(Schema):
     status_notes = fields.List(fields.Nested(Note), required=True)
     rating = fields.Integer(required=True, allow_none=True)
     closed_at = UtcDateTime(required=True, allow_none=True)
+    dispute_id = fields.String(required=True, allow_none=True)
 
 
 class VisitInput(Schema):

@@ -287,7 +287,9 @@ class Dispute(Schema):
 
 
 class Statistics(Schema):
-    """The Weng'an table for a period and an area, with Dongying's figures beside it."""
+    """The Weng'an table for a period and an area, with Dongying's figures beside it: the
+    incidents reported around the enterprises then and a year before (from dispatch's
+    events), and the change (-0.257: a fall of 25.7%)."""
     start = UtcDateTime(required=True)
     end = UtcDateTime(required=True)
     area = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
@@ -301,3 +303,6 @@ class Statistics(Schema):
     settled_at_lowest_tier = fields.Float(required=True, allow_none=True)
     median_days_to_settle = fields.Float(required=True, allow_none=True)
     agreements_kept_on_time = fields.Float(required=True, allow_none=True)
+    incidents = fields.Integer(required=True)
+    incidents_a_year_before = fields.Integer(required=True)
+    incidents_change = fields.Float(required=True, allow_none=True)

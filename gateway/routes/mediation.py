@@ -9,6 +9,7 @@ from . import caller_request_key, filters, paging
 ERRORS = {
     "DisputeNotFound": (404, "DISPUTE_NOT_FOUND"),
     "ReferralNotFound": (404, "REFERRAL_NOT_FOUND"),
+    "LetterNotFound": (404, "LETTER_NOT_FOUND"),
     "DisputeChangedMeanwhile": (409, "CHANGED_MEANWHILE"),
     "DisputeClosed": (409, "DISPUTE_CLOSED"),
     "NotAllowed": (409, "STEP_NOT_ALLOWED"),

@@ -111,6 +111,7 @@ class Incident:
     notifications: list[Notification] = field(default_factory=list)
     departments: list[DepartmentCall] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
+    dispute_id: str | None = None  # the dispute mediation made of this incident
     version: int = 0
     events: list = field(default_factory=list, repr=False, compare=False)
 
@@ -312,6 +313,14 @@ class Incident:
             if notification.id == notification_id:
                 return notification
         raise AckNotAllowed({"notification_id": [f"no page {notification_id} in this incident"]})
+
+    def link_dispute(self, dispute_id, now) -> bool:
+        """Mediation made a dispute of this incident: keep the link (False: kept already)."""
+        if self.dispute_id == dispute_id:
+            return False
+        self.dispute_id = dispute_id
+        self._record(now, "dispute", "mediation", dispute_id)
+        return True
 
     def _record(self, now, kind, who, detail):
         self.audit.append(AuditEntry(now, kind, who, detail))

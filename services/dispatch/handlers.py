@@ -66,6 +66,18 @@ def report_incident(repo, responders_of, data, policy, now, reporter=None, reque
     return repo.incidents.create_once(str(key), lambda: report(str(key)))[0]
 
 
+def link_dispute(repo, event, now):
+    """Mediation made a dispute of an incident or a request (its `dispute.registered` with
+    that source): keep the link on the case, so each names the other. Idempotent."""
+    data = event["data"]
+    cases = {"incident": repo.incidents, "request": repo.requests}
+    collection = cases.get(data["source"])
+    if collection is None or not data.get("source_ref"):
+        return None
+    return collection.change(data["source_ref"],
+                             lambda case: case.link_dispute(data["dispute_id"], now))
+
+
 RISK_LADDER = ("station_leader", "bureau_leader")
 
 

@@ -116,6 +116,17 @@ class DispatchService:
             self.store, self.who_responds(self.registry.responders), event,
             policy(self.config), utcnow()))
 
+    @consume_reliably("dispatch.dispute_links",
+                      bindings=[("mediation.events", "dispute.registered")])
+    def link_dispute(self, envelope):
+        """A dispute made of an incident or a request is linked from it; an event naming a
+        case that does not exist goes to dispatch.dispute_links.dead with its error."""
+        try:
+            event = open_envelope(envelope, MEDIATION_EVENTS)
+        except (MarshmallowError, UnknownEventType) as error:
+            raise ValidationFailed({"event": [str(error)]}) from None
+        handlers.link_dispute(self.store, event, utcnow())
+
     @rpc(expected_exceptions=EXPECTED)
     def get_incident(self, incident_id):
         return dump(schemas.Incident, self.store.incidents.get(incident_id))

@@ -102,8 +102,17 @@ class ServiceRequest:
     rating: int | None = None
     rated_at: datetime | None = None
     closed_at: datetime | None = None
+    dispute_id: str | None = None  # the dispute mediation made of this request
     version: int = 0
     events: list = field(default_factory=list, repr=False, compare=False)
+
+    def link_dispute(self, dispute_id, now) -> bool:
+        """Mediation made a dispute of this request: keep the link (False: kept already)."""
+        if self.dispute_id == dispute_id:
+            return False
+        self.dispute_id = dispute_id
+        self.updated_at = now
+        return True
 
     @classmethod
     def submit(cls, id: str | None, enterprise_id: str, service_code: str, description: str,

@@ -18,7 +18,8 @@ from contracts.vocabulary import (EXCLUSION_GROUNDS, PANEL_AGENCIES, REFERRAL_RE
 
 from .events import (DisputeGraded, DisputeRegistered, DisputeStep, ReferralStep,
                      WarningLetterIssued)
-from .exceptions import (ConsentMissing, DisputeClosed, NotAllowed, ReferralNotFound)
+from .exceptions import (ConsentMissing, DisputeClosed, LetterNotFound, NotAllowed,
+                         ReferralNotFound)
 from .grading import GRADES, TIERS, Facts, Grade
 
 OPEN = ("mediating", "agreed")
@@ -241,7 +242,7 @@ class Dispute:
                                                        *self._where(), letter.id, letter.grade,
                                                        letter.flags, letter.due, now))
                 return True
-        raise NotAllowed("letter_id", f"dispute {self.id} has no letter {letter_id}")
+        raise LetterNotFound(letter_id)
 
     # --- the tiers ------------------------------------------------------------------------
 

@@ -15,6 +15,11 @@ class ReferralNotFound(RecordNotFound):
 
 
 @crosses_broker
+class LetterNotFound(RecordNotFound):
+    what = "warning letter"
+
+
+@crosses_broker
 class DisputeChangedMeanwhile(ValidationFailed):
     """Other changes kept winning the race to write the dispute; sending the same command
     again may succeed."""

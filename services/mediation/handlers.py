@@ -100,7 +100,12 @@ def statistics(repo, start, end, area=None):
     settled = sum(counts["at_start_tier"].values())
     kept = counts["kept"]
     judged = kept.get(True, 0) + kept.get(False, 0)
+    year = timedelta(days=365)
+    incidents = repo.incidents_between(start, end, area)
+    before = repo.incidents_between(start - year, end - year, area)
     return {"start": start, "end": end, "area": area or {},
+            "incidents": incidents, "incidents_a_year_before": before,
+            "incidents_change": round((incidents - before) / before, 4) if before else None,
             "screened": screened, "resolved": resolved,
             "resolution_rate": round(resolved / screened, 4) if screened else None,
             "risks_found": sum(risks.values()),

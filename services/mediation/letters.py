@@ -5,7 +5,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from .exceptions import NotAllowed
+from .exceptions import LetterNotFound
 
 _TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                          autoescape=select_autoescape(("html",)))
@@ -16,7 +16,7 @@ FLAGS = {"civil_may_turn_criminal": "民转刑风险 civil may turn criminal",
 def render_letter(dispute, letter_id, addressee="乡镇（街道）人民政府 Township government"):
     letter = next((lt for lt in dispute.letters if lt.id == letter_id), None)
     if letter is None:
-        raise NotAllowed("letter_id", f"dispute {dispute.id} has no letter {letter_id}")
+        raise LetterNotFound(letter_id)
     people = sum(p.headcount for p in dispute.parties if p.kind in ("workers", "individual"))
     return _TEMPLATES.get_template("warning_letter.html").render(
         dispute=dispute, letter=letter, addressee=addressee, people=people, flags=FLAGS)

@@ -1,15 +1,20 @@
 """Mediation's entrypoints: schema in, handler, schema out; its deadlines on the kit's clock,
 swept from the store; its metrics."""
+import time
 from datetime import timedelta
 
+from marshmallow.exceptions import MarshmallowError
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 
+from contracts.envelope import UnknownEventType, open_envelope
+from contracts.events import DISPATCH_EVENTS
 from contracts.fields import utcnow
 from kit.deadlines import Deadlines, deadline_reached
 from kit.errors import RecordNotFound, ServiceUnavailable, ValidationFailed, raised_as
 from kit.heap import SettledHeap
 from kit.metrics import Metrics, counter, gauge, histogram
+from kit.reliable import consume_reliably
 from kit.rpc import TimedRpcProxy, rpc
 from kit.schemas import dump, load, paged
 from kit.storage import Storage
@@ -23,6 +28,8 @@ from .store import Repository
 
 EXPECTED = (ValidationFailed, RecordNotFound, ServiceUnavailable)
 SWEEP_SECONDS = 5.0
+PLACE_TTL = 300.0  # seconds an enterprise's place is reused for counting its incidents
+_places = {}  # enterprise id -> (when asked, place)
 FULL_SWEEP = timedelta(seconds=60)
 
 BY_GRADE = gauge("liaison_disputes", "Disputes by grade and status.", ["grade", "status"])
@@ -79,6 +86,18 @@ class MediationService:
             self.store, self._place(data["enterprise_id"]), data, load(schemas.Actor, actor),
             timing(self.config), utcnow(), request_key))
 
+    @consume_reliably("mediation.dispute_reports", max_attempts=5)
+    def register_from_queue(self, body):
+        """Disputes from other systems. A report that is refused, or fails five times, goes
+        to mediation.dispute_reports.dead with its error."""
+        data = load(schemas.ExternalDisputeReport, body)
+        system, reference = data.pop("system"), data.pop("reference")
+        data.update(source="agency", source_ref=f"{system}:{reference}")
+        self._after(handlers.register_dispute(
+            self.store, self._place(data["enterprise_id"]), data,
+            {"role": "agency", "id": system}, timing(self.config), utcnow(),
+            request_key=f"external:{system}:{reference}"))
+
     @rpc(expected_exceptions=EXPECTED)
     def dispute_from_case(self, case_kind, case_id, data, actor):
         """Turn incident or request `case_id` into a dispute (once, however often asked)."""
@@ -90,6 +109,19 @@ class MediationService:
             case_kind, self._place(case["enterprise_id"]),
             dict(data, enterprise_id=case["enterprise_id"]), load(schemas.Actor, actor),
             timing(self.config), utcnow()))
+
+    @consume_reliably("mediation.incidents",
+                      bindings=[("dispatch.events", "incident.reported")])
+    def count_incident(self, envelope):
+        """Every incident reported around an enterprise, for the statistics' year-on-year
+        figure; counted once per event, by its id."""
+        try:
+            event = open_envelope(envelope, DISPATCH_EVENTS)
+        except (MarshmallowError, UnknownEventType) as error:
+            raise ValidationFailed({"event": [str(error)]}) from None
+        data = event["data"]
+        self.store.record_incident(event["id"], self._place(data["enterprise_id"], cached=True),
+                                   data["reported_at"])
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -227,8 +259,14 @@ class MediationService:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _place(self, enterprise_id):
-        """Where the enterprise is, from the registry (station, park, grid)."""
+    def _place(self, enterprise_id, cached=False):
+        """Where the enterprise is, from the registry (station, park, grid). `cached`: as the
+        registry said within PLACE_TTL (for counting incidents, not for taking a dispute
+        in)."""
+        if cached:
+            known = _places.get(enterprise_id)
+            if known is not None and time.monotonic() - known[0] < PLACE_TTL:
+                return known[1]
         try:
             enterprise = self.registry.get_enterprise(enterprise_id)
         except Exception as error:
@@ -236,8 +274,10 @@ class MediationService:
                 raise InvalidDispute({"enterprise_id": [f"no enterprise with id "
                                                         f"{enterprise_id}"]}) from None
             raise
-        return {"enterprise_id": enterprise_id, "station_id": enterprise["station_id"],
-                "park_id": enterprise.get("park_id"), "grid_id": enterprise.get("grid_id")}
+        place = {"enterprise_id": enterprise_id, "station_id": enterprise["station_id"],
+                 "park_id": enterprise.get("park_id"), "grid_id": enterprise.get("grid_id")}
+        _places[enterprise_id] = (time.monotonic(), place)
+        return place
 
     def _case(self, case_kind, case_id):
         getter = {"incident": self.dispatch.get_incident,

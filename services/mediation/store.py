@@ -56,9 +56,27 @@ class Repository:
         self.unit = unit if unit is not None else UnitOfWork()
         self.disputes = Collection(database.table(DISPUTES.table), DISPUTES, EVENTS, self.unit)
         self.rules = database.table("grading_rules")
+        self.incidents = database.table("incidents")
 
     def ensure_indexes(self):
         self.disputes.ensure_indexes()
+        self.incidents.ensure_index([("reported_at", 1)])
+        for area in AREAS:
+            self.incidents.ensure_index([(area, 1), ("reported_at", 1)])
+
+    # --- incidents around the enterprises (from dispatch's events) -------------------------
+
+    def record_incident(self, event_id, place, reported_at):
+        """Count an incident reported on an enterprise at `place`; the same event twice
+        counts once (its id is the row's)."""
+        self.incidents.update({"_id": event_id},
+                              {"$setOnInsert": {**{a: place.get(a) for a in AREAS},
+                                                "enterprise_id": place["enterprise_id"],
+                                                "reported_at": reported_at}}, upsert=True)
+
+    def incidents_between(self, start, end, area=None):
+        return self.incidents.count(dict(area or {},
+                                         reported_at={"$gte": start, "$lt": end}))
 
     def outbox_tables(self):
         return [self.disputes.table]

@@ -109,6 +109,27 @@ def test_an_agency_sees_parties_only_while_it_holds_an_accepted_referral(api, to
                   json={"action": "accept"})
     assert refused.status_code == 409 and "action" in refused.text
 
+    second = api("POST", f"{path}/referrals", mediator, json={"agency": "environment"}).json()
+    environment = token("agency", sub="environment")
+    declined = api("POST", f"{path}/referrals/{second['referrals'][1]['id']}", environment,
+                   json={"action": "decline", "reason": "no environmental matter"})
+    assert declined.status_code == 200, declined.text
+    assert [r["state"] for r in declined.json()["referrals"]] == ["done", "declined"]
+    assert "parties" not in declined.json()
+
+
+def test_an_extension_needs_every_partys_consent(api, token, place):
+    mediator = token("mediator", sub="e2e-mediator-5")
+    taken = api("POST", "/v1/disputes", mediator, json=body(place["enterprise"]["id"])).json()
+    path = f"/v1/disputes/{taken['id']}/extensions"
+    refused = api("POST", path, mediator, json={"days": 15, "consents": [0]})
+    assert refused.status_code == 409 and "consents" in refused.text
+    unchanged = api("GET", f"/v1/disputes/{taken['id']}", mediator).json()
+    assert unchanged["deadlines"] == taken["deadlines"]
+    extended = api("POST", path, mediator, json={"days": 15, "consents": [0, 1]})
+    assert extended.status_code == 200
+    assert extended.json()["deadlines"]["settle"] > taken["deadlines"]["settle"]
+
 
 def test_a_warning_letter_is_printable_and_the_statistics_count_it(api, token, place):
     mediator = token("mediator", sub="e2e-mediator-4")

@@ -26,7 +26,7 @@ from services.enterprise.domain import DEPARTMENTS
 
 pytestmark = pytest.mark.e2e
 
-ROLES = ("supervisor", "officer", "enterprise", "agency")
+ROLES = ("supervisor", "officer", "mediator", "enterprise", "agency")
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance",
           "ignored_auth",  # each operation that needs a token refuses one left out or forged
@@ -37,12 +37,13 @@ ID_CHANCE = 0.6  # how often a generated id is replaced by a real one
 READ_BINDINGS = {
     "path.enterprise_id": "enterprises", "path.officer_id": "officers",
     "path.place_id": "places", "path.incident_id": "incidents",
-    "path.request_id": "requests", "query.enterprise_id": "enterprises",
+    "path.request_id": "requests", "path.dispute_id": "disputes",
+    "query.enterprise_id": "enterprises",
     "query.station_id": "stations", "query.grid_id": "grids", "query.officer_id": "officers",
 }
 # ... and in operations that report or ask for an enterprise (they add records, change none)
 CREATE_BINDINGS = {"body.enterprise_id": "enterprises"}
-CREATES = ("/v1/incidents", "/v1/requests", "/v1/visits")
+CREATES = ("/v1/incidents", "/v1/requests", "/v1/visits", "/v1/disputes")
 
 
 @dataclass
@@ -87,7 +88,7 @@ def known(api, supervisor):
     """Real ids of the county, by kind, and an officer with a seat on an enterprise."""
     ids = {kind: [r["id"] for r in _items(api, supervisor, f"/v1/{kind}")]
            for kind in ("enterprises", "officers", "stations", "parks", "grids", "incidents",
-                        "requests")}
+                        "requests", "disputes")}
     ids["places"] = ids["stations"] + ids["parks"] + ids["grids"]
     ids["departments"] = list(DEPARTMENTS)
     for enterprise_id in ids["enterprises"]:
@@ -107,6 +108,7 @@ def tokens(known, token):
                          officer_id=officer_id),
         "enterprise": token("enterprise", sub=f"schemathesis-enterprise-{enterprise_id}",
                             enterprise_id=enterprise_id),
+        "mediator": token("mediator", sub="schemathesis-mediator"),
         "agency": token("agency", sub="schemathesis-agency"),
     }
 

@@ -2,6 +2,10 @@
 RabbitMQ vhost: intake graded against the registry's enterprise, a flagged dispute paging the
 station's leader through dispatch (seen by a separate consumer of dispatch.events), the
 warning letter, a case turned into a dispute once, and refusals that name the field."""
+import json
+import time
+
+import kombu
 import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 
@@ -113,6 +117,17 @@ def test_a_flagged_dispute_pages_the_station_leader_through_dispatch(services, c
     assert sent["letters"][0]["sent_by"] == "m-zhang"
 
 
+def linked(get, case_id, timeout=10.0):
+    """The case once dispatch has linked it to its dispute."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        case = get(case_id)
+        if case["dispute_id"]:
+            return case
+        time.sleep(0.05)
+    raise AssertionError(f"{case_id} was not linked to its dispute")
+
+
 def test_an_incident_becomes_one_dispute_however_often_asked(services, county):
     dispatch, mediation = services["dispatch"], services["mediation"]
     incident = dispatch.report_incident(
@@ -126,7 +141,41 @@ def test_an_incident_becomes_one_dispute_however_often_asked(services, county):
     assert first == again
     assert (first["source"], first["source_ref"]) == ("incident", incident["id"])
     assert first["description"] == "工人聚集讨薪"
-    assert mediation.list_disputes()["total"] == 1
+    assert linked(dispatch.get_incident, incident["id"])["dispute_id"] == first["id"]
+
+    request = dispatch.submit_request(
+        {"enterprise_id": county["enterprise"]["id"], "service_code": "other",
+         "description": "协调与施工方的付款纠纷"}, {"role": "officer", "id": county["a"]})
+    details = dict(details, kind="business_contract")
+    from_request = mediation.dispute_from_case("request", request["id"], details, MEDIATOR)
+    assert mediation.dispute_from_case("request", request["id"], details, MEDIATOR) == \
+        from_request
+    assert (from_request["source_ref"], from_request["tier"]) == (request["id"], "park")
+    assert linked(dispatch.get_request, request["id"])["dispute_id"] == from_request["id"]
+    assert mediation.list_disputes()["total"] == 2
+
+
+def test_a_report_on_the_queue_makes_one_dispute_and_a_bad_one_is_set_aside(
+        services, county, config):
+    mediation = services["mediation"]
+    good = dict(dispute(county), system="grid-platform", reference="WG-2026-0042")
+    with kombu.Connection(config["AMQP_URI"]) as connection:
+        producer = connection.Producer()
+        for body in (good, dict(good, kind="feud", reference="WG-2026-0043"), good):
+            producer.publish(body, routing_key="mediation.dispute_reports", serializer="json")
+        dead = connection.SimpleQueue("mediation.dispute_reports.dead")
+        letter = dead.get(timeout=10)
+        letter.ack()
+        dead.close()
+    assert (letter.headers["x-error-type"], json.loads(letter.body)["reference"]) == \
+        ("ValidationFailed", "WG-2026-0043")
+    assert "kind" in letter.headers["x-error"]
+    deadline = time.monotonic() + 10
+    while mediation.list_disputes()["total"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    [taken] = mediation.list_disputes()["items"]
+    assert (taken["source"], taken["source_ref"]) == ("agency", "grid-platform:WG-2026-0042")
 
 
 def test_bad_input_names_the_field_and_changes_nothing(services, county):
