@@ -49,6 +49,7 @@ CHECKPOINT_EVERY = 1.0  # seconds
 DECODE_CHUNK = 500  # documents decoded between two chances for other green threads to run
 _CODEC = CodecOptions(tz_aware=False)
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}$")
+_LARGEST = 2**62
 _RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
 
@@ -312,8 +313,9 @@ class SqliteTable(Table):
         sql = f"SELECT doc FROM {self.sql} WHERE {where}"
         if order:
             sql += f" ORDER BY {order}"
-        if in_sql and (limit or skip):
-            sql += f" LIMIT {int(limit) if limit else -1} OFFSET {int(skip)}"
+        if in_sql and (limit or skip):  # beyond SQLite's integers is beyond any table anyway
+            sql += (f" LIMIT {min(int(limit), _LARGEST) if limit else -1}"
+                    f" OFFSET {min(int(skip), _LARGEST)}")
         return _Plan(connection.execute(sql, args).fetchall(), in_sql)
 
     def _refresh(self, connection):

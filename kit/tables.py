@@ -114,10 +114,10 @@ class MongoTable(Table):
         cursor = self.collection.find(query or {})
         if sort:
             cursor = cursor.sort([(f, ASCENDING if d > 0 else DESCENDING) for f, d in sort])
-        if skip:
-            cursor = cursor.skip(skip)
+        if skip:  # MongoDB takes 64-bit integers; past any collection anyway
+            cursor = cursor.skip(min(skip, 2**62))
         if limit:
-            cursor = cursor.limit(limit)
+            cursor = cursor.limit(min(limit, 2**62))
         return list(cursor)
 
     def count(self, query=None):

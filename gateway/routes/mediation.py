@@ -10,6 +10,7 @@ ERRORS = {
     "DisputeNotFound": (404, "DISPUTE_NOT_FOUND"),
     "ReferralNotFound": (404, "REFERRAL_NOT_FOUND"),
     "LetterNotFound": (404, "LETTER_NOT_FOUND"),
+    "CaseNotFound": (404, "CASE_NOT_FOUND"),
     "DisputeChangedMeanwhile": (409, "CHANGED_MEANWHILE"),
     "DisputeClosed": (409, "DISPUTE_CLOSED"),
     "NotAllowed": (409, "STEP_NOT_ALLOWED"),

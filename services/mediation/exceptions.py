@@ -15,6 +15,13 @@ class ReferralNotFound(RecordNotFound):
 
 
 @crosses_broker
+class CaseNotFound(RecordNotFound):
+    """The incident or request to make a dispute of does not exist."""
+
+    what = "incident or request"
+
+
+@crosses_broker
 class LetterNotFound(RecordNotFound):
     what = "warning letter"
 

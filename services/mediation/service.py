@@ -22,7 +22,7 @@ from kit.storage import Storage
 from . import handlers, schemas
 from .domain import Timing
 from .events import DisputeGraded, DisputeStep
-from .exceptions import InvalidDispute
+from .exceptions import CaseNotFound, InvalidDispute
 from .letters import render_letter
 from .store import Repository
 
@@ -284,7 +284,12 @@ class MediationService:
                   "request": self.dispatch.get_request}.get(case_kind)
         if getter is None:
             raise InvalidDispute({"case_kind": ["must be incident or request"]})
-        return getter(case_id)
+        try:
+            return getter(case_id)
+        except Exception as error:
+            if raised_as(error, "IncidentNotFound") or raised_as(error, "RequestNotFound"):
+                raise CaseNotFound(case_id) from None
+            raise
 
     def _step(self, dispute_id, step):
         return self._done(handlers.change(self.store, dispute_id, step))

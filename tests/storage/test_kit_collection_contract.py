@@ -399,3 +399,10 @@ def test_a_tally_counts_each_value_of_a_field_among_the_matches(backend, indexed
     assert table.tally(dict(period, status="closed"), "days") == {3: 2, 7: 1}
     assert table.tally(period, "days") == {None: 1, 3: 2, 7: 1}
     assert table.tally({"area": "z"}, "status") == {}
+
+
+def test_a_page_past_any_table_is_empty(backend):
+    table = backend.database.table("rows")
+    table.insert({"_id": "r1", "n": 1})
+    assert table.find({}, sort=[("_id", 1)], skip=10**30, limit=10) == []
+    assert table.find({}, sort=[("_id", 1)], skip=0, limit=10**30) == [{"_id": "r1", "n": 1}]
