@@ -236,19 +236,27 @@ class SqliteTable(Table):
 
     def tally(self, query, field):
         """In SQL (GROUP BY on the field's column) when the query and the field allow it."""
+        fields = field if isinstance(field, tuple) else (field,)
+
         def tally(connection):
             self._refresh(connection)
             where, args, exact = self._where(query or {})
-            if not exact or field not in self.columns or field in self.list_fields:
+            if not exact or any(f not in self.columns or f in self.list_fields
+                                for f in fields):
                 return None
-            rows = connection.execute(f"SELECT {_column(field)}, COUNT(*) FROM {self.sql} "
-                                      f"WHERE {where} GROUP BY 1", args).fetchall()
-            return rows
+            keys = ", ".join(map(_column, fields))
+            places = ", ".join(str(i + 1) for i in range(len(fields)))
+            return connection.execute(f"SELECT {keys}, COUNT(*) FROM {self.sql} "
+                                      f"WHERE {where} GROUP BY {places}", args).fetchall()
         with self.database.lock:
             rows = self.database._retry(lambda: tally(self.database.connection))
         if rows is None:
             return super().tally(query, field)
-        return {_from_cell(value): n for value, n in rows}
+        counts = {}
+        for *values, n in rows:
+            values = tuple(map(_from_cell, values))
+            counts[values if isinstance(field, tuple) else values[0]] = n
+        return counts
 
     def update(self, query, changes, upsert=False):
         def change(connection):

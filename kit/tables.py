@@ -63,10 +63,12 @@ class Table:
 
     def tally(self, query, field):
         """How many documents matching `query` hold each value of `field` (a top-level
-        field; missing counts as None): {value: count}."""
+        field; missing counts as None): {value: count}. `field` may be a tuple of fields:
+        then {(value, value, ...): count}, one pass for them all."""
         counts = {}
         for row in self.find(query):
-            value = row.get(field)
+            value = tuple(row.get(f) for f in field) if isinstance(field, tuple) \
+                else row.get(field)
             counts[value] = counts.get(value, 0) + 1
         return counts
 
@@ -124,8 +126,14 @@ class MongoTable(Table):
         return self.collection.count_documents(query or {})
 
     def tally(self, query, field):
-        return {row["_id"]: row["n"] for row in self.collection.aggregate(
-            [{"$match": query or {}}, {"$group": {"_id": f"${field}", "n": {"$sum": 1}}}])}
+        fields = field if isinstance(field, tuple) else (field,)
+        key = {f"k{i}": f"${f}" for i, f in enumerate(fields)}
+        counts = {}
+        for row in self.collection.aggregate([{"$match": query or {}},
+                                              {"$group": {"_id": key, "n": {"$sum": 1}}}]):
+            value = tuple(row["_id"].get(f"k{i}") for i in range(len(fields)))
+            counts[value if isinstance(field, tuple) else value[0]] = row["n"]
+        return counts
 
     def update(self, query, changes, upsert=False):
         try:

@@ -406,3 +406,14 @@ def test_a_page_past_any_table_is_empty(backend):
     table.insert({"_id": "r1", "n": 1})
     assert table.find({}, sort=[("_id", 1)], skip=10**30, limit=10) == []
     assert table.find({}, sort=[("_id", 1)], skip=0, limit=10**30) == [{"_id": "r1", "n": 1}]
+
+
+def test_a_tally_of_several_fields_counts_each_combination_in_one_pass(backend):
+    table = backend.database.table("rows")
+    table.ensure_index([("area", 1), ("status", 1), ("risk", 1)])
+    for n, (area, status, risk) in enumerate([("a", "open", True), ("a", "open", True),
+                                              ("a", "closed", False), ("b", "open", False)]):
+        table.insert({"_id": f"r{n}", "area": area, "status": status, "risk": risk})
+    assert table.tally({"area": "a"}, ("status", "risk")) == {("open", True): 2,
+                                                              ("closed", False): 1}
+    assert table.tally({}, ("area",)) == {("a",): 3, ("b",): 1}
