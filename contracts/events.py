@@ -301,9 +301,30 @@ class ReferralStep(Schema):
     at = UtcDateTime(required=True)
 
 
+class InvitationIssued(Schema):
+    """The enterprise is invited to rate the officers who handled a closed case."""
+    invitation_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    case_kind = fields.String(required=True, validate=validate.OneOf(("incident", "request")))
+    case_id = fields.String(required=True)
+    officer_ids = fields.List(fields.String(), required=True)
+    expires_at = UtcDateTime(required=True)
+
+
+class RatingRecorded(Schema):
+    """An enterprise rated an officer on a case (the figures; its comment stays)."""
+    invitation_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    officer_id = fields.String(required=True)
+    score = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
+    satisfied = fields.Boolean(required=True)
+    rated_at = UtcDateTime(required=True)
+
+
 REGISTRY_SOURCE = "/services/enterprise"
 DISPATCH_SOURCE = "/services/dispatch"
 MEDIATION_SOURCE = "/services/mediation"
+APPRAISAL_SOURCE = "/services/appraisal"
 
 # The registry's events, by type. The catalogue (contracts/asyncapi.json) is generated from this.
 REGISTRY_EVENTS = {
@@ -365,7 +386,12 @@ MEDIATION_EVENTS = {
     "referral.done": ReferralStep,
 }
 
+APPRAISAL_EVENTS = {
+    "invitation.issued": InvitationIssued,
+    "rating.recorded": RatingRecorded,
+}
+
 # Every event on the platform, by the service whose exchange carries it.
 CATALOGUE = {"enterprise": REGISTRY_EVENTS, "dispatch": DISPATCH_EVENTS,
-             "mediation": MEDIATION_EVENTS}
+             "mediation": MEDIATION_EVENTS, "appraisal": APPRAISAL_EVENTS}
 EVENT_SCHEMAS = {etype: schema for events in CATALOGUE.values() for etype, schema in events.items()}

@@ -100,8 +100,8 @@ def api(method, url, **options):
         def guarded(service, request, principal, **values):
             if rule.public:
                 return route(service, request, None, **values)
-            grant = policy.Gate(service.enterprise, service.dispatch, service.mediation).authorize(
-                operation, principal, values)
+            grant = policy.Gate(service.enterprise, service.dispatch, service.mediation,
+                                service.appraisal).authorize(operation, principal, values)
             answer = route(service, request, grant, **values)
             status, body = answer if isinstance(answer, tuple) else (None, answer)
             body = grant.project(body, values.get("kind"))

@@ -142,6 +142,11 @@ RULES = {
     "dispute_statistics": Rule(dict(MANAGE, mediator=ALL)),
     "grading_rules": Rule(dict(MANAGE, mediator=ALL)),
     "revise_grading_rules": Rule(MANAGE),
+    # appraisal: an enterprise rates on its own invitations; scores are the bureau's
+    "list_invitations": Rule(dict(MANAGE, enterprise=OWN), listing="invitations"),
+    "get_invitation": Rule(dict(MANAGE, enterprise=OWN), target="invitation"),
+    "rate_officer": Rule({"enterprise": OWN}, target="invitation"),
+    "appraisal_scores": Rule(MANAGE),
 }
 
 
@@ -204,10 +209,11 @@ class Gate:
     seats, departments and colleagues; the incident, request or dispute acted on). Made
     afresh for each call: it keeps what it read for that call only."""
 
-    def __init__(self, registry, dispatch, mediation=None):
+    def __init__(self, registry, dispatch, mediation=None, appraisal=None):
         self.registry = registry
         self.dispatch = dispatch
         self.mediation = mediation
+        self.appraisal = appraisal
         self._reach = None
         self._record = None
 
@@ -235,16 +241,15 @@ class Gate:
         return self._reach
 
     def record(self, rule, values):
-        """The incident or request the operation targets, read once per call."""
+        """The incident, request, dispute or invitation the operation targets, read once per
+        call."""
         if self._record is None:
-            if rule.target == "incident":
-                self._record = self.dispatch.get_incident(values["incident_id"])
-            elif rule.target == "dispute":
-                self._record = self.mediation.get_dispute(values["dispute_id"])
-            elif rule.target == "request":
-                self._record = self.dispatch.get_request(values["request_id"])
-            else:
-                self._record = self.dispatch.get_request(values["request_id"])
+            read = {"incident": lambda: self.dispatch.get_incident(values["incident_id"]),
+                    "request": lambda: self.dispatch.get_request(values["request_id"]),
+                    "dispute": lambda: self.mediation.get_dispute(values["dispute_id"]),
+                    "invitation": lambda: self.appraisal.get_invitation(
+                        values["invitation_id"])}
+            self._record = read[rule.target]()
         return self._record
 
     def _target_enterprise(self, rule, values):

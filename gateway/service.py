@@ -6,16 +6,17 @@ from kit.metrics import Metrics
 from kit.rpc import TimedRpcProxy
 
 from .readiness import Readiness
-from .routes import dispatch, health, mediation, registry  # modules, not classes: one service class here
+from .routes import appraisal, dispatch, health, mediation, registry  # modules: one class here
 
 
 class GatewayService(health.HealthRoutes, registry.RegistryRoutes, dispatch.DispatchRoutes,
-                     mediation.MediationRoutes):
+                     mediation.MediationRoutes, appraisal.AppraisalRoutes):
     name = "gateway"
 
     enterprise = TimedRpcProxy("enterprise")
     dispatch = TimedRpcProxy("dispatch")
     mediation = TimedRpcProxy("mediation")
+    appraisal = TimedRpcProxy("appraisal")
     metrics = Metrics()
     heap = SettledHeap()
     readiness = Readiness()

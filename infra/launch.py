@@ -41,6 +41,7 @@ PROCESSES = (
     ("enterprise", "services.enterprise.service", 1),
     ("dispatch", "services.dispatch.service", 2),
     ("mediation", "services.mediation.service", 3),
+    ("appraisal", "services.appraisal.service", 4),
     ("gateway", "gateway.service", 0),
 )
 RPC_QUEUES = tuple(f"rpc-{name}" for name, _, _ in PROCESSES if name != "gateway")

@@ -7,9 +7,9 @@ class, so a caller recognises another service's refusal by its name (kit.errors.
 and never needs that service's modules.
 """
 from nameko.exceptions import RemoteError as NamekoRemoteError
-from nameko.exceptions import deserialize_to_instance
+from nameko.exceptions import get_module_path, registry
 
-from .errors import crossing
+from .errors import ValidationFailed, crossing
 
 
 class RemoteError(NamekoRemoteError):
@@ -40,4 +40,24 @@ def rebuild_as_themselves():
     imported so far as its own class, with its arguments, instead of nameko's RemoteError.
     Calling it again adds the ones marked since."""
     for cls in crossing():
-        deserialize_to_instance(cls)
+        registry[get_module_path(cls)] = _rebuilder(cls)
+
+
+def _rebuilder(cls):
+    """`cls` from the arguments it was serialised with (`exc.args`). A class whose
+    constructor takes other arguments than it passes on (`NotAllowed(field, reason)` keeps
+    `args == (errors,)`) is rebuilt around its constructor, with the same args and errors."""
+    refusal = issubclass(cls, ValidationFailed)
+
+    def rebuild(*args):
+        if not (refusal and len(args) == 1 and isinstance(args[0], dict)):
+            try:
+                return cls(*args)
+            except TypeError:
+                pass
+        exc = cls.__new__(cls)
+        Exception.__init__(exc, *args)
+        if refusal and len(args) == 1:
+            exc.errors = args[0]
+        return exc
+    return rebuild

@@ -8,6 +8,7 @@ probe bodies are invalid on purpose, so an allowed write is refused by validatio
 nothing).
 """
 import re
+import time
 
 import pytest
 
@@ -83,6 +84,9 @@ def county(api, supervisor, token):
     ok(api("POST", f"/v1/disputes/{d2['id']}/referrals", supervisor,
            json={"agency": "justice"}))
     referral = referred["referrals"][0]["id"]
+    invitations = [invitation_of(api, supervisor, token, ok(api(
+        "POST", "/v1/incidents", supervisor, json=dict(incident, enterprise_id=e)), 201))
+        for e in (e1, e2)]
     mine = by_id[officer]["departments"][0]
     not_mine = next(d for d in DEPARTMENTS if d not in by_id[officer]["departments"])
     other_officer = next(o["id"] for o in officers if o["id"] != officer)
@@ -99,11 +103,30 @@ def county(api, supervisor, token):
     inside = {"enterprise_id": e1, "incident_id": i1["id"], "request_id": r1["id"],
               "dispute_id": d1["id"], "officer_id": officer, "department": mine, "places": places,
               "kind": "stations", "letter_id": "no-such-letter", "term": 0,
-              "referral_id": referral}
+              "referral_id": referral, "invitation_id": invitations[0]}
     outside = dict(inside, enterprise_id=e2, incident_id=i2["id"], request_id=r2["id"],
-                   dispute_id=d2["id"], officer_id=other_officer, department=not_mine)
+                   dispute_id=d2["id"], officer_id=other_officer, department=not_mine,
+                   invitation_id=invitations[1])
     return {"tokens": tokens, "inside": inside, "outside": outside, "officer": officer,
             "chief": chief, "e1": e1, "e2": e2, "i1": i1, "i2": i2, "r1": r1, "r2": r2}
+
+
+def invitation_of(api, supervisor, token, incident):
+    """Close `incident` after its responsible officer acknowledged it; the id of the rating
+    invitation appraisal then makes for its enterprise."""
+    page = next(n for n in incident["notifications"] if n["reason"] == "responsible")
+    officer = token("officer", sub="matrix-closer", officer_id=page["recipient"]["id"])
+    ok(api("POST", f"/v1/incidents/{incident['id']}/acknowledgements", officer,
+           json={"notification_id": page["id"]}))
+    ok(api("POST", f"/v1/incidents/{incident['id']}/transitions", supervisor,
+           json={"state": "resolved"}))
+    invitation_id = f"incident:{incident['id']}"
+    for _ in range(200):
+        if api("GET", f"/v1/appraisal/invitations/{invitation_id}", supervisor).status_code \
+                == 200:
+            return invitation_id
+        time.sleep(0.05)
+    pytest.fail(f"no invitation for {incident['id']}")
 
 
 @pytest.fixture(scope="module")

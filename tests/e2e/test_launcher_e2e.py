@@ -173,7 +173,8 @@ def test_two_platforms_side_by_side_each_stopped_by_ctrl_c(tmp_path, vhosts):
         written = [first.data_dir, *first.data_dir.rglob("*")]
         names = {p.name for p in written}
         assert {"jwt_secret", "logs", "gateway.log", "enterprise", "dispatch"} <= names
-        assert any("liaison_enterprise" in str(p) for p in written)  # the embedded database
+        assert any(p.name == "documents.sqlite3" and p.parent.name == "enterprise"
+                   for p in written)  # the embedded database
         assert [p for p in written if not _private(p)] == []
 
         first.interrupt()

@@ -13,7 +13,7 @@ import services
 from gateway.auth import AuthenticationFailed, Forbidden
 from gateway.errors import error_response, status_and_code
 from gateway.idempotency import IdempotencyKeyReused, RequestInProgress
-from gateway.routes import dispatch, mediation, registry
+from gateway.routes import appraisal, dispatch, mediation, registry
 from kit.errors import ServiceUnavailable, ValidationFailed, crossing
 from kit.remote import RemoteError
 
@@ -93,7 +93,7 @@ def test_every_exception_that_crosses_the_broker_has_its_row(cls):
 
 def test_every_row_of_a_service_names_an_exception_that_crosses_the_broker():
     names = {cls.__name__ for cls in CROSSING}
-    for rows in (registry.ERRORS, dispatch.ERRORS, mediation.ERRORS):
+    for rows in (registry.ERRORS, dispatch.ERRORS, mediation.ERRORS, appraisal.ERRORS):
         assert set(rows) <= names, set(rows) - names
 
 
@@ -121,3 +121,17 @@ def test_anything_else_is_a_bug_and_says_nothing_of_it(exc):
     response = error_response(exc)
     assert response.status_code == 500
     assert body_of(response) == {"error": "UNEXPECTED_ERROR", "message": "unexpected error"}
+
+
+@pytest.mark.parametrize("cls", [c for c in CROSSING if issubclass(c, ValidationFailed)],
+                         ids=lambda cls: cls.__name__)
+def test_a_refusal_comes_back_to_a_nameko_caller_as_itself_with_its_fields(cls):
+    from nameko.exceptions import deserialize
+
+    from kit.remote import rebuild_as_themselves
+
+    rebuild_as_themselves()
+    exc = an_instance(cls)
+    again = deserialize(json.loads(json.dumps(serialize(exc))))
+    assert type(again) is cls
+    assert (again.errors, str(again)) == (exc.errors, str(exc))

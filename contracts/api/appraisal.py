@@ -1,0 +1,93 @@
+"""Appraisal's RPC input and output, as the gateway documents and sends them: appraisal loads
+and dumps through these (services.appraisal.schemas)."""
+from marshmallow import Schema, fields, validate
+
+from ..fields import UtcDateTime
+
+ID = validate.Length(min=1, max=64)
+
+
+class RatingInput(Schema):
+    officer_id = fields.String(required=True, validate=ID)
+    score = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
+    satisfied = fields.Boolean(required=True)
+    comment = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class InvitationFilter(Schema):
+    enterprise_id = fields.String(validate=ID)
+    officer_id = fields.String(validate=ID)
+
+
+class YearQuery(Schema):
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+
+
+class Rating(Schema):
+    officer_id = fields.String(required=True)
+    score = fields.Integer(required=True)
+    satisfied = fields.Boolean(required=True)
+    comment = fields.String(required=True)
+    rated_at = UtcDateTime(required=True)
+    rated_by = fields.String(required=True)
+
+
+class Invitation(Schema):
+    id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    case_kind = fields.String(required=True)
+    case_id = fields.String(required=True)
+    officer_ids = fields.List(fields.String(), required=True)
+    issued_at = UtcDateTime(required=True)
+    expires_at = UtcDateTime(required=True)
+    ratings = fields.List(fields.Nested(Rating), required=True)
+    version = fields.Integer(required=True)
+
+
+class Funnel(Schema):
+    plain = fields.String()
+    overdispersed = fields.String()
+
+
+class OfficerScore(Schema):
+    """One officer's score and how it was reached: anyone can check it."""
+    officer_id = fields.String(required=True)
+    ratings = fields.Integer(required=True)
+    raw_mean = fields.Float(required=True, allow_none=True)
+    adjusted_mean = fields.Float(required=True, allow_none=True)
+    leniency_adjustment = fields.Float(required=True)
+    weight = fields.Float(required=True)
+    score = fields.Decimal(required=True, as_string=True)
+    breakdown = fields.Dict(keys=fields.String(), values=fields.Decimal(as_string=True),
+                            required=True)
+    interval = fields.List(fields.Float(), required=True)
+    p_below = fields.Float(required=True)
+    p_above = fields.Float(required=True)
+    funnel = fields.Nested(Funnel, required=True)
+    rank = fields.Integer(required=True, allow_none=True)
+    rank_interval = fields.List(fields.Integer(), required=True, allow_none=True)
+    status = fields.String(required=True)
+
+
+class Rules(Schema):
+    version = fields.Integer(required=True)
+    min_evidence = fields.Integer(required=True)
+    gap = fields.Float(required=True)
+    level = fields.Float(required=True)
+    model_max = fields.Integer(required=True)
+    rater_prior = fields.Float(required=True)
+
+
+class Appraisal(Schema):
+    """A year's scores and the two lists, with the rules that made them."""
+    year = fields.Integer(required=True)
+    rules = fields.Nested(Rules, required=True)
+    seed = fields.Integer(required=True)
+    county_mean = fields.Float(required=True)
+    noise_sd = fields.Float(required=True)
+    spread_sd = fields.Float(required=True)
+    overdispersion_tau = fields.Float(required=True)
+    model = fields.List(fields.String(), required=True)
+    model_note = fields.String(required=True)
+    lagging = fields.List(fields.String(), required=True)
+    officers = fields.List(fields.Nested(OfficerScore), required=True)

@@ -1,0 +1,52 @@
+"""Appraisal's use cases: invitations from dispatch's closed cases, ratings, the year's
+scores and lists."""
+from datetime import datetime, timedelta
+
+from .domain import Invitation
+from .scoring import Ratings, Rules, appraise
+
+VALID_FOR = timedelta(days=14)
+
+
+def invite(repo, case_kind, case_id, enterprise_id, officer_ids, now, valid_for=VALID_FOR):
+    """An invitation for a closed case (once: a redelivered event finds the first); none
+    when nobody handled it."""
+    if not any(officer_ids):
+        return None
+    invitation, _ = repo.invitations.create_once(
+        f"{case_kind}:{case_id}",
+        lambda: Invitation.issue(case_kind, case_id, enterprise_id, officer_ids, now,
+                                 valid_for))
+    return invitation
+
+
+def from_event(repo, event, now):
+    """The invitation an `incident.closed` or `request.closed` event calls for."""
+    data = event["data"]
+    if event["type"] == "incident.closed":
+        officers = [data["acknowledged_by"]] if data.get("acknowledged_by") else []
+        return invite(repo, "incident", data["incident_id"], data["enterprise_id"], officers,
+                      now)
+    routed = data.get("routed_to") or {}
+    officers = [routed["target"]] if routed.get("kind") == "officer" else []
+    return invite(repo, "request", data["request_id"], data["enterprise_id"], officers, now)
+
+
+def rate(repo, invitation_id, data, actor, now):
+    def step(invitation):
+        invitation.rate(data["officer_id"], data["score"], data["satisfied"],
+                        data.get("comment", ""), actor["id"], now)
+    return repo.invitations.change(invitation_id, step)
+
+
+def year_of_ratings(repo, year, rules=Rules()):
+    """The ratings given in `year` (the enterprise rating, per officer), scored."""
+    start, end = datetime(year, 1, 1), datetime(year + 1, 1, 1)
+    officers, raters, scores = [], [], []
+    for invitation in repo.issued_between(start - VALID_FOR, end):
+        for rating in invitation.ratings:
+            if start <= rating.rated_at < end:
+                officers.append(rating.officer_id)
+                raters.append(invitation.enterprise_id)
+                scores.append(rating.score)
+    return appraise(Ratings.of(officers, raters, scores), rules, seed=year)

@@ -1,0 +1,78 @@
+"""Appraisal's entrypoints: invitations from dispatch's closed cases (consumed reliably,
+idempotent by case), ratings, and a year's scores with the two lists."""
+import time
+
+from marshmallow.exceptions import MarshmallowError
+
+from contracts.envelope import UnknownEventType, open_envelope
+from contracts.events import DISPATCH_EVENTS
+from contracts.fields import utcnow
+from kit.errors import RecordNotFound, ServiceUnavailable, ValidationFailed
+from kit.heap import SettledHeap
+from kit.metrics import Metrics, counter, histogram
+from kit.reliable import consume_reliably
+from kit.rpc import rpc
+from kit.schemas import dump, load, paged
+from kit.storage import Storage
+
+from . import handlers, schemas
+from .store import Repository
+
+EXPECTED = (ValidationFailed, RecordNotFound, ServiceUnavailable)
+
+RATINGS = counter("liaison_ratings_received_total", "Ratings of officers by enterprises.")
+CONSUMED = counter("liaison_appraisal_events_consumed_total",
+                   "Dispatch events appraisal consumed, by type.", ["type"])
+RANKING = histogram("liaison_appraisal_ranking_seconds", "Time to score a year.",
+                    buckets=(.01, .05, .1, .25, .5, 1, 2.5, 5, 10))
+
+
+class AppraisalService:
+    name = "appraisal"
+
+    store = Storage(Repository)
+    metrics = Metrics()
+    heap = SettledHeap()
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+    @consume_reliably("appraisal.closed_cases",
+                      bindings=[("dispatch.events", "incident.closed"),
+                                ("dispatch.events", "request.closed")])
+    def case_closed(self, envelope):
+        """A closed incident or request invites its enterprise to rate the officers on it;
+        the same event twice makes one invitation."""
+        try:
+            event = open_envelope(envelope, DISPATCH_EVENTS)
+        except (MarshmallowError, UnknownEventType) as error:
+            raise ValidationFailed({"event": [str(error)]}) from None
+        handlers.from_event(self.store, event, utcnow())
+        CONSUMED.labels(event["type"]).inc()
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_invitation(self, invitation_id):
+        return dump(schemas.Invitation, self.store.invitations.get(invitation_id))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_invitations(self, query=None, filters=None):
+        filters = load(schemas.InvitationFilter, filters or {})
+        return paged(query, lambda skip, limit: self.store.list(skip, limit, **filters),
+                     schemas.Invitation)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def rate(self, invitation_id, data, actor):
+        invitation = handlers.rate(self.store, invitation_id, load(schemas.RatingInput, data),
+                                   load(schemas.Actor, actor), utcnow())
+        RATINGS.inc()
+        return dump(schemas.Invitation, invitation)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def appraisal(self, query):
+        year = load(schemas.YearQuery, query)["year"]
+        began = time.perf_counter()
+        result = handlers.year_of_ratings(self.store, year)
+        RANKING.observe(time.perf_counter() - began)
+        answer = dict(vars(result), year=year, rules=result.rules.describe())
+        return dump(schemas.Appraisal, answer)
