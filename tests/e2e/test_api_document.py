@@ -2,6 +2,8 @@
 marks as required is refused when left out, every query filter it lists narrows the listing
 to what it names, and every bound it puts on a query parameter is refused past it, naming
 the parameter."""
+import time
+
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -36,9 +38,9 @@ def refused(response, name):
 
 
 @pytest.fixture(scope="module")
-def cases(api, supervisor):
-    """One incident and one service request of a demo enterprise, so that the listings of
-    cases have something to filter."""
+def cases(api, supervisor, token):
+    """One incident and one service request of a demo enterprise, and a closed incident's
+    rating invitation, so that the listings of cases have something to filter."""
     enterprise = api("GET", "/v1/enterprises?per_page=1", supervisor).json()["items"][0]
     incident = api("POST", "/v1/incidents", supervisor, json={
         "enterprise_id": enterprise["id"], "category": "other", "priority": "low",
@@ -48,6 +50,16 @@ def cases(api, supervisor):
         "enterprise_id": enterprise["id"], "service_code": "other",
         "description": "filter check"})
     assert request.status_code == 201, request.text
+    page = next(n for n in incident.json()["notifications"] if n["reason"] == "responsible")
+    officer = token("officer", sub="filter-officer", officer_id=page["recipient"]["id"])
+    assert api("POST", f"/v1/incidents/{incident.json()['id']}/acknowledgements", officer,
+               json={"notification_id": page["id"]}).status_code == 200
+    assert api("POST", f"/v1/incidents/{incident.json()['id']}/transitions", supervisor,
+               json={"state": "resolved"}).status_code == 200
+    for _ in range(200):
+        if api("GET", "/v1/appraisal/invitations", supervisor).json()["total"]:
+            break
+        time.sleep(0.05)
     return incident.json(), request.json()
 
 
@@ -71,6 +83,8 @@ def _sample(api, token, path, name):
     for item in api("GET", path, token, params={"per_page": 500}).json()["items"]:
         if name in item:
             return item[name]
+        if name == "officer_id" and item.get("officer_ids"):  # an invitation's officers
+            return item["officer_ids"][0]
         if name == "officer_id":  # an incident names officers in its pages
             for notification in item.get("notifications", ()):
                 if notification["recipient"]["kind"] == "officer":
@@ -79,6 +93,8 @@ def _sample(api, token, path, name):
 
 
 def _matches(item, name, value):
+    if name == "officer_id" and "officer_ids" in item:
+        return value in item["officer_ids"]
     if name in item:
         if isinstance(item[name], dict):  # a dispute's grade: {"grade": ..., "flags": ...}
             return item[name].get(name) == value
