@@ -147,6 +147,7 @@ RULES = {
     "get_invitation": Rule(dict(MANAGE, enterprise=OWN), target="invitation"),
     "rate_officer": Rule({"enterprise": OWN}, target="invitation"),
     "appraisal_scores": Rule(MANAGE),
+    "appraisal_report": Rule(MANAGE),
 }
 
 

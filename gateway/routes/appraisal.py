@@ -40,3 +40,9 @@ class AppraisalRoutes:
          summary="A year's scores, intervals and the two lists, with the rules that made them")
     def appraisal_scores(self, request, grant):
         return self.appraisal.appraisal(request.args.to_dict())
+
+    @api("GET", "/v1/appraisal/report", query=contract.YearQuery, html=True,
+         summary="A year's appraisal report: the lists explained, funnel and caterpillar "
+                 "plots, the officers with too little evidence (printable HTML)")
+    def appraisal_report(self, request, grant):
+        return self.appraisal.report(request.args.to_dict())

@@ -69,6 +69,13 @@ class AppraisalService:
         return dump(schemas.Invitation, invitation)
 
     @rpc(expected_exceptions=EXPECTED)
+    def report(self, query):
+        """The year's report as one HTML document, its charts inline."""
+        from . import report
+        year = load(schemas.YearQuery, query)["year"]
+        return report.render(handlers.year_of_ratings(self.store, year), year)
+
+    @rpc(expected_exceptions=EXPECTED)
     def appraisal(self, query):
         year = load(schemas.YearQuery, query)["year"]
         began = time.perf_counter()
