@@ -38,6 +38,7 @@ class Readiness(Schema):
     enterprise = fields.String(required=True)
     dispatch = fields.String(required=True)
     mediation = fields.String(required=True)
+    appraisal = fields.String(required=True)
 
 
 @lru_cache(maxsize=None)

@@ -235,3 +235,10 @@ def test_a_projection_is_described_by_role_and_its_schema_allows_only_its_fields
     page = projected["components"]["schemas"]["PublicThingPage"]
     assert page["properties"]["items"]["items"] == ref("PublicThing")
     schemathesis.openapi.from_dict(projected).validate()
+
+
+def test_the_readiness_answer_names_every_service_the_gateway_asks():
+    from gateway.openapi import Readiness
+    from gateway.routes.health import SERVICES
+
+    assert set(Readiness._declared_fields) == {"status", *SERVICES}
