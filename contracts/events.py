@@ -321,6 +321,28 @@ class RatingRecorded(Schema):
     rated_at = UtcDateTime(required=True)
 
 
+class ListStep(Schema):
+    """The year's list of model and lagging chiefs was drafted, reviewed or published."""
+    year = fields.Integer(required=True)
+    status = fields.String(required=True,
+                           validate=validate.OneOf(("draft", "reviewed", "published")))
+    model = fields.List(fields.String(), required=True)
+    lagging = fields.List(fields.String(), required=True)
+    rules_version = fields.Integer(required=True)
+    actor = fields.String(required=True)
+    at = UtcDateTime(required=True)
+
+
+class ObjectionRecorded(Schema):
+    """An officer named on a published list objected (raised), or the objection was upheld
+    or dismissed (its reasons stay in appraisal)."""
+    year = fields.Integer(required=True)
+    officer_id = fields.String(required=True)
+    state = fields.String(required=True,
+                          validate=validate.OneOf(("raised", "upheld", "dismissed")))
+    at = UtcDateTime(required=True)
+
+
 REGISTRY_SOURCE = "/services/enterprise"
 DISPATCH_SOURCE = "/services/dispatch"
 MEDIATION_SOURCE = "/services/mediation"
@@ -389,6 +411,10 @@ MEDIATION_EVENTS = {
 APPRAISAL_EVENTS = {
     "invitation.issued": InvitationIssued,
     "rating.recorded": RatingRecorded,
+    "list.drafted": ListStep,
+    "list.reviewed": ListStep,
+    "list.published": ListStep,
+    "objection.recorded": ObjectionRecorded,
 }
 
 # Every event on the platform, by the service whose exchange carries it.

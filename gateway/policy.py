@@ -148,6 +148,13 @@ RULES = {
     "rate_officer": Rule({"enterprise": OWN}, target="invitation"),
     "appraisal_scores": Rule(MANAGE),
     "appraisal_report": Rule(MANAGE),
+    "officer_score": Rule(dict(MANAGE, officer=SELF), target="officer"),
+    "draft_list": Rule(MANAGE),
+    "get_list": Rule(MANAGE),
+    "review_list": Rule(MANAGE),
+    "publish_list": Rule(MANAGE),
+    "object_to_list": Rule({"officer": SELF}, target="officer"),
+    "decide_objection": Rule(MANAGE),
 }
 
 
@@ -293,7 +300,8 @@ class Gate:
 
     def _self(self, grant, rule, values):
         if values.get("officer_id") != grant.principal.officer_id:
-            raise Forbidden("an officer changes only its own availability")
+            raise Forbidden("an officer acts for itself only: its own availability, score "
+                            "and objections")
 
     def _case(self, grant, rule, values):
         """Read a case: of an enterprise the officer holds a seat on, or that names it (an

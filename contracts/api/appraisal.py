@@ -91,3 +91,50 @@ class Appraisal(Schema):
     model_note = fields.String(required=True)
     lagging = fields.List(fields.String(), required=True)
     officers = fields.List(fields.Nested(OfficerScore), required=True)
+
+
+class ObjectionInput(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class DecisionInput(Schema):
+    upheld = fields.Boolean(required=True)
+    decision = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class Named(Schema):
+    officer_id = fields.String(required=True)
+    list = fields.String(required=True)
+    score = fields.String(required=True)
+    ratings = fields.Integer(required=True)
+    probability = fields.Float(required=True)
+    interval = fields.List(fields.Float(), required=True)
+    rank_interval = fields.List(fields.Integer(), required=True)
+
+
+class Objection(Schema):
+    officer_id = fields.String(required=True)
+    reason = fields.String(required=True)
+    raised_at = UtcDateTime(required=True)
+    state = fields.String(required=True)
+    decided_by = fields.String(required=True, allow_none=True)
+    decision = fields.String(required=True)
+    decided_at = UtcDateTime(required=True, allow_none=True)
+
+
+class AnnualList(Schema):
+    """The year's list: drafted, reviewed by another supervisor, published; objections."""
+    year = fields.Integer(required=True)
+    status = fields.String(required=True)
+    named = fields.List(fields.Nested(Named), required=True)
+    model_note = fields.String(required=True)
+    rules_version = fields.Integer(required=True)
+    seed = fields.Integer(required=True)
+    drafted_by = fields.String(required=True)
+    drafted_at = UtcDateTime(required=True)
+    reviewed_by = fields.String(required=True, allow_none=True)
+    reviewed_at = UtcDateTime(required=True, allow_none=True)
+    published_by = fields.String(required=True, allow_none=True)
+    published_at = UtcDateTime(required=True, allow_none=True)
+    objections = fields.List(fields.Nested(Objection), required=True)
+    version = fields.Integer(required=True)

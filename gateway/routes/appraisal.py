@@ -13,6 +13,11 @@ ERRORS = {
     "NotOnCase": (409, "NOT_ON_CASE"),
     "InvitationChangedMeanwhile": (409, "CHANGED_MEANWHILE"),
     "InvitationExists": (400, "VALIDATION_FAILED"),
+    "OfficerNotRated": (404, "NOT_RATED"),
+    "ListNotFound": (404, "LIST_NOT_FOUND"),
+    "ListRefused": (409, "LIST_STEP_REFUSED"),
+    "ListChangedMeanwhile": (409, "CHANGED_MEANWHILE"),
+    "ListExists": (409, "CHANGED_MEANWHILE"),
 }
 LISTED = ("enterprise_id", "officer_id")
 
@@ -46,3 +51,45 @@ class AppraisalRoutes:
                  "plots, the officers with too little evidence (printable HTML)")
     def appraisal_report(self, request, grant):
         return self.appraisal.report(request.args.to_dict())
+
+    @api("GET", "/v1/appraisal/officers/<officer_id>/score", query=contract.YearQuery,
+         returns=contract.OfficerScore,
+         summary="One officer's score for a year and how it was reached (its own, for an "
+                 "officer)")
+    def officer_score(self, request, grant, officer_id):
+        return self.appraisal.officer_score(officer_id, request.args.to_dict())
+
+    # --- the annual list ------------------------------------------------------------------
+
+    @api("POST", "/v1/appraisal/lists", status=201, body=contract.YearQuery,
+         returns=contract.AnnualList,
+         summary="Draft the year's list of model and lagging chiefs (again while a draft)")
+    def draft_list(self, request, grant, body):
+        return self.appraisal.draft_list(body, grant.actor)
+
+    @api("GET", "/v1/appraisal/lists/<year>", returns=contract.AnnualList,
+         summary="The year's list, its review, publication and objections")
+    def get_list(self, request, grant, year):
+        return self.appraisal.get_list(year)
+
+    @api("POST", "/v1/appraisal/lists/<year>/review", returns=contract.AnnualList,
+         summary="Review the draft (a supervisor other than the one who drafted it)")
+    def review_list(self, request, grant, year, body):
+        return self.appraisal.review_list(year, grant.actor)
+
+    @api("POST", "/v1/appraisal/lists/<year>/publication", returns=contract.AnnualList,
+         summary="Publish the reviewed list (list.published)")
+    def publish_list(self, request, grant, year, body):
+        return self.appraisal.publish_list(year, grant.actor)
+
+    @api("POST", "/v1/appraisal/lists/<year>/objections/<officer_id>",
+         body=contract.ObjectionInput, returns=contract.AnnualList,
+         summary="An officer named on the published list objects")
+    def object_to_list(self, request, grant, year, officer_id, body):
+        return self.appraisal.object_to_list(year, officer_id, body)
+
+    @api("POST", "/v1/appraisal/lists/<year>/objections/<officer_id>/decision",
+         body=contract.DecisionInput, returns=contract.AnnualList,
+         summary="Uphold or dismiss an objection, with the reasons")
+    def decide_objection(self, request, grant, year, officer_id, body):
+        return self.appraisal.decide_objection(year, officer_id, body, grant.actor)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from .exceptions import AlreadyRated, InvitationExpired, NotOnCase
+from .exceptions import AlreadyRated, InvitationExpired, ListRefused, NotOnCase
 
 
 @dataclass(frozen=True)
@@ -93,3 +93,147 @@ class Invitation:
             return []
         rated = {r.officer_id for r in self.ratings}
         return [o for o in self.officer_ids if o not in rated]
+
+
+# --- the annual list ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListStep:
+    """list.drafted, list.reviewed, list.published: the year's list moved on."""
+
+    type: str
+    year: int
+    status: str
+    model: tuple[str, ...]
+    lagging: tuple[str, ...]
+    rules_version: int
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ObjectionRecorded:
+    """An officer named on a published list objected, or its objection was decided."""
+
+    type: ClassVar[str] = "objection.recorded"
+    year: int
+    officer_id: str
+    state: str            # raised, upheld, dismissed
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Named:
+    officer_id: str
+    list: str             # model or lagging
+    score: str
+    ratings: int
+    probability: float
+    interval: tuple[float, float]
+    rank_interval: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Objection:
+    officer_id: str
+    reason: str
+    raised_at: datetime
+    state: str = "raised"  # raised, upheld, dismissed
+    decided_by: str | None = None
+    decision: str = ""
+    decided_at: datetime | None = None
+
+
+@dataclass
+class AnnualList:
+    """The year's model chiefs and lagging chiefs: drafted from the appraisal, reviewed by a
+    supervisor (not the one who drafted it), published; a named officer may object, and the
+    objection and its result are recorded."""
+
+    id: str                # the year
+    year: int
+    status: str
+    named: list[Named]
+    model_note: str
+    rules_version: int
+    seed: int
+    drafted_by: str
+    drafted_at: datetime
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    published_by: str | None = None
+    published_at: datetime | None = None
+    objections: list[Objection] = field(default_factory=list)
+    version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
+
+    @classmethod
+    def draft(cls, year, appraisal, actor, now) -> "AnnualList":
+        by_id = appraisal.by_id()
+
+        def named(officer_id, which):
+            o = by_id[officer_id]
+            return Named(officer_id, which, str(o.score), o.ratings,
+                         o.p_above if which == "model" else o.p_below, tuple(o.interval),
+                         tuple(o.rank_interval))
+        drafted = cls(str(year), year, "draft",
+                      [named(i, "model") for i in appraisal.model]
+                      + [named(i, "lagging") for i in appraisal.lagging],
+                      appraisal.model_note, appraisal.rules.version, appraisal.seed, actor, now)
+        drafted._step("list.drafted", actor, now)
+        return drafted
+
+    def redraft(self, appraisal, actor, now):
+        if self.status != "draft":
+            raise ListRefused("status", f"the {self.year} list is {self.status}: it stays")
+        fresh = AnnualList.draft(self.year, appraisal, actor, now)
+        self.named, self.model_note = fresh.named, fresh.model_note
+        self.rules_version, self.seed = fresh.rules_version, fresh.seed
+        self.drafted_by, self.drafted_at = actor, now
+        self.events.extend(fresh.events)
+
+    def review(self, actor, now):
+        if self.status != "draft":
+            raise ListRefused("status", f"only a draft is reviewed; this list is {self.status}")
+        if actor == self.drafted_by:
+            raise ListRefused("reviewer", "the list is reviewed by another supervisor than the "
+                                          "one who drafted it")
+        self.status, self.reviewed_by, self.reviewed_at = "reviewed", actor, now
+        self._step("list.reviewed", actor, now)
+
+    def publish(self, actor, now):
+        if self.status != "reviewed":
+            raise ListRefused("status", f"only a reviewed list is published; this one is "
+                                        f"{self.status}")
+        self.status, self.published_by, self.published_at = "published", actor, now
+        self._step("list.published", actor, now)
+
+    def object(self, officer_id, reason, now):
+        if self.status != "published":
+            raise ListRefused("status", "objections are to a published list")
+        if officer_id not in {n.officer_id for n in self.named}:
+            raise ListRefused("officer_id", f"{officer_id} is not named on the {self.year} list")
+        if any(o.officer_id == officer_id for o in self.objections):
+            raise ListRefused("officer_id", f"{officer_id} objected already")
+        self.objections.append(Objection(officer_id, reason, now))
+        self.events.append(ObjectionRecorded(self.year, officer_id, "raised", now))
+
+    def decide(self, officer_id, upheld, decision, actor, now):
+        for i, objection in enumerate(self.objections):
+            if objection.officer_id == officer_id:
+                if objection.state != "raised":
+                    raise ListRefused("officer_id", "the objection was decided already")
+                state = "upheld" if upheld else "dismissed"
+                self.objections[i] = Objection(officer_id, objection.reason,
+                                               objection.raised_at, state, actor, decision, now)
+                self.events.append(ObjectionRecorded(self.year, officer_id, state, now))
+                return
+        raise ListRefused("officer_id", f"{officer_id} raised no objection")
+
+    def _step(self, event_type, actor, now):
+        self.events.append(ListStep(
+            event_type, self.year, self.status,
+            tuple(n.officer_id for n in self.named if n.list == "model"),
+            tuple(n.officer_id for n in self.named if n.list == "lagging"),
+            self.rules_version, actor, now))

@@ -42,3 +42,35 @@ class InvitationChangedMeanwhile(ValidationFailed):
 class InvitationExists(ValidationFailed):
     def __init__(self, invitation_id):
         super().__init__({"invitation": [f"{invitation_id} exists already"]})
+
+
+@crosses_broker
+class ListNotFound(RecordNotFound):
+    what = "annual list"
+
+
+@crosses_broker
+class ListRefused(ValidationFailed):
+    """The list cannot take this step now (its status, who reviews, who may object)."""
+
+    def __init__(self, field, reason):
+        super().__init__({field: [reason]})
+
+
+@crosses_broker
+class ListChangedMeanwhile(ValidationFailed):
+    def __init__(self, list_id):
+        super().__init__({"year": [f"the {list_id} list changed meanwhile; try again"]})
+
+
+@crosses_broker
+class ListExists(ValidationFailed):
+    def __init__(self, list_id):
+        super().__init__({"year": [f"the {list_id} list exists already"]})
+
+
+@crosses_broker
+class OfficerNotRated(RecordNotFound):
+    """No rating of this officer in that year: nothing to score."""
+
+    what = "score for officer"

@@ -2,7 +2,7 @@
 scores and lists."""
 from datetime import datetime, timedelta
 
-from .domain import Invitation
+from .domain import AnnualList, Invitation
 from .scoring import Ratings, Rules, appraise
 
 VALID_FOR = timedelta(days=14)
@@ -50,3 +50,19 @@ def year_of_ratings(repo, year, rules=Rules()):
                 raters.append(invitation.enterprise_id)
                 scores.append(rating.score)
     return appraise(Ratings.of(officers, raters, scores), rules, seed=year)
+
+
+def draft_list(repo, year, actor, now):
+    """Draft the year's list from the ratings as they stand (again, while it is a draft)."""
+    appraisal = year_of_ratings(repo, year)
+    if repo.lists.find(str(year)) is None:
+        drafted, created = repo.lists.create_once(
+            str(year), lambda: AnnualList.draft(year, appraisal, actor["id"], now))
+        if created:
+            return drafted
+    return repo.lists.change(str(year), lambda a: a.redraft(appraisal, actor["id"], now))
+
+
+def officer_score(repo, officer_id, year):
+    """One officer's score and explanation for the year (None: not rated that year)."""
+    return year_of_ratings(repo, year).by_id().get(officer_id)

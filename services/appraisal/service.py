@@ -16,6 +16,7 @@ from kit.schemas import dump, load, paged
 from kit.storage import Storage
 
 from . import handlers, schemas
+from .exceptions import OfficerNotRated
 from .store import Repository
 
 EXPECTED = (ValidationFailed, RecordNotFound, ServiceUnavailable)
@@ -25,6 +26,11 @@ CONSUMED = counter("liaison_appraisal_events_consumed_total",
                    "Dispatch events appraisal consumed, by type.", ["type"])
 RANKING = histogram("liaison_appraisal_ranking_seconds", "Time to score a year.",
                     buckets=(.01, .05, .1, .25, .5, 1, 2.5, 5, 10))
+
+
+def _year(year):
+    """A list's id: the year from a path, checked (a bad one names the field)."""
+    return str(load(schemas.YearQuery, {"year": year})["year"])
 
 
 class AppraisalService:
@@ -67,6 +73,54 @@ class AppraisalService:
                                    load(schemas.Actor, actor), utcnow())
         RATINGS.inc()
         return dump(schemas.Invitation, invitation)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def officer_score(self, officer_id, query):
+        """One officer's score and how it was reached, for the year."""
+        year = load(schemas.YearQuery, query)["year"]
+        score = handlers.officer_score(self.store, officer_id, year)
+        if score is None:
+            raise OfficerNotRated(officer_id)
+        return dump(schemas.OfficerScore, score)
+
+    # --- the annual list ----------------------------------------------------------------
+
+    @rpc(expected_exceptions=EXPECTED)
+    def draft_list(self, query, actor):
+        year = load(schemas.YearQuery, query)["year"]
+        return self._list(handlers.draft_list(self.store, year, load(schemas.Actor, actor),
+                                              utcnow()))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_list(self, year):
+        return self._list(self.store.lists.get(_year(year)))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def review_list(self, year, actor):
+        who = load(schemas.Actor, actor)["id"]
+        return self._list(self.store.lists.change(_year(year),
+                                                  lambda a: a.review(who, utcnow())))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def publish_list(self, year, actor):
+        who = load(schemas.Actor, actor)["id"]
+        return self._list(self.store.lists.change(_year(year),
+                                                  lambda a: a.publish(who, utcnow())))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def object_to_list(self, year, officer_id, data):
+        reason = load(schemas.ObjectionInput, data)["reason"]
+        return self._list(self.store.lists.change(
+            _year(year), lambda a: a.object(officer_id, reason, utcnow())))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def decide_objection(self, year, officer_id, data, actor):
+        data, who = load(schemas.DecisionInput, data), load(schemas.Actor, actor)["id"]
+        return self._list(self.store.lists.change(_year(year), lambda a: a.decide(
+            officer_id, data["upheld"], data["decision"], who, utcnow())))
+
+    def _list(self, annual):
+        return dump(schemas.AnnualList, annual)
 
     @rpc(expected_exceptions=EXPECTED)
     def report(self, query):

@@ -103,12 +103,18 @@ def county(api, supervisor, token):
     inside = {"enterprise_id": e1, "incident_id": i1["id"], "request_id": r1["id"],
               "dispute_id": d1["id"], "officer_id": officer, "department": mine, "places": places,
               "kind": "stations", "letter_id": "no-such-letter", "term": 0,
-              "referral_id": referral, "invitation_id": invitations[0]}
+              "referral_id": referral, "invitation_id": invitations[0],
+              "year": utc_year()}
     outside = dict(inside, enterprise_id=e2, incident_id=i2["id"], request_id=r2["id"],
                    dispute_id=d2["id"], officer_id=other_officer, department=not_mine,
                    invitation_id=invitations[1])
     return {"tokens": tokens, "inside": inside, "outside": outside, "officer": officer,
             "chief": chief, "e1": e1, "e2": e2, "i1": i1, "i2": i2, "r1": r1, "r2": r2}
+
+
+def utc_year():
+    from datetime import datetime, timezone
+    return datetime.now(timezone.utc).year
 
 
 def invitation_of(api, supervisor, token, incident):

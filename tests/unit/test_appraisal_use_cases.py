@@ -77,3 +77,61 @@ def test_a_years_ratings_are_scored_with_the_raters_taken_into_account(repo):
     assert (by_id["o0"].ratings, by_id["o1"].ratings) == (6, 6)
     assert by_id["o1"].score > by_id["o0"].score and by_id["o1"].rank == 1
     assert handlers.year_of_ratings(repo, 2025).officers == []
+
+
+SUPERVISOR, REVIEWER = {"role": "supervisor", "id": "s-1"}, {"role": "supervisor", "id": "s-2"}
+
+
+def rated_county(repo, officers=6, ratings=8):
+    """Officers o0..o5, each rated `ratings` times across the year's cases: o0 best."""
+    n = 0
+    for officer in range(officers):
+        for k in range(ratings):
+            n += 1
+            handlers.from_event(repo, closed_incident(f"c{n}", acknowledged_by=f"o{officer}"),
+                                NOW)
+            score = 5 if officer == 0 else 1 if officer == 5 else 3 + (k % 2)
+            handlers.rate(repo, f"incident:c{n}", rating(f"o{officer}", score), ENTERPRISE,
+                          NOW + timedelta(hours=1))
+
+
+def test_the_list_is_drafted_reviewed_by_another_published_and_objected_to(repo):
+    from services.appraisal.exceptions import ListRefused
+
+    rated_county(repo)
+    drafted = handlers.draft_list(repo, 2026, SUPERVISOR, NOW)
+    named = {n.list: n.officer_id for n in drafted.named}
+    assert drafted.status == "draft" and named == {"model": "o0", "lagging": "o5"}
+    with pytest.raises(ListRefused) as refused:
+        repo.lists.change("2026", lambda a: a.review("s-1", NOW))
+    assert "reviewer" in refused.value.errors
+    with pytest.raises(ListRefused):
+        repo.lists.change("2026", lambda a: a.publish("s-2", NOW))
+    assert handlers.draft_list(repo, 2026, SUPERVISOR, NOW).version == 2  # a redraft
+    repo.lists.change("2026", lambda a: a.review("s-2", NOW))
+    public = repo.lists.change("2026", lambda a: a.publish("s-2", NOW))
+    assert public.status == "published"
+    with pytest.raises(ListRefused):
+        handlers.draft_list(repo, 2026, SUPERVISOR, NOW)  # a published list stays
+    with pytest.raises(ListRefused):
+        repo.lists.change("2026", lambda a: a.object("o3", "not named", NOW))
+    repo.lists.change("2026", lambda a: a.object("o5", "two of my cases were others'", NOW))
+    decided = repo.lists.change("2026", lambda a: a.decide("o5", False, "checked: all his",
+                                                           "s-2", NOW))
+    assert [(o.officer_id, o.state, o.decided_by) for o in decided.objections] == \
+        [("o5", "dismissed", "s-2")]
+    types = [e["type"] for e in published(repo.unit) if not e["type"].startswith(
+        ("invitation", "rating"))]
+    assert types == ["list.drafted", "list.drafted", "list.reviewed", "list.published",
+                     "objection.recorded", "objection.recorded"]
+    [event] = [e for e in published(repo.unit) if e["type"] == "list.published"]
+    assert (event["data"]["model"], event["data"]["lagging"]) == (["o0"], ["o5"])
+    assert "reason" not in str([e["data"] for e in published(repo.unit)
+                                if e["type"] == "objection.recorded"])
+
+
+def test_an_officers_own_score_is_explained(repo):
+    rated_county(repo)
+    score = handlers.officer_score(repo, "o0", 2026)
+    assert score.ratings == 8 and score.rank == 1 and score.p_above > 0.85
+    assert handlers.officer_score(repo, "o9", 2026) is None
