@@ -69,6 +69,25 @@ class OfficerScore(Schema):
     status = fields.String(required=True)
 
 
+class Kpis(Schema):
+    """What dispatch's events say of an officer's year (kept once per event)."""
+    acknowledged = fields.Integer(required=True)
+    median_acknowledgement_seconds = fields.Float(required=True, allow_none=True)
+    pages_missed = fields.Integer(required=True)
+    failovers_caused = fields.Integer(required=True)
+    requests_closed = fields.Integer(required=True)
+    requests_on_time = fields.Integer(required=True)
+    requests_on_time_share = fields.Float(required=True, allow_none=True)
+
+
+class OfficerAppraisal(Schema):
+    """One officer's year: its score from ratings (none without a rating) and its KPIs."""
+    officer_id = fields.String(required=True)
+    year = fields.Integer(required=True)
+    score = fields.Nested(OfficerScore, required=True, allow_none=True)
+    kpis = fields.Nested(Kpis, required=True)
+
+
 class Rules(Schema):
     version = fields.Integer(required=True)
     min_evidence = fields.Integer(required=True)

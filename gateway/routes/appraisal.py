@@ -53,9 +53,9 @@ class AppraisalRoutes:
         return self.appraisal.report(request.args.to_dict())
 
     @api("GET", "/v1/appraisal/officers/<officer_id>/score", query=contract.YearQuery,
-         returns=contract.OfficerScore,
-         summary="One officer's score for a year and how it was reached (its own, for an "
-                 "officer)")
+         returns=contract.OfficerAppraisal,
+         summary="One officer's year: its score and how it was reached, and its KPIs (its "
+                 "own, for an officer)")
     def officer_score(self, request, grant, officer_id):
         return self.appraisal.officer_score(officer_id, request.args.to_dict())
 

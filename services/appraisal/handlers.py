@@ -66,3 +66,66 @@ def draft_list(repo, year, actor, now):
 def officer_score(repo, officer_id, year):
     """One officer's score and explanation for the year (None: not rated that year)."""
     return year_of_ratings(repo, year).by_id().get(officer_id)
+
+
+def record_facts(repo, event):
+    """The KPI facts one of dispatch's events states, kept once per event: an acknowledgement
+    (its latency, to the second), a missed page (and, for an A officer, the failover it
+    caused), a request closed on time or late (for the officer it was routed to)."""
+    data, kind = event["data"], event["type"]
+    facts = []
+    if kind == "incident.acknowledged":
+        latency = data.get("latency_seconds")
+        facts.append((data["officer_id"], "acknowledged",
+                      None if latency is None else int(round(latency))))
+    elif kind == "incident.page_missed":
+        facts.append((data["officer_id"], "page_missed", None))
+        if data.get("role") == "a_officer":
+            facts.append((data["officer_id"], "failover_caused", None))
+    elif kind == "request.closed":
+        routed = data.get("routed_to") or {}
+        if routed.get("kind") == "officer":
+            on_time = data["at"] <= data["expected_at"]
+            facts.append((routed["target"], "request_on_time" if on_time else "request_late",
+                          None))
+    at = data.get("at") or data.get("closed_at")
+    for officer_id, fact, value in facts:
+        repo.record_fact(f"{event['id']}:{fact}", officer_id, fact, value, at)
+    return facts
+
+
+def kpis(repo, officer_id, year):
+    """The officer's KPIs for the year, from the facts kept."""
+    counts = repo.facts_of(officer_id, datetime(year, 1, 1), datetime(year + 1, 1, 1))
+    total = {}
+    latencies = {}
+    for (kind, value), n in counts.items():
+        total[kind] = total.get(kind, 0) + n
+        if kind == "acknowledged" and value is not None:
+            latencies[value] = latencies.get(value, 0) + n
+    requests = total.get("request_on_time", 0) + total.get("request_late", 0)
+    return {"acknowledged": total.get("acknowledged", 0),
+            "median_acknowledgement_seconds": _median(latencies),
+            "pages_missed": total.get("page_missed", 0),
+            "failovers_caused": total.get("failover_caused", 0),
+            "requests_closed": requests,
+            "requests_on_time": total.get("request_on_time", 0),
+            "requests_on_time_share": round(total.get("request_on_time", 0) / requests, 4)
+            if requests else None}
+
+
+def _median(histogram):
+    ordered = sorted(histogram.items())
+    count = sum(histogram.values())
+    if not count:
+        return None
+    middle, seen = (count - 1) / 2, 0
+    low = high = None
+    for value, n in ordered:
+        if low is None and seen + n > int(middle):
+            low = value
+        if seen + n > int(middle + 0.5):
+            high = value
+            break
+        seen += n
+    return (low + high) / 2

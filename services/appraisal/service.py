@@ -20,6 +20,7 @@ from .exceptions import OfficerNotRated
 from .store import Repository
 
 EXPECTED = (ValidationFailed, RecordNotFound, ServiceUnavailable)
+KPI_EVENTS = ("incident.acknowledged", "incident.page_missed", "request.closed")
 
 RATINGS = counter("liaison_ratings_received_total", "Ratings of officers by enterprises.")
 CONSUMED = counter("liaison_appraisal_events_consumed_total",
@@ -57,6 +58,18 @@ class AppraisalService:
         handlers.from_event(self.store, event, utcnow())
         CONSUMED.labels(event["type"]).inc()
 
+    @consume_reliably("appraisal.kpi_events",
+                      bindings=[("dispatch.events", kind) for kind in KPI_EVENTS])
+    def kpi_event(self, envelope):
+        """What dispatch's events say of each officer (acknowledgements, missed pages,
+        requests on time), kept once per event id: a redelivery counts nothing twice."""
+        try:
+            event = open_envelope(envelope, DISPATCH_EVENTS)
+        except (MarshmallowError, UnknownEventType) as error:
+            raise ValidationFailed({"event": [str(error)]}) from None
+        handlers.record_facts(self.store, event)
+        CONSUMED.labels(event["type"]).inc()
+
     @rpc(expected_exceptions=EXPECTED)
     def get_invitation(self, invitation_id):
         return dump(schemas.Invitation, self.store.invitations.get(invitation_id))
@@ -79,9 +92,12 @@ class AppraisalService:
         """One officer's score and how it was reached, for the year."""
         year = load(schemas.YearQuery, query)["year"]
         score = handlers.officer_score(self.store, officer_id, year)
-        if score is None:
+        kpis = handlers.kpis(self.store, officer_id, year)
+        if score is None and not any(kpis[k] for k in ("acknowledged", "pages_missed",
+                                                        "requests_closed")):
             raise OfficerNotRated(officer_id)
-        return dump(schemas.OfficerScore, score)
+        return dump(schemas.OfficerAppraisal, {"officer_id": officer_id, "year": year,
+                                               "score": score, "kpis": kpis})
 
     # --- the annual list ----------------------------------------------------------------
 

@@ -24,10 +24,26 @@ class Repository:
         self.invitations = Collection(database.table(INVITATIONS.table), INVITATIONS, EVENTS,
                                       self.unit)
         self.lists = Collection(database.table(LISTS.table), LISTS, EVENTS, self.unit)
+        self.facts = database.table("facts")
 
     def ensure_indexes(self):
         self.invitations.ensure_indexes()
         self.lists.ensure_indexes()
+        self.facts.ensure_index([("officer_id", 1), ("at", 1), ("kind", 1), ("value", 1)])
+
+    # --- KPI facts from dispatch's events ----------------------------------------------------
+
+    def record_fact(self, fact_id, officer_id, kind, value, at):
+        """One fact about an officer (an acknowledgement and its latency, a missed page...);
+        the same event's fact twice is kept once (its id is the row's)."""
+        self.facts.update({"_id": fact_id},
+                          {"$setOnInsert": {"officer_id": officer_id, "kind": kind,
+                                            "value": value, "at": at}}, upsert=True)
+
+    def facts_of(self, officer_id, start, end):
+        """{(kind, value): count} of the officer's facts in [start, end), on the index."""
+        return self.facts.tally({"officer_id": officer_id, "at": {"$gte": start, "$lt": end}},
+                                ("kind", "value"))
 
     def outbox_tables(self):
         return [self.invitations.table, self.lists.table]

@@ -72,6 +72,22 @@ def test_nothing_lost_and_nothing_counted_twice_across_a_kill(platform):
     listed = call("GET", "/v1/appraisal/invitations?per_page=500")
     assert len(listed["items"]) == listed["total"] == len(found)  # none twice
 
+    # each acknowledgement counted once in its officer's KPIs, across the kill
+    year = int(closed[0][0]["reported_at"][:4])
+    officers = sorted({officer_id for _, officer_id in closed})
+    deadline = time.monotonic() + 60
+    def acknowledged(officer_id):  # 404 until a first fact about the officer is kept
+        answer = session.get(f"{platform.url}/v1/appraisal/officers/{officer_id}/score"
+                             f"?year={year}", timeout=30)
+        return answer.json()["kpis"]["acknowledged"] if answer.status_code == 200 else 0
+
+    while time.monotonic() < deadline:
+        counted = sum(acknowledged(o) for o in officers)
+        if counted >= len(closed):
+            break
+        time.sleep(0.5)
+    assert counted == len(closed)
+
     incident, officer_id = closed[0]
     enterprise = issue_token(secret, "enterprise", "e2e-ap-rater",
                              enterprise_id=incident["enterprise_id"])

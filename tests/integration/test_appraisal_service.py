@@ -63,7 +63,16 @@ def test_closed_cases_invite_ratings_taken_once(services):
     for step in ({"step": "start"}, {"step": "close", "note": "已协调"}):
         dispatch.request_step(request["id"], step, {"role": "officer", "id": county["a"]})
     assert invited(appraisal, f"request:{request['id']}")["officer_ids"] == [county["a"]]
-    scores = appraisal.appraisal({"year": int(rated["ratings"][0]["rated_at"][:4])})
+    year = int(rated["ratings"][0]["rated_at"][:4])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        mine = appraisal.officer_score(county["a"], {"year": year})
+        if mine["kpis"]["acknowledged"] and mine["kpis"]["requests_closed"]:
+            break
+        time.sleep(0.05)
+    assert mine["kpis"]["acknowledged"] == 1 and mine["kpis"]["requests_on_time"] == 1
+    assert mine["score"]["ratings"] == 1
+    scores = appraisal.appraisal({"year": year})
     [officer] = scores["officers"]
     assert (officer["officer_id"], officer["ratings"], officer["status"]) == \
         (county["a"], 1, "insufficient_data")

@@ -135,3 +135,31 @@ def test_an_officers_own_score_is_explained(repo):
     score = handlers.officer_score(repo, "o0", 2026)
     assert score.ratings == 8 and score.rank == 1 and score.p_above > 0.85
     assert handlers.officer_score(repo, "o9", 2026) is None
+
+
+def step_event(event_id, kind, officer_id, role="a_officer", latency=None, at=NOW):
+    return {"id": event_id, "type": kind,
+            "data": {"incident_id": "i1", "enterprise_id": "e1", "at": at,
+                     "officer_id": officer_id, "role": role, "detail": "",
+                     "latency_seconds": latency}}
+
+
+def test_kpis_are_kept_once_per_event(repo):
+    events = [step_event("a1", "incident.acknowledged", "o1", latency=40.2),
+              step_event("a2", "incident.acknowledged", "o1", latency=100.0),
+              step_event("a3", "incident.acknowledged", "o1", latency=70.4),
+              step_event("m1", "incident.page_missed", "o1"),
+              step_event("m2", "incident.page_missed", "o1", role="b_officer"),
+              closed_request(), dict(closed_request(), id="env-3", data=dict(
+                  closed_request()["data"], at=NOW + timedelta(days=1),
+                  expected_at=NOW))]
+    for event in events + events:  # every event delivered twice
+        handlers.record_facts(repo, event)
+    assert handlers.kpis(repo, "o1", 2026) == {
+        "acknowledged": 3, "median_acknowledgement_seconds": 70.0, "pages_missed": 2,
+        "failovers_caused": 1, "requests_closed": 0, "requests_on_time": 0,
+        "requests_on_time_share": None}
+    o3 = handlers.kpis(repo, "o3", 2026)
+    assert (o3["requests_closed"], o3["requests_on_time"], o3["requests_on_time_share"]) == \
+        (2, 1, 0.5)
+    assert handlers.kpis(repo, "o1", 2025)["acknowledged"] == 0
