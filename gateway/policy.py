@@ -155,6 +155,9 @@ RULES = {
     "publish_list": Rule(MANAGE),
     "object_to_list": Rule({"officer": SELF}, target="officer"),
     "decide_objection": Rule(MANAGE),
+    "draw_spot_check": Rule(MANAGE),
+    "get_spot_check": Rule(MANAGE),
+    "record_survey": Rule(MANAGE),
 }
 
 

@@ -157,3 +157,38 @@ class AnnualList(Schema):
     published_at = UtcDateTime(required=True, allow_none=True)
     objections = fields.List(fields.Nested(Objection), required=True)
     version = fields.Integer(required=True)
+
+
+class SpotCheckInput(Schema):
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    quarter = fields.Integer(required=True, validate=validate.Range(min=1, max=4))
+    per_officer = fields.Integer(load_default=3, validate=validate.Range(min=1, max=50))
+    seed = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
+
+
+class SurveyInput(Schema):
+    officer_id = fields.String(required=True, validate=ID)
+    invitation_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    result = fields.String(required=True, validate=validate.OneOf(
+        ("satisfied", "not_satisfied", "unreachable")))
+
+
+class Sampled(Schema):
+    officer_id = fields.String(required=True)
+    invitation_id = fields.String(required=True)
+    result = fields.String(required=True, allow_none=True)
+    recorded_by = fields.String(required=True, allow_none=True)
+    recorded_at = UtcDateTime(required=True, allow_none=True)
+
+
+class SpotCheck(Schema):
+    """A quarter's satisfaction spot check: the seeded sample and what each survey found."""
+    id = fields.String(required=True)
+    year = fields.Integer(required=True)
+    quarter = fields.Integer(required=True)
+    per_officer = fields.Integer(required=True)
+    seed = fields.Integer(required=True)
+    drawn_by = fields.String(required=True)
+    drawn_at = UtcDateTime(required=True)
+    samples = fields.List(fields.Nested(Sampled), required=True)
+    version = fields.Integer(required=True)

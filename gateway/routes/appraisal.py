@@ -18,6 +18,8 @@ ERRORS = {
     "ListRefused": (409, "LIST_STEP_REFUSED"),
     "ListChangedMeanwhile": (409, "CHANGED_MEANWHILE"),
     "ListExists": (409, "CHANGED_MEANWHILE"),
+    "SpotCheckNotFound": (404, "SPOT_CHECK_NOT_FOUND"),
+    "SpotCheckRefused": (409, "SURVEY_REFUSED"),
 }
 LISTED = ("enterprise_id", "officer_id")
 
@@ -93,3 +95,23 @@ class AppraisalRoutes:
          summary="Uphold or dismiss an objection, with the reasons")
     def decide_objection(self, request, grant, year, officer_id, body):
         return self.appraisal.decide_objection(year, officer_id, body, grant.actor)
+
+    # --- spot checks -------------------------------------------------------------------------
+
+    @api("POST", "/v1/appraisal/spot-checks", status=201, body=contract.SpotCheckInput,
+         returns=contract.SpotCheck,
+         summary="Draw a quarter's satisfaction spot check: a seeded sample of each officer's "
+                 "closed cases (drawn once)")
+    def draw_spot_check(self, request, grant, body):
+        return self.appraisal.draw_spot_check(body, grant.actor)
+
+    @api("GET", "/v1/appraisal/spot-checks/<check_id>", returns=contract.SpotCheck,
+         summary="A quarter's spot check and its survey results")
+    def get_spot_check(self, request, grant, check_id):
+        return self.appraisal.get_spot_check(check_id)
+
+    @api("POST", "/v1/appraisal/spot-checks/<check_id>/surveys", body=contract.SurveyInput,
+         returns=contract.SpotCheck,
+         summary="Record what a sampled case's survey found")
+    def record_survey(self, request, grant, check_id, body):
+        return self.appraisal.record_survey(check_id, body, grant.actor)

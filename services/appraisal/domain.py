@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from .exceptions import AlreadyRated, InvitationExpired, ListRefused, NotOnCase
+from .exceptions import (AlreadyRated, InvitationExpired, ListRefused, NotOnCase,
+                         SpotCheckRefused)
 
 
 @dataclass(frozen=True)
@@ -237,3 +238,72 @@ class AnnualList:
             tuple(n.officer_id for n in self.named if n.list == "model"),
             tuple(n.officer_id for n in self.named if n.list == "lagging"),
             self.rules_version, actor, now))
+
+
+# --- spot checks ---------------------------------------------------------------------------------
+
+SURVEY_RESULTS = ("satisfied", "not_satisfied", "unreachable")
+
+
+@dataclass(frozen=True)
+class Sampled:
+    officer_id: str
+    invitation_id: str
+    result: str | None = None
+    recorded_by: str | None = None
+    recorded_at: datetime | None = None
+
+
+@dataclass
+class SpotCheck:
+    """A quarter's satisfaction spot check: up to `per_officer` closed cases of each officer,
+    drawn at random with `seed` (the same cases, the same seed: the same sample), each then
+    surveyed (satisfied, not satisfied, unreachable)."""
+
+    id: str               # <year>-Q<quarter>
+    year: int
+    quarter: int
+    per_officer: int
+    seed: int
+    drawn_by: str
+    drawn_at: datetime
+    samples: list[Sampled] = field(default_factory=list)
+    version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
+
+    @classmethod
+    def draw(cls, year, quarter, cases, per_officer, seed, actor, now) -> "SpotCheck":
+        """`cases`: (officer id, invitation id) of every closed case of the quarter."""
+        import random
+
+        by_officer = {}
+        for officer_id, invitation_id in sorted(set(cases)):
+            by_officer.setdefault(officer_id, []).append(invitation_id)
+        check = cls(f"{year}-Q{quarter}", year, quarter, per_officer, seed, actor, now)
+        for officer_id in sorted(by_officer):
+            rng = random.Random(f"{seed}:{year}:{quarter}:{officer_id}")
+            chosen = rng.sample(by_officer[officer_id],
+                                min(per_officer, len(by_officer[officer_id])))
+            check.samples.extend(Sampled(officer_id, i) for i in sorted(chosen))
+        return check
+
+    def record(self, officer_id, invitation_id, result, actor, now):
+        if result not in SURVEY_RESULTS:
+            raise SpotCheckRefused("result", f"must be one of {', '.join(SURVEY_RESULTS)}")
+        for i, sampled in enumerate(self.samples):
+            if (sampled.officer_id, sampled.invitation_id) == (officer_id, invitation_id):
+                if sampled.result is not None:
+                    raise SpotCheckRefused("result", "this case's survey was recorded already")
+                self.samples[i] = Sampled(officer_id, invitation_id, result, actor, now)
+                return
+        raise SpotCheckRefused("invitation_id", f"{invitation_id} of {officer_id} is not in the "
+                                           f"{self.id} sample")
+
+    def satisfaction(self) -> dict:
+        """{officer: (satisfied, surveyed and reached)}."""
+        found = {}
+        for s in self.samples:
+            if s.result in ("satisfied", "not_satisfied"):
+                done, reached = found.get(s.officer_id, (0, 0))
+                found[s.officer_id] = (done + (s.result == "satisfied"), reached + 1)
+        return found

@@ -74,3 +74,16 @@ class OfficerNotRated(RecordNotFound):
     """No rating of this officer in that year: nothing to score."""
 
     what = "score for officer"
+
+
+@crosses_broker
+class SpotCheckNotFound(RecordNotFound):
+    what = "spot check"
+
+
+@crosses_broker
+class SpotCheckRefused(ValidationFailed):
+    """A survey result that does not fit the sample (not in it, recorded already)."""
+
+    def __init__(self, field, reason):
+        super().__init__({field: [reason]})

@@ -2,7 +2,7 @@
 scores and lists."""
 from datetime import datetime, timedelta
 
-from .domain import AnnualList, Invitation
+from .domain import AnnualList, Invitation, SpotCheck
 from .scoring import Ratings, Rules, appraise
 
 VALID_FOR = timedelta(days=14)
@@ -129,3 +129,19 @@ def _median(histogram):
             break
         seen += n
     return (low + high) / 2
+
+
+def quarter_span(year, quarter):
+    start = datetime(year, 3 * (quarter - 1) + 1, 1)
+    end = datetime(year + (quarter == 4), 1 if quarter == 4 else 3 * quarter + 1, 1)
+    return start, end
+
+
+def draw_spot_check(repo, year, quarter, per_officer, seed, actor, now):
+    """The quarter's sample, drawn once: asking again gives the sample drawn first."""
+    start, end = quarter_span(year, quarter)
+    cases = [(officer_id, invitation.id) for invitation in repo.issued_between(start, end)
+             for officer_id in invitation.officer_ids]
+    check, _ = repo.spot_checks.create_once(f"{year}-Q{quarter}", lambda: SpotCheck.draw(
+        year, quarter, cases, per_officer, seed, actor["id"], now))
+    return check

@@ -135,6 +135,25 @@ class AppraisalService:
         return self._list(self.store.lists.change(_year(year), lambda a: a.decide(
             officer_id, data["upheld"], data["decision"], who, utcnow())))
 
+    # --- spot checks ------------------------------------------------------------------------
+
+    @rpc(expected_exceptions=EXPECTED)
+    def draw_spot_check(self, data, actor):
+        data = load(schemas.SpotCheckInput, data)
+        return dump(schemas.SpotCheck, handlers.draw_spot_check(
+            self.store, data["year"], data["quarter"], data["per_officer"], data["seed"],
+            load(schemas.Actor, actor), utcnow()))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_spot_check(self, check_id):
+        return dump(schemas.SpotCheck, self.store.spot_checks.get(check_id))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def record_survey(self, check_id, data, actor):
+        data, who = load(schemas.SurveyInput, data), load(schemas.Actor, actor)["id"]
+        return dump(schemas.SpotCheck, self.store.spot_checks.change(check_id, lambda c: c.record(
+            data["officer_id"], data["invitation_id"], data["result"], who, utcnow())))
+
     def _list(self, annual):
         return dump(schemas.AnnualList, annual)
 

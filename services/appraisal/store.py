@@ -2,9 +2,9 @@
 from contracts.events import APPRAISAL_EVENTS, APPRAISAL_SOURCE
 from kit.collection import Collection, Events, Kind, UnitOfWork
 
-from .domain import AnnualList, Invitation
+from .domain import AnnualList, Invitation, SpotCheck
 from .exceptions import (InvitationChangedMeanwhile, InvitationExists, InvitationNotFound,
-                         ListChangedMeanwhile, ListExists, ListNotFound)
+                         ListChangedMeanwhile, ListExists, ListNotFound, SpotCheckNotFound)
 
 INVITATIONS = Kind(
     "invitations", Invitation, not_found=InvitationNotFound,
@@ -15,6 +15,8 @@ INVITATIONS = Kind(
              ("officer_ids", False)))
 LISTS = Kind("lists", AnnualList, not_found=ListNotFound, exists=lambda a: ListExists(a.id),
              changed_meanwhile=ListChangedMeanwhile)
+SPOT_CHECKS = Kind("spot_checks", SpotCheck, not_found=SpotCheckNotFound,
+                   exists=lambda c: ListExists(c.id), changed_meanwhile=ListChangedMeanwhile)
 EVENTS = Events(APPRAISAL_SOURCE, APPRAISAL_EVENTS)
 
 
@@ -25,10 +27,13 @@ class Repository:
                                       self.unit)
         self.lists = Collection(database.table(LISTS.table), LISTS, EVENTS, self.unit)
         self.facts = database.table("facts")
+        self.spot_checks = Collection(database.table(SPOT_CHECKS.table), SPOT_CHECKS, EVENTS,
+                                      self.unit)
 
     def ensure_indexes(self):
         self.invitations.ensure_indexes()
         self.lists.ensure_indexes()
+        self.spot_checks.ensure_indexes()
         self.facts.ensure_index([("officer_id", 1), ("at", 1), ("kind", 1), ("value", 1)])
 
     # --- KPI facts from dispatch's events ----------------------------------------------------
@@ -46,7 +51,7 @@ class Repository:
                                 ("kind", "value"))
 
     def outbox_tables(self):
-        return [self.invitations.table, self.lists.table]
+        return [self.invitations.table, self.lists.table, self.spot_checks.table]
 
     def list(self, skip, limit, enterprise_id=None, officer_id=None):
         query = {k: v for k, v in (("enterprise_id", enterprise_id),

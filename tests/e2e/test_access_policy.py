@@ -104,7 +104,7 @@ def county(api, supervisor, token):
               "dispute_id": d1["id"], "officer_id": officer, "department": mine, "places": places,
               "kind": "stations", "letter_id": "no-such-letter", "term": 0,
               "referral_id": referral, "invitation_id": invitations[0],
-              "year": utc_year()}
+              "year": utc_year(), "check_id": f"{utc_year()}-Q1"}
     outside = dict(inside, enterprise_id=e2, incident_id=i2["id"], request_id=r2["id"],
                    dispute_id=d2["id"], officer_id=other_officer, department=not_mine,
                    invitation_id=invitations[1])

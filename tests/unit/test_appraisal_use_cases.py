@@ -163,3 +163,35 @@ def test_kpis_are_kept_once_per_event(repo):
     assert (o3["requests_closed"], o3["requests_on_time"], o3["requests_on_time_share"]) == \
         (2, 1, 0.5)
     assert handlers.kpis(repo, "o1", 2025)["acknowledged"] == 0
+
+
+def test_a_spot_check_draws_the_same_seeded_sample_and_records_each_survey_once(repo):
+    from services.appraisal.domain import SpotCheck
+    from services.appraisal.exceptions import SpotCheckRefused
+
+    rated_county(repo, officers=3, ratings=8)  # 24 closed cases in Q2 (May)
+    drawn = handlers.draw_spot_check(repo, 2026, 2, 3, 42, SUPERVISOR, NOW)
+    per_officer = {}
+    for s in drawn.samples:
+        per_officer.setdefault(s.officer_id, []).append(s.invitation_id)
+    assert {o: len(c) for o, c in per_officer.items()} == {"o0": 3, "o1": 3, "o2": 3}
+    # the same cases and seed give the same sample; another seed another one
+    cases = [(o, i.id) for i in repo.issued_between(datetime(2026, 4, 1), datetime(2026, 7, 1))
+             for o in i.officer_ids]
+    again = SpotCheck.draw(2026, 2, list(reversed(cases)), 3, 42, "s-9", NOW)
+    assert again.samples == drawn.samples
+    assert SpotCheck.draw(2026, 2, cases, 3, 7, "s-9", NOW).samples != drawn.samples
+    assert handlers.draw_spot_check(repo, 2026, 2, 5, 1, SUPERVISOR, NOW) == drawn  # once
+    assert handlers.draw_spot_check(repo, 2026, 1, 3, 42, SUPERVISOR, NOW).samples == []
+
+    first = drawn.samples[0]
+    recorded = repo.spot_checks.change("2026-Q2", lambda c: c.record(
+        first.officer_id, first.invitation_id, "satisfied", "s-2", NOW))
+    assert recorded.satisfaction() == {first.officer_id: (1, 1)}
+    for wrong, field in ((lambda c: c.record(first.officer_id, first.invitation_id,
+                                             "unreachable", "s-2", NOW), "result"),
+                         (lambda c: c.record("o9", "incident:x", "satisfied", "s-2", NOW),
+                          "invitation_id")):
+        with pytest.raises(SpotCheckRefused) as refused:
+            repo.spot_checks.change("2026-Q2", wrong)
+        assert field in refused.value.errors
