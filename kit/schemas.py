@@ -35,6 +35,19 @@ def load(schema, data, **kwargs):
         raise ValidationFailed(error.normalized_messages()) from None
 
 
+def open_event(envelope, catalogue):
+    """A consumed event's envelope, its data loaded through its type's schema in `catalogue`;
+    ValidationFailed (so the reliable consumer dead-letters it at once) when it does not
+    honour its contract or its type is unknown."""
+    from marshmallow.exceptions import MarshmallowError
+
+    from contracts.envelope import UnknownEventType, open_envelope
+    try:
+        return open_envelope(envelope, catalogue)
+    except (MarshmallowError, UnknownEventType) as error:
+        raise ValidationFailed({"event": [str(error)]}) from None
+
+
 class PageQuery(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))

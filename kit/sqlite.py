@@ -204,9 +204,10 @@ class SqliteTable(Table):
         rows = list(rows)
 
         def store(connection):
+            self._refresh(connection)
             for row in rows:
                 row.setdefault("_id", ObjectId())
-                self._store(connection, row, new=True)
+                self._store(connection, row, new=True, refreshed=True)
         self.database.write(store)
         return len(rows)
 
@@ -414,8 +415,9 @@ class SqliteTable(Table):
 
     # --- writing (inside a transaction) ---------------------------------------------------
 
-    def _store(self, connection, row, new):
-        self._refresh(connection)
+    def _store(self, connection, row, new, refreshed=False):
+        if not refreshed:
+            self._refresh(connection)
         key = _value(row["_id"])
         if _opaque(row["_id"]):
             raise ValueError(f"an _id must be a string, number, date or ObjectId: {row['_id']!r}")

@@ -88,13 +88,6 @@ class Invitation:
                                           satisfied, now))
         return rating
 
-    def pending(self, now) -> list[str]:
-        """The officers still to be rated, while the invitation is open."""
-        if now >= self.expires_at:
-            return []
-        rated = {r.officer_id for r in self.ratings}
-        return [o for o in self.officer_ids if o not in rated]
-
 
 # --- the annual list ---------------------------------------------------------------------------
 

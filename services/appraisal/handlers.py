@@ -3,6 +3,7 @@ scores and lists."""
 from datetime import datetime, timedelta
 
 from .domain import AnnualList, Invitation, SpotCheck
+from .exceptions import OfficerNotRated
 from .scoring import Ratings, Rules, appraise
 
 VALID_FOR = timedelta(days=14)
@@ -66,6 +67,16 @@ def draft_list(repo, year, actor, now):
 def officer_score(repo, officer_id, year):
     """One officer's score and explanation for the year (None: not rated that year)."""
     return year_of_ratings(repo, year).by_id().get(officer_id)
+
+
+def officer_year(repo, officer_id, year):
+    """One officer's year: its score (None without a rating) and its KPIs; OfficerNotRated
+    when there is neither."""
+    score, kpis_ = officer_score(repo, officer_id, year), kpis(repo, officer_id, year)
+    if score is None and not any(kpis_[k] for k in ("acknowledged", "pages_missed",
+                                                    "requests_closed")):
+        raise OfficerNotRated(officer_id)
+    return {"officer_id": officer_id, "year": year, "score": score, "kpis": kpis_}
 
 
 def record_facts(repo, event):

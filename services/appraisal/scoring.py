@@ -118,9 +118,10 @@ class Appraisal:
         """The two lists as text: the same evidence, rules and seed give the same bytes."""
         rows = [f"rules v{self.rules.version} seed {self.seed} county mean "
                 f"{self.county_mean:.4f}"]
+        by_id = self.by_id()
         for name, ids in (("model", self.model), ("lagging", self.lagging)):
             for officer_id in ids:
-                o = self.by_id()[officer_id]
+                o = by_id[officer_id]
                 rows.append(f"{name}\t{officer_id}\t{o.score}\t{o.ratings}\t"
                             f"{o.p_above if name == 'model' else o.p_below:.4f}\t"
                             f"{o.rank_interval}")

@@ -1,10 +1,5 @@
 """Appraisal's entrypoints: invitations from dispatch's closed cases (consumed reliably,
 idempotent by case), ratings, and a year's scores with the two lists."""
-import time
-
-from marshmallow.exceptions import MarshmallowError
-
-from contracts.envelope import UnknownEventType, open_envelope
 from contracts.events import DISPATCH_EVENTS
 from contracts.fields import utcnow
 from kit.errors import RecordNotFound, ServiceUnavailable, ValidationFailed
@@ -12,11 +7,10 @@ from kit.heap import SettledHeap
 from kit.metrics import Metrics, counter, histogram
 from kit.reliable import consume_reliably
 from kit.rpc import rpc
-from kit.schemas import dump, load, paged
+from kit.schemas import dump, load, open_event, paged
 from kit.storage import Storage
 
 from . import handlers, schemas
-from .exceptions import OfficerNotRated
 from .store import Repository
 
 EXPECTED = (ValidationFailed, RecordNotFound, ServiceUnavailable)
@@ -51,10 +45,7 @@ class AppraisalService:
     def case_closed(self, envelope):
         """A closed incident or request invites its enterprise to rate the officers on it;
         the same event twice makes one invitation."""
-        try:
-            event = open_envelope(envelope, DISPATCH_EVENTS)
-        except (MarshmallowError, UnknownEventType) as error:
-            raise ValidationFailed({"event": [str(error)]}) from None
+        event = open_event(envelope, DISPATCH_EVENTS)
         handlers.from_event(self.store, event, utcnow())
         CONSUMED.labels(event["type"]).inc()
 
@@ -63,10 +54,7 @@ class AppraisalService:
     def kpi_event(self, envelope):
         """What dispatch's events say of each officer (acknowledgements, missed pages,
         requests on time), kept once per event id: a redelivery counts nothing twice."""
-        try:
-            event = open_envelope(envelope, DISPATCH_EVENTS)
-        except (MarshmallowError, UnknownEventType) as error:
-            raise ValidationFailed({"event": [str(error)]}) from None
+        event = open_event(envelope, DISPATCH_EVENTS)
         handlers.record_facts(self.store, event)
         CONSUMED.labels(event["type"]).inc()
 
@@ -91,13 +79,8 @@ class AppraisalService:
     def officer_score(self, officer_id, query):
         """One officer's score and how it was reached, for the year."""
         year = load(schemas.YearQuery, query)["year"]
-        score = handlers.officer_score(self.store, officer_id, year)
-        kpis = handlers.kpis(self.store, officer_id, year)
-        if score is None and not any(kpis[k] for k in ("acknowledged", "pages_missed",
-                                                        "requests_closed")):
-            raise OfficerNotRated(officer_id)
-        return dump(schemas.OfficerAppraisal, {"officer_id": officer_id, "year": year,
-                                               "score": score, "kpis": kpis})
+        return dump(schemas.OfficerAppraisal,
+                    handlers.officer_year(self.store, officer_id, year))
 
     # --- the annual list ----------------------------------------------------------------
 
@@ -167,8 +150,7 @@ class AppraisalService:
     @rpc(expected_exceptions=EXPECTED)
     def appraisal(self, query):
         year = load(schemas.YearQuery, query)["year"]
-        began = time.perf_counter()
-        result = handlers.year_of_ratings(self.store, year)
-        RANKING.observe(time.perf_counter() - began)
-        answer = dict(vars(result), year=year, rules=result.rules.describe())
-        return dump(schemas.Appraisal, answer)
+        with RANKING.time():
+            result = handlers.year_of_ratings(self.store, year)
+        return dump(schemas.Appraisal, dict(vars(result), year=year,
+                                            rules=result.rules.describe()))

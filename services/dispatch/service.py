@@ -2,11 +2,9 @@
 import uuid
 from datetime import timedelta
 
-from marshmallow.exceptions import MarshmallowError
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 
-from contracts.envelope import UnknownEventType, open_envelope
 from contracts.events import MEDIATION_EVENTS
 from contracts.fields import utcnow
 from kit.deadlines import Deadlines, deadline_reached
@@ -15,7 +13,7 @@ from kit.heap import SettledHeap
 from kit.reliable import consume_reliably
 from kit.metrics import Metrics, counter, gauge, histogram
 from kit.rpc import TimedRpcProxy, rpc
-from kit.schemas import dump, load, paged
+from kit.schemas import dump, load, open_event, paged
 from kit.storage import Storage
 
 from . import handlers, schemas
@@ -108,10 +106,7 @@ class DispatchService:
         """A dispute whose risk rose pages the station's leader (see
         handlers.report_dispute_risk); an event that cannot be read goes to
         dispatch.dispute_risks.dead with its error."""
-        try:
-            event = open_envelope(envelope, MEDIATION_EVENTS)
-        except (MarshmallowError, UnknownEventType) as error:
-            raise ValidationFailed({"event": [str(error)]}) from None
+        event = open_event(envelope, MEDIATION_EVENTS)
         self._after(handlers.report_dispute_risk(
             self.store, self.who_responds(self.registry.responders), event,
             policy(self.config), utcnow()))
@@ -121,10 +116,7 @@ class DispatchService:
     def link_dispute(self, envelope):
         """A dispute made of an incident or a request is linked from it; an event naming a
         case that does not exist goes to dispatch.dispute_links.dead with its error."""
-        try:
-            event = open_envelope(envelope, MEDIATION_EVENTS)
-        except (MarshmallowError, UnknownEventType) as error:
-            raise ValidationFailed({"event": [str(error)]}) from None
+        event = open_event(envelope, MEDIATION_EVENTS)
         handlers.link_dispute(self.store, event, utcnow())
 
     @rpc(expected_exceptions=EXPECTED)

@@ -1,8 +1,6 @@
 """The enterprise registry's entrypoints: schema in, handler, schema out."""
-from marshmallow.exceptions import MarshmallowError
 from nameko.timer import timer
 
-from contracts.envelope import UnknownEventType, open_envelope
 from contracts.events import REGISTRY_EVENTS
 from contracts.fields import utcnow
 from kit.errors import DuplicateRecord, RecordNotFound, ValidationFailed
@@ -10,7 +8,7 @@ from kit.heap import SettledHeap
 from kit.metrics import Metrics, gauge
 from kit.reliable import consume_reliably
 from kit.rpc import rpc
-from kit.schemas import dump, load, paged
+from kit.schemas import dump, load, open_event, paged
 from kit.storage import Storage
 
 from . import handlers, imports, schemas
@@ -192,15 +190,12 @@ class EnterpriseService:
 
     def _file(self, envelope):
         """Idempotent: the event id is the timeline entry's key."""
-        try:
-            opened = open_envelope(envelope, REGISTRY_EVENTS)
-        except (MarshmallowError, UnknownEventType) as error:
-            raise ValidationFailed({"event": [str(error)]}) from None
+        opened = open_event(envelope, REGISTRY_EVENTS)
         handlers.record_on_file(self.store, envelope, opened)
 
     # --- domain gauges -------------------------------------------------------------------
 
-    @timer(interval=15)  # reads every enterprise, officer and assignment (in chunks)
+    @timer(interval=15)  # a few counts on the indexes (handlers.registry_figures)
     def refresh_gauges(self):
         figures = handlers.registry_figures(self.store, utcnow())
         for level, count in figures["enterprises_by_level"].items():

@@ -153,7 +153,6 @@ class Dispute:
     deadlines: dict[str, datetime] = field(default_factory=dict)
     settled_at: datetime | None = None
     closed_at: datetime | None = None
-    was_alarming: bool = False
     audit: list[AuditEntry] = field(default_factory=list)
     version: int = 0
     events: list = field(default_factory=list, repr=False, compare=False)
@@ -218,7 +217,6 @@ class Dispute:
         self.events.append(DisputeGraded("dispute.graded", *self._where(), grade.grade,
                                          grade.flags, grade.rule_version, grade.reasons, now))
         if grade.alarming and raised:
-            self.was_alarming = True
             self.events.append(DisputeGraded("dispute.risk_flagged", *self._where(),
                                              grade.grade, grade.flags, grade.rule_version,
                                              grade.reasons, now))
@@ -243,6 +241,12 @@ class Dispute:
                                                        letter.flags, letter.due, now))
                 return True
         raise LetterNotFound(letter_id)
+
+    @property
+    def risk_found(self) -> bool:
+        """Its grade rose to high, critical or a flag at least once (each time a letter went
+        out): a risk the statistics count, defused or still watched."""
+        return bool(self.letters)
 
     # --- the tiers ------------------------------------------------------------------------
 

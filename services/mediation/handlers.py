@@ -32,6 +32,17 @@ def register_dispute(repo, place, data, actor, timing, now, request_key=None):
     return dispute
 
 
+def register_reported(repo, place, report, timing, now):
+    """A dispute another system reported (`report`: the dispute with its `system` and
+    `reference`): the system's reference decides the id, so the same report twice makes one
+    dispute."""
+    data = dict(report)
+    system, reference = data.pop("system"), data.pop("reference")
+    data.update(source="agency", source_ref=f"{system}:{reference}")
+    return register_dispute(repo, place, data, {"role": "agency", "id": system}, timing, now,
+                            request_key=f"external:{system}:{reference}")
+
+
 def from_case(repo, case, kind, place, data, actor, timing, now):
     """Turn an incident or a request (`case`: its kind, id and description) into a dispute:
     one per case, however often it is asked (the id derives from the case)."""

@@ -3,11 +3,9 @@ swept from the store; its metrics."""
 import time
 from datetime import timedelta
 
-from marshmallow.exceptions import MarshmallowError
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 
-from contracts.envelope import UnknownEventType, open_envelope
 from contracts.events import DISPATCH_EVENTS
 from contracts.fields import utcnow
 from kit.deadlines import Deadlines, deadline_reached
@@ -16,7 +14,7 @@ from kit.heap import SettledHeap
 from kit.metrics import Metrics, counter, gauge, histogram
 from kit.reliable import consume_reliably
 from kit.rpc import TimedRpcProxy, rpc
-from kit.schemas import dump, load, paged
+from kit.schemas import dump, load, open_event, paged
 from kit.storage import Storage
 
 from . import handlers, schemas
@@ -90,13 +88,9 @@ class MediationService:
     def register_from_queue(self, body):
         """Disputes from other systems. A report that is refused, or fails five times, goes
         to mediation.dispute_reports.dead with its error."""
-        data = load(schemas.ExternalDisputeReport, body)
-        system, reference = data.pop("system"), data.pop("reference")
-        data.update(source="agency", source_ref=f"{system}:{reference}")
-        self._after(handlers.register_dispute(
-            self.store, self._place(data["enterprise_id"]), data,
-            {"role": "agency", "id": system}, timing(self.config), utcnow(),
-            request_key=f"external:{system}:{reference}"))
+        report = load(schemas.ExternalDisputeReport, body)
+        self._after(handlers.register_reported(self.store, self._place(report["enterprise_id"]),
+                                               report, timing(self.config), utcnow()))
 
     @rpc(expected_exceptions=EXPECTED)
     def dispute_from_case(self, case_kind, case_id, data, actor):
@@ -115,10 +109,7 @@ class MediationService:
     def count_incident(self, envelope):
         """Every incident reported around an enterprise, for the statistics' year-on-year
         figure; counted once per event, by its id."""
-        try:
-            event = open_envelope(envelope, DISPATCH_EVENTS)
-        except (MarshmallowError, UnknownEventType) as error:
-            raise ValidationFailed({"event": [str(error)]}) from None
+        event = open_event(envelope, DISPATCH_EVENTS)
         data = event["data"]
         self.store.record_incident(event["id"], self._place(data["enterprise_id"], cached=True),
                                    data["reported_at"])

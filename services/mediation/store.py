@@ -30,7 +30,7 @@ def _indexed(d: Dispute) -> dict:
             "status": d.status, "grade": d.grade.grade, "tier": d.tier,
             "next_due": d.next_due, "party_keys": sorted({p.key() for p in d.parties}),
             "agencies": sorted({r.agency for r in d.referrals}),
-            "risk": d.was_alarming,
+            "risk": d.risk_found,
             "at_start_tier": (d.agreement.tier == d.start_tier) if settled and d.agreement
             else None,
             "days_to_settle": (d.settled_at - d.registered_at).days if settled else None,

@@ -41,8 +41,8 @@ def event_tap(config):
 
 
 def seed_county(registry):
-    """One enterprise with A, B and the three chiefs, on a station and grid of its own, made
-    through the registry's RPC; their ids by role."""
+    """One enterprise with A, B and the three chiefs, and a duty officer at its station (a
+    grid and station of their own), made through the registry's RPC; their ids by role."""
     from services.enterprise.domain import credit_code_check_char
 
     station = registry.create_place("station", {"name": "城东派出所", "kind": "station"})
@@ -58,7 +58,8 @@ def seed_county(registry):
                              ("100002", "auxiliary_officer", "b"),
                              ("100003", "station_chief", "station_leader"),
                              ("100004", "bureau_leader", "bureau_leader"),
-                             ("100005", "area_chief", "area_chief")):
+                             ("100005", "area_chief", "area_chief"),
+                             ("100000", "community_officer", "duty")):
         people[key] = registry.register_officer({
             "badge_number": badge, "name": f"警员{badge}", "role": role,
             "station_id": station["id"]})["id"]

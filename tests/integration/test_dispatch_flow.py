@@ -16,8 +16,8 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from kit.errors import ValidationFailed
 from services.dispatch.exceptions import AcknowledgementTooLate
 from services.dispatch.service import DispatchService
-from services.enterprise.domain import credit_code_check_char
 from services.enterprise.service import EnterpriseService
+from tests.integration.conftest import seed_county
 
 WINDOW = 0.6
 
@@ -68,31 +68,7 @@ def services(container_factory, config, tap):
 @pytest.fixture
 def county(services):
     """One enterprise with A, B, the three chiefs, and a duty officer at its station."""
-    registry, _ = services
-    station = registry.create_place("station", {"name": "城东派出所", "kind": "station"})
-    grid = registry.create_place("grid", {"code": "WG-01", "name": "一格",
-                                          "station_id": station["id"]})
-    first17 = "91330482MA2B3C4D5"
-    enterprise = registry.register_enterprise({
-        "name": "恒盛纺织", "credit_code": first17 + credit_code_check_char(first17),
-        "kind": "enterprise", "level": "above_scale", "stage": "production",
-        "grid_id": grid["id"]})
-    people = {}
-    for badge, role, key in (("100001", "community_officer", "a"),
-                             ("100002", "auxiliary_officer", "b"),
-                             ("100003", "station_chief", "station_leader"),
-                             ("100004", "bureau_leader", "bureau_leader"),
-                             ("100005", "area_chief", "area_chief"),
-                             ("100000", "community_officer", "duty")):
-        people[key] = registry.register_officer({
-            "badge_number": badge, "name": f"警员{badge}", "role": role,
-            "station_id": station["id"]})["id"]
-    registry.assign(enterprise["id"], {
-        "a_officer_id": people["a"], "b_officer_id": people["b"],
-        "bureau_leader_id": people["bureau_leader"],
-        "station_leader_id": people["station_leader"], "area_chief_id": people["area_chief"],
-        "departments": ["criminal_investigation"]})
-    return {"station": station, "enterprise": enterprise, **people}
+    return seed_county(services[0])
 
 
 def report(dispatch, county, priority="high"):
