@@ -12,12 +12,21 @@ after Goldstein & Spiegelhalter (1996) and Spiegelhalter (2005):
    officer effects (tau^2) by the method of moments; an officer's estimate is its adjusted
    deviation times `w = n / (n + sigma^2 / tau^2)`: the less evidence, the closer to the
    county mean. Its posterior is normal with variance `w * sigma^2 / n`.
-3. **The lists.** An officer with fewer than `min_evidence` ratings is insufficient data:
+3. **The other components.** The three chiefs' quarterly ratings are scored like the
+   enterprises' (their own leniency out, shrunk to their own county mean). Rates (spot checks
+   satisfied, pages acknowledged, requests closed on time, weeks of visit cadence kept,
+   disputes settled at the lowest tier) are shrunk with a beta-binomial prior fitted by the
+   method of moments: `(x + M p0) / (n + M)`. A rate counts `rate_scale` points of the 1-5
+   scale per unit. The score is the county mean plus each component's shrunk effect times its
+   weight; a component with no evidence anywhere in the county is absent, and its weight is
+   spread over the others in proportion (the result names it). The posterior of the score is
+   normal with the weighted sum of the components' variances.
+4. **The lists.** An officer with fewer than `min_evidence` enterprise ratings is insufficient data:
    never ranked, never named. Otherwise it is named lagging when the posterior probability
    that its true effect lies more than `gap` below the county mean is at least `level`, and
    a model chief when the same holds above (at most `model_max`, by probability, then score,
    then id). A flag starts a review; it is not a verdict.
-4. **What a report shows beside the lists.** A 95% interval for each score; funnel limits
+5. **What a report shows beside the lists.** A 95% interval for each score; funnel limits
    (95% and 99.8%) for each adjusted mean against its evidence, with and without the
    overdispersion adjustment (z-scores winsorised at 10% in each tail); and a rank interval
    from draws of the posteriors (seeded).
@@ -27,6 +36,7 @@ The same ratings, rules and seed give the same result, to the byte.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
@@ -35,23 +45,33 @@ import numpy as np
 Z95, Z998 = 1.959964, 3.090232
 PLACES = Decimal("0.0001")
 
+RATED = ("ratings", "chiefs")   # 1-5 ratings: leniency out, then shrunk
+RATES = ("spot_checks", "acknowledgement", "requests", "visits", "mediation")
+COMPONENTS = RATED + RATES
+WEIGHTS = (("ratings", 0.40), ("chiefs", 0.15), ("spot_checks", 0.10),
+           ("acknowledgement", 0.10), ("requests", 0.10), ("visits", 0.10), ("mediation", 0.05))
+
 
 @dataclass(frozen=True)
 class Rules:
     """One version of the appraisal rules (configuration; every result records its
     version)."""
 
-    version: int = 1
-    min_evidence: int = 5      # ratings below which an officer is insufficient data
+    version: int = 2
+    min_evidence: int = 5      # enterprise ratings below which an officer is insufficient data
     gap: float = 0.3           # on the 1-5 scale: how far from the county mean counts
     level: float = 0.85        # posterior probability needed to name
     model_max: int = 10
     rater_prior: float = 5.0   # pseudo-ratings pulling a rater's offset toward 0
     iterations: int = 25
     rank_draws: int = 200
+    weights: tuple = WEIGHTS   # (component, weight) before absent components are spread out
+    rate_scale: float = 4.0    # points of the 1-5 scale a rate's whole 0-1 range is worth
 
     def describe(self) -> dict:
-        return asdict(self)
+        described = asdict(self)
+        described["weights"] = dict(self.weights)
+        return described
 
 
 @dataclass(frozen=True)
@@ -79,6 +99,17 @@ class Ratings:
                    np.asarray(scores, dtype=float), names, len(rater_index))
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """Everything a year says of the officers: the enterprises' ratings, the three chiefs'
+    ratings (rater = the leader who rated) and, per rate component, {officer: (successes,
+    trials)}."""
+
+    ratings: Ratings
+    chiefs: Ratings | None = None
+    rates: Mapping = field(default_factory=dict)
+
+
 @dataclass
 class OfficerScore:
     officer_id: str
@@ -96,6 +127,7 @@ class OfficerScore:
     rank: int | None = None
     rank_interval: tuple | None = None
     status: str = "ranked"              # ranked or insufficient_data
+    components: dict = field(default_factory=dict)  # component -> its evidence and estimate
 
 
 @dataclass
@@ -110,6 +142,9 @@ class Appraisal:
     lagging: list[str] = field(default_factory=list)
     model: list[str] = field(default_factory=list)
     model_note: str = ""
+    weights: dict = field(default_factory=dict)     # the weights used, absent ones spread out
+    absent: list[str] = field(default_factory=list)  # components without evidence this year
+    county: dict = field(default_factory=dict)      # component -> its county-level figures
 
     def by_id(self) -> dict:
         return {o.officer_id: o for o in self.officers}
@@ -117,7 +152,8 @@ class Appraisal:
     def listing(self) -> str:
         """The two lists as text: the same evidence, rules and seed give the same bytes."""
         rows = [f"rules v{self.rules.version} seed {self.seed} county mean "
-                f"{self.county_mean:.4f}"]
+                f"{self.county_mean:.4f} weights "
+                + " ".join(f"{k}={w:.4f}" for k, w in self.weights.items())]
         by_id = self.by_id()
         for name, ids in (("model", self.model), ("lagging", self.lagging)):
             for officer_id in ids:
@@ -128,73 +164,178 @@ class Appraisal:
         return "\n".join(rows) + "\n"
 
 
-def appraise(ratings: Ratings, rules: Rules = Rules(), seed: int = 0) -> Appraisal:
-    """Score every officer of `ratings.names` (those without enough ratings: insufficient
-    data)."""
-    names, o, r, y = ratings.names, ratings.officer, ratings.rater, ratings.score
-    rater_names = range(ratings.raters)
-    count = len(names)
-    n = np.bincount(o, minlength=count).astype(float)
-    rated = n > 0
-    mu = float(y.mean()) if len(y) else 0.0
-
-    # 1. officer effects and rater offsets together
-    rater_n = np.bincount(r, minlength=len(rater_names)).astype(float)
-    theta, offset = np.zeros(count), np.zeros(len(rater_names))
-    safe_n = np.where(rated, n, 1.0)
-    for _ in range(rules.iterations):
-        theta = np.bincount(o, y - mu - offset[r], minlength=count) / safe_n
-        offset = np.bincount(r, y - mu - theta[o], minlength=len(rater_names)) / (
-            rater_n + rules.rater_prior)
-        if rater_n.sum():
-            offset -= np.average(offset, weights=rater_n)
-    raw = np.bincount(o, y, minlength=count) / safe_n
-    adjusted = np.bincount(o, y - offset[r], minlength=count) / safe_n
-
-    # 2. noise, spread, shrinkage
-    residual = y - mu - theta[o] - offset[r]
-    dof = max(1.0, len(y) - rated.sum() - len(rater_names))
-    sigma2 = max(1e-6, float((residual ** 2).sum() / dof))
-    deviation = np.where(rated, adjusted - mu, 0.0)
-    tau2 = max(1e-6, float((deviation[rated] ** 2).mean() - (sigma2 / n[rated]).mean())
-               if rated.any() else 1e-6)
-    weight = np.where(rated, n / (n + sigma2 / tau2), 0.0)
-    effect = weight * deviation
-    variance = np.where(rated, weight * sigma2 / safe_n, tau2)
-    sd = np.sqrt(variance)
+def appraise(evidence, rules: Rules = Rules(), seed: int = 0) -> Appraisal:
+    """Score every officer the evidence names (`Evidence`, or only enterprise `Ratings`);
+    those with fewer than `min_evidence` enterprise ratings are insufficient data."""
+    if isinstance(evidence, Ratings):
+        evidence = Evidence(evidence)
+    names = _everyone(evidence)
+    ratings = _Rated(evidence.ratings, names, rules)
+    parts = {"ratings": ratings}
+    if evidence.chiefs is not None:
+        parts["chiefs"] = _Rated(evidence.chiefs, names, rules)
+    for component in RATES:
+        if evidence.rates.get(component):
+            parts[component] = _Rate(evidence.rates[component], names)
+    weights, absent = _weights(rules, parts)
+    scale = {k: (1.0 if k in RATED else rules.rate_scale) for k in weights}
+    contribution = {k: weights[k] * scale[k] * parts[k].effect for k in weights}
+    variance = sum((weights[k] * scale[k]) ** 2 * parts[k].variance for k in weights) \
+        if weights else np.full(len(names), 1e-6)
+    effect = sum(contribution.values()) if weights else np.zeros(len(names))
+    sd = np.sqrt(np.maximum(variance, 1e-12))
     p_below = _phi((-rules.gap - effect) / sd)
     p_above = _phi((effect - rules.gap) / sd)
 
-    # 4. funnel limits, plain and adjusted for overdispersion
-    se2 = sigma2 / safe_n
-    tau2_funnel = _overdispersion(deviation[rated], se2[rated], n[rated] / sigma2)
-
+    mu, n = ratings.mean, ratings.n
+    mean_part = Decimal(mu).quantize(PLACES)
     officers = []
     for i, name in enumerate(names):
-        mean_part = Decimal(mu).quantize(PLACES)
-        effect_part = Decimal(float(effect[i])).quantize(PLACES)
-        score = mean_part + effect_part
-        funnel = {}
-        if rated[i]:
-            for label, extra in (("plain", 0.0), ("overdispersed", tau2_funnel)):
-                spread = math.sqrt(se2[i] + extra)
-                z = abs(deviation[i]) / spread
-                funnel[label] = "outside_99.8" if z > Z998 else \
-                    "outside_95" if z > Z95 else "inside"
+        breakdown = {"county_mean": mean_part}
+        breakdown.update((k, Decimal(float(contribution[k][i])).quantize(PLACES))
+                         for k in weights)
+        score = sum(breakdown.values())
+        rated = n[i] > 0
         officers.append(OfficerScore(
-            name, int(n[i]), _round(raw[i]) if rated[i] else None,
-            _round(adjusted[i]) if rated[i] else None,
-            _round(adjusted[i] - raw[i]) if rated[i] else 0.0, _round(weight[i]), score,
-            {"county_mean": mean_part, "ratings": effect_part},
+            name, int(n[i]), _round(ratings.raw[i]) if rated else None,
+            _round(ratings.adjusted[i]) if rated else None,
+            _round(ratings.adjusted[i] - ratings.raw[i]) if rated else 0.0,
+            _round(ratings.weight[i]), score, breakdown,
             (_round(float(score) - Z95 * sd[i]), _round(float(score) + Z95 * sd[i])),
-            round(float(p_below[i]), 6), round(float(p_above[i]), 6), funnel,
-            status="ranked" if n[i] >= rules.min_evidence else "insufficient_data"))
+            round(float(p_below[i]), 6), round(float(p_above[i]), 6), ratings.funnel(i),
+            status="ranked" if n[i] >= rules.min_evidence else "insufficient_data",
+            components={k: parts[k].explain(i, weights.get(k, 0.0)) for k in parts}))
 
-    result = Appraisal(rules, seed, _round(mu), _round(math.sqrt(sigma2)),
-                       _round(math.sqrt(tau2)), _round(math.sqrt(tau2_funnel)), officers)
+    result = Appraisal(rules, seed, _round(mu), _round(math.sqrt(ratings.sigma2)),
+                       _round(math.sqrt(ratings.tau2)), _round(math.sqrt(ratings.tau2_funnel)),
+                       officers, weights={k: _round(w) for k, w in weights.items()},
+                       absent=absent, county={k: p.county() for k, p in parts.items()})
     _rank(result, effect, sd, seed)
     _name(result)
     return result
+
+
+def _everyone(evidence):
+    names = set(evidence.ratings.names)
+    if evidence.chiefs is not None:
+        names |= set(evidence.chiefs.names)
+    for counts in evidence.rates.values():
+        names |= set(counts)
+    return tuple(sorted(names))
+
+
+def _weights(rules, parts):
+    """The configured weights of the components with evidence, scaled to sum to 1; and the
+    components left out for want of any."""
+    present = {k: w for k, w in rules.weights if w > 0 and k in parts and parts[k].present}
+    total = sum(present.values())
+    absent = [k for k, w in rules.weights if w > 0 and k not in present]
+    return ({k: w / total for k, w in present.items()} if total else {}), absent
+
+
+class _Rated:
+    """A 1-5 rating component: each rater's offset out (alternating least squares), the
+    officer's deviation from the county mean shrunk by `n / (n + sigma^2 / tau^2)`."""
+
+    def __init__(self, ratings, names, rules):
+        position = {name: i for i, name in enumerate(names)}
+        o = np.asarray([position[x] for x in ratings.names], dtype=np.int64)[ratings.officer] \
+            if len(ratings.officer) else np.zeros(0, dtype=np.int64)
+        r, y = ratings.rater, ratings.score
+        count, raters = len(names), ratings.raters
+        n = np.bincount(o, minlength=count).astype(float)
+        rated = n > 0
+        self.present = bool(rated.any())
+        mu = float(y.mean()) if len(y) else 0.0
+        rater_n = np.bincount(r, minlength=raters).astype(float)
+        theta, offset = np.zeros(count), np.zeros(raters)
+        safe_n = np.where(rated, n, 1.0)
+        for _ in range(rules.iterations):
+            theta = np.bincount(o, y - mu - offset[r], minlength=count) / safe_n
+            offset = np.bincount(r, y - mu - theta[o], minlength=raters) / (
+                rater_n + rules.rater_prior)
+            if rater_n.sum():
+                offset -= np.average(offset, weights=rater_n)
+        self.raw = np.bincount(o, y, minlength=count) / safe_n
+        self.adjusted = np.bincount(o, y - offset[r], minlength=count) / safe_n
+        residual = y - mu - theta[o] - offset[r]
+        dof = max(1.0, len(y) - rated.sum() - raters)
+        self.sigma2 = max(1e-6, float((residual ** 2).sum() / dof))
+        deviation = np.where(rated, self.adjusted - mu, 0.0)
+        self.tau2 = max(1e-6, float((deviation[rated] ** 2).mean()
+                                    - (self.sigma2 / n[rated]).mean())
+                        if rated.any() else 1e-6)
+        self.weight = np.where(rated, n / (n + self.sigma2 / self.tau2), 0.0)
+        self.effect = self.weight * deviation
+        self.variance = np.where(rated, self.weight * self.sigma2 / safe_n, self.tau2)
+        self.se2 = self.sigma2 / safe_n
+        self.tau2_funnel = _overdispersion(deviation[rated], self.se2[rated],
+                                           n[rated] / self.sigma2)
+        self.n, self.mean, self.rated, self.deviation = n, mu, rated, deviation
+
+    def funnel(self, i):
+        """Outside which limits (95%, 99.8%) the officer's adjusted mean falls, plain and
+        with the overdispersion adjustment."""
+        if not self.rated[i]:
+            return {}
+        found = {}
+        for label, extra in (("plain", 0.0), ("overdispersed", self.tau2_funnel)):
+            z = abs(self.deviation[i]) / math.sqrt(self.se2[i] + extra)
+            found[label] = "outside_99.8" if z > Z998 else \
+                "outside_95" if z > Z95 else "inside"
+        return found
+
+    def explain(self, i, weight):
+        rated = bool(self.rated[i])
+        return {"evidence": int(self.n[i]),
+                "observed": _round(self.raw[i]) if rated else None,
+                "adjusted": _round(self.adjusted[i]) if rated else None,
+                "estimate": _round(self.mean + self.effect[i]), "shrink_weight":
+                _round(self.weight[i]), "weight": _round(weight)}
+
+    def county(self):
+        return {"mean": _round(self.mean), "noise_sd": _round(math.sqrt(self.sigma2)),
+                "spread_sd": _round(math.sqrt(self.tau2)), "evidence": int(self.n.sum())}
+
+
+
+class _Rate:
+    """A rate component: successes x of n trials per officer, shrunk toward the county rate
+    p0 with a beta prior of strength M (method of moments: the spread of the observed rates
+    beyond what binomial noise explains): `(x + M p0) / (n + M)`, posterior variance
+    `p (1 - p) / (n + M + 1)`. An officer without trials gets p0 and the prior's variance."""
+
+    def __init__(self, counts, names):
+        x = np.asarray([counts.get(name, (0, 0))[0] for name in names], dtype=float)
+        n = np.asarray([counts.get(name, (0, 0))[1] for name in names], dtype=float)
+        x = np.minimum(x, n)
+        seen = n > 0
+        self.present = bool(seen.any())
+        p0 = float(x.sum() / n.sum()) if n.sum() else 0.0
+        observed = np.where(seen, x / np.where(seen, n, 1.0), p0)
+        binomial = p0 * (1 - p0)
+        spread = float(((observed[seen] - p0) ** 2).mean() - (binomial / n[seen]).mean()) \
+            if seen.any() else 0.0
+        self.tau2 = max(1e-6, spread)
+        self.strength = min(1e6, max(0.0, binomial / self.tau2 - 1.0))
+        total = n + self.strength
+        posterior = np.where(total > 0, (x + self.strength * p0) / np.maximum(total, 1e-12), p0)
+        self.effect = posterior - p0
+        self.variance = posterior * (1 - posterior) / (n + self.strength + 1.0)
+        self.n, self.x, self.p0, self.observed, self.seen = n, x, p0, observed, seen
+
+    def explain(self, i, weight):
+        seen = bool(self.seen[i])
+        return {"evidence": int(self.n[i]), "successes": int(self.x[i]),
+                "observed": _round(self.observed[i]) if seen else None,
+                "estimate": _round(self.p0 + self.effect[i]),
+                "shrink_weight": _round(self.n[i] / (self.n[i] + self.strength))
+                if self.n[i] + self.strength else 0.0, "weight": _round(weight)}
+
+    def county(self):
+        return {"rate": _round(self.p0), "prior_strength": _round(self.strength),
+                "evidence": int(self.n.sum())}
+
 
 
 def _rank(result, effect, sd, seed):

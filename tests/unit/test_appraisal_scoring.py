@@ -2,7 +2,7 @@
 planted truth of the default simulated county (five seeds)."""
 import pytest
 
-from services.appraisal.scoring import Ratings, Rules, appraise
+from services.appraisal.scoring import Evidence, Ratings, Rules, appraise
 from services.appraisal.simulate import against_truth, county_year
 
 EXACT = Rules(rater_prior=0.0, min_evidence=1, iterations=200)
@@ -44,6 +44,50 @@ def test_shrinkage_by_the_evidence_behind_each_officer():
     low, high = by_id["A"].interval
     assert (high - low) / 2 == pytest.approx(1.959964 * 0.339870, abs=2e-4)
     assert by_id["A"].p_below == pytest.approx(0.000657, abs=2e-5)
+
+
+ACKS = {"A": (9, 10), "B": (5, 10), "C": (7, 10)}
+
+
+def test_a_rate_is_shrunk_toward_the_county_rate_with_a_beta_prior():
+    # p0 = 21/30 = 0.7; observed 0.9, 0.5, 0.7: mean squared deviation 0.026667, binomial part
+    # 0.21 / 10 = 0.021, so tau^2 = 0.005667 and M = 0.21 / tau^2 - 1 = 36.0588;
+    # A: (9 + 0.7 M) / (10 + M) = 0.743424, variance 0.743424 * 0.256576 / (11 + M) = 0.004053
+    result = appraise(Evidence(SMALL, rates={"acknowledgement": ACKS}),
+                      Rules(min_evidence=1, weights=(("acknowledgement", 1.0),)))
+    a = result.by_id()["A"].components["acknowledgement"]
+    assert result.county["acknowledgement"]["rate"] == 0.7
+    assert result.county["acknowledgement"]["prior_strength"] == pytest.approx(36.0588, abs=1e-3)
+    assert a["estimate"] == pytest.approx(0.743424, abs=1e-4)
+    assert a["shrink_weight"] == pytest.approx(10 / 46.0588, abs=1e-4)
+    # the score is the county mean plus the rate's effect in points (4 per unit of rate)
+    assert float(result.by_id()["A"].score) == pytest.approx(3.5 + 4 * 0.043424, abs=1e-4)
+    low, high = result.by_id()["A"].interval
+    assert (high - low) / 2 == pytest.approx(1.959964 * 4 * 0.004053 ** 0.5, abs=3e-4)
+
+
+def test_components_are_weighted_and_an_absent_one_spreads_its_weight():
+    rules = Rules(min_evidence=1, weights=(("ratings", 0.4), ("acknowledgement", 0.4),
+                                           ("mediation", 0.2)))
+    result = appraise(Evidence(SMALL, rates={"acknowledgement": ACKS}), rules)
+    assert result.weights == {"ratings": 0.5, "acknowledgement": 0.5}
+    assert result.absent == ["mediation"]
+    a = result.by_id()["A"]
+    # ratings: 0.5 x (4.2921 - 3.5); acknowledgement: 0.5 x 4 x 0.043424
+    assert float(a.breakdown["ratings"]) == pytest.approx(0.396040, abs=1e-4)
+    assert float(a.breakdown["acknowledgement"]) == pytest.approx(0.086848, abs=1e-4)
+    assert sum(a.breakdown.values()) == a.score
+    assert set(a.breakdown) == {"county_mean", "ratings", "acknowledgement"}
+
+
+def test_the_three_chiefs_ratings_have_their_leniency_taken_out_too():
+    chiefs = ratings(("A", "leader-1", 5), ("A", "leader-2", 4), ("B", "leader-1", 4),
+                     ("C", "leader-2", 2))
+    result = appraise(Evidence(SMALL, chiefs=chiefs), Rules(
+        min_evidence=1, iterations=200, rater_prior=0.0, weights=(("chiefs", 1.0),)))
+    by_id = result.by_id()
+    assert [by_id[o].components["chiefs"]["adjusted"] for o in "ABC"] == [4.5, 3.5, 2.5]
+    assert result.weights == {"chiefs": 1.0} and result.absent == []
 
 
 def test_funnel_limits_with_and_without_overdispersion():
