@@ -158,6 +158,8 @@ RULES = {
     "draw_spot_check": Rule(MANAGE),
     "get_spot_check": Rule(MANAGE),
     "record_survey": Rule(MANAGE),
+    "rate_as_chief": Rule({"supervisor": ALL}),
+    "list_chief_ratings": Rule(MANAGE),
 }
 
 

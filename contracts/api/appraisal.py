@@ -49,6 +49,18 @@ class Funnel(Schema):
     overdispersed = fields.String()
 
 
+class Component(Schema):
+    """One component of a score: its evidence, what was observed, the shrunk estimate, the
+    weight it counted with."""
+    evidence = fields.Integer(required=True)
+    successes = fields.Integer()
+    observed = fields.Float(required=True, allow_none=True)
+    adjusted = fields.Float(allow_none=True)
+    estimate = fields.Float(required=True)
+    shrink_weight = fields.Float(required=True)
+    weight = fields.Float(required=True)
+
+
 class OfficerScore(Schema):
     """One officer's score and how it was reached: anyone can check it."""
     officer_id = fields.String(required=True)
@@ -67,6 +79,8 @@ class OfficerScore(Schema):
     rank = fields.Integer(required=True, allow_none=True)
     rank_interval = fields.List(fields.Integer(), required=True, allow_none=True)
     status = fields.String(required=True)
+    components = fields.Dict(keys=fields.String(), values=fields.Nested(Component),
+                             required=True)
 
 
 class Kpis(Schema):
@@ -95,6 +109,8 @@ class Rules(Schema):
     level = fields.Float(required=True)
     model_max = fields.Integer(required=True)
     rater_prior = fields.Float(required=True)
+    weights = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
+    rate_scale = fields.Float(required=True)
 
 
 class Appraisal(Schema):
@@ -110,6 +126,9 @@ class Appraisal(Schema):
     model_note = fields.String(required=True)
     lagging = fields.List(fields.String(), required=True)
     officers = fields.List(fields.Nested(OfficerScore), required=True)
+    weights = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
+    absent = fields.List(fields.String(), required=True)
+    county = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
 
 
 class ObjectionInput(Schema):
@@ -192,3 +211,36 @@ class SpotCheck(Schema):
     drawn_at = UtcDateTime(required=True)
     samples = fields.List(fields.Nested(Sampled), required=True)
     version = fields.Integer(required=True)
+
+
+class Criteria(Schema):
+    responsiveness = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
+    problem_solving = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
+    conduct = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
+
+
+class ChiefRatingInput(Schema):
+    """One of the three chiefs rates a liaison officer for a quarter on each criterion."""
+    officer_id = fields.String(required=True, validate=ID)
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    quarter = fields.Integer(required=True, validate=validate.Range(min=1, max=4))
+    seat = fields.String(required=True, validate=validate.OneOf(
+        ("bureau_leader", "station_leader", "area_chief")))
+    criteria = fields.Nested(Criteria, required=True)
+
+
+class ChiefRatingFilter(Schema):
+    year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+    officer_id = fields.String(validate=ID)
+
+
+class ChiefRating(Schema):
+    id = fields.String(required=True)
+    officer_id = fields.String(required=True)
+    year = fields.Integer(required=True)
+    quarter = fields.Integer(required=True)
+    seat = fields.String(required=True)
+    criteria = fields.Nested(Criteria, required=True)
+    score = fields.Float(required=True)
+    rated_by = fields.String(required=True)
+    rated_at = UtcDateTime(required=True)

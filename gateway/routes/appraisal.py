@@ -20,8 +20,11 @@ ERRORS = {
     "ListExists": (409, "CHANGED_MEANWHILE"),
     "SpotCheckNotFound": (404, "SPOT_CHECK_NOT_FOUND"),
     "SpotCheckRefused": (409, "SURVEY_REFUSED"),
+    "ChiefRatingRefused": (409, "CHIEF_RATING_REFUSED"),
+    "ChiefRatingNotFound": (404, "CHIEF_RATING_NOT_FOUND"),
 }
 LISTED = ("enterprise_id", "officer_id")
+CHIEF_LISTED = ("year", "officer_id")
 
 
 class AppraisalRoutes:
@@ -95,6 +98,24 @@ class AppraisalRoutes:
          summary="Uphold or dismiss an objection, with the reasons")
     def decide_objection(self, request, grant, year, officer_id, body):
         return self.appraisal.decide_objection(year, officer_id, body, grant.actor)
+
+    # --- the three chiefs' ratings ---------------------------------------------------------
+
+    @api("POST", "/v1/appraisal/chief-ratings", status=201, body=contract.ChiefRatingInput,
+         returns=contract.ChiefRating,
+         summary="One of the three chiefs (bureau leader, station leader, area chief) rates a "
+                 "liaison officer for a quarter on each criterion (once per seat)")
+    def rate_as_chief(self, request, grant, body):
+        return self.appraisal.rate_as_chief(body, grant.actor)
+
+    @api("GET", "/v1/appraisal/chief-ratings",
+         query=listing_query("ChiefRatingQuery", contract.ChiefRatingFilter,
+                             only=CHIEF_LISTED),
+         returns=page_schema(contract.ChiefRating),
+         summary="The three chiefs' ratings, by year and officer")
+    def list_chief_ratings(self, request, grant):
+        return self.appraisal.list_chief_ratings(paging(request),
+                                                 filters(request, CHIEF_LISTED, grant))
 
     # --- spot checks -------------------------------------------------------------------------
 

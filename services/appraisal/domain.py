@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from .exceptions import (AlreadyRated, InvitationExpired, ListRefused, NotOnCase,
-                         SpotCheckRefused)
+from .exceptions import (AlreadyRated, ChiefRatingRefused, InvitationExpired, ListRefused,
+                         NotOnCase, SpotCheckRefused)
 
 
 @dataclass(frozen=True)
@@ -300,3 +300,40 @@ class SpotCheck:
                 done, reached = found.get(s.officer_id, (0, 0))
                 found[s.officer_id] = (done + (s.result == "satisfied"), reached + 1)
         return found
+
+
+# --- the three chiefs' quarterly ratings ----------------------------------------------------
+
+SEATS = ("bureau_leader", "station_leader", "area_chief")
+CRITERIA = ("responsiveness", "problem_solving", "conduct")
+
+
+@dataclass
+class ChiefRating:
+    """One of the three chiefs (the bureau leader, the station leader, the area chief) rates a
+    liaison officer for a quarter on each criterion, 1 to 5; once per seat, officer and
+    quarter, and not before the quarter has begun. Its score is the criteria's mean."""
+
+    id: str               # <year>-Q<quarter>:<officer>:<seat>
+    officer_id: str
+    year: int
+    quarter: int
+    seat: str
+    criteria: dict
+    rated_by: str
+    rated_at: datetime
+    version: int = 0
+    events: list = field(default_factory=list, repr=False, compare=False)
+
+    @classmethod
+    def give(cls, officer_id, year, quarter, seat, criteria, rated_by, now) -> "ChiefRating":
+        if (year, quarter) > (now.year, (now.month - 1) // 3 + 1):
+            raise ChiefRatingRefused("quarter", f"{year} Q{quarter} has not begun")
+        if set(criteria) != set(CRITERIA):
+            raise ChiefRatingRefused("criteria", f"rate each of {', '.join(CRITERIA)}")
+        return cls(f"{year}-Q{quarter}:{officer_id}:{seat}", officer_id, year, quarter, seat,
+                   dict(sorted(criteria.items())), rated_by, now)
+
+    @property
+    def score(self) -> float:
+        return sum(self.criteria.values()) / len(self.criteria)

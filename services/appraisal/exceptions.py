@@ -87,3 +87,17 @@ class SpotCheckRefused(ValidationFailed):
 
     def __init__(self, field, reason):
         super().__init__({field: [reason]})
+
+
+@crosses_broker
+class ChiefRatingRefused(ValidationFailed):
+    """A three-chiefs rating that cannot be taken (a quarter not begun, a criterion missing,
+    the seat's rating for that quarter given already)."""
+
+    def __init__(self, field, reason):
+        super().__init__({field: [reason]})
+
+
+@crosses_broker
+class ChiefRatingNotFound(RecordNotFound):
+    what = "three-chiefs rating"

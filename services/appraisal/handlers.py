@@ -2,9 +2,9 @@
 scores and lists."""
 from datetime import datetime, timedelta
 
-from .domain import AnnualList, Invitation, SpotCheck
+from .domain import AnnualList, ChiefRating, Invitation, SpotCheck
 from .exceptions import OfficerNotRated
-from .scoring import Ratings, Rules, appraise
+from .scoring import Evidence, Ratings, Rules, appraise
 
 VALID_FOR = timedelta(days=14)
 
@@ -40,9 +40,15 @@ def rate(repo, invitation_id, data, actor, now):
     return repo.invitations.change(invitation_id, step)
 
 
-def year_of_ratings(repo, year, rules=Rules()):
-    """The ratings given in `year` (the enterprise rating, per officer), scored."""
+def year_of_ratings(repo, year, rules=Rules(), now=None):
+    """The year scored on all its evidence (up to `now`, if the year is not over): the
+    enterprises' and the three chiefs' ratings, spot checks, and the KPI facts."""
+    return appraise(evidence_of(repo, year, now), rules, seed=year)
+
+
+def evidence_of(repo, year, now=None):
     start, end = datetime(year, 1, 1), datetime(year + 1, 1, 1)
+    until = end if now is None else max(start, min(end, now))
     officers, raters, scores = [], [], []
     for invitation in repo.issued_between(start - VALID_FOR, end):
         for rating in invitation.ratings:
@@ -50,12 +56,90 @@ def year_of_ratings(repo, year, rules=Rules()):
                 officers.append(rating.officer_id)
                 raters.append(invitation.enterprise_id)
                 scores.append(rating.score)
-    return appraise(Ratings.of(officers, raters, scores), rules, seed=year)
+    chiefs = repo.chief_ratings.all({"year": year})
+    rates = {"spot_checks": spot_checks_of(repo, year)}
+    counts = repo.county_facts(("acknowledged", "page_missed", "request_on_time",
+                                "request_late"), start, until)
+    for component, success, failure in (("acknowledgement", "acknowledged", "page_missed"),
+                                        ("requests", "request_on_time", "request_late")):
+        found = {}
+        for (officer_id, kind), n in counts.items():
+            if officer_id is not None and kind in (success, failure):
+                x, trials = found.get(officer_id, (0, 0))
+                found[officer_id] = (x + n * (kind == success), trials + n)
+        rates[component] = found
+    rates["visits"] = visit_cadence(repo, start, until)
+    rates["mediation"] = lowest_tier(repo, start, until)
+    return Evidence(Ratings.of(officers, raters, scores),
+                    Ratings.of([c.officer_id for c in chiefs], [c.rated_by for c in chiefs],
+                               [c.score for c in chiefs]),
+                    rates)
+
+
+def spot_checks_of(repo, year):
+    """{officer: (satisfied, surveyed and reached)} over the year's four quarters."""
+    found = {}
+    for quarter in (1, 2, 3, 4):
+        check = repo.spot_checks.find(f"{year}-Q{quarter}")
+        for officer_id, (satisfied, reached) in (check.satisfaction() if check else {}).items():
+            x, n = found.get(officer_id, (0, 0))
+            found[officer_id] = (x + satisfied, n + reached)
+    return found
+
+
+def visit_cadence(repo, start, until):
+    """{officer: (weeks kept, weeks due)}: an A officer owes each enterprise it holds a visit a
+    week (Hengkou's cadence) for the whole weeks it held it in [start, until); a week with a
+    visit is kept, and each visit beyond one a week to the same enterprise is counted against
+    ("no visits when not needed")."""
+    spans = {}
+    for row in repo.assignments_until(until):
+        spans.setdefault(row["enterprise_id"], []).append((row["valid_from"],
+                                                           row["a_officer_id"]))
+    due, held = {}, {}
+    for enterprise_id, versions in spans.items():
+        for (since, officer_id), (next_since, _) in zip(versions, versions[1:] + [(until, None)]):
+            days = (min(next_since, until) - max(since, start)).days
+            if officer_id and days >= 7:
+                due[officer_id] = due.get(officer_id, 0) + days // 7
+                held.setdefault(officer_id, set()).add(enterprise_id)
+    kept, surplus = {}, {}
+    for (officer_id, _, value), n in repo.county_facts(("visit",), start, until,
+                                                      by_value=True).items():
+        if value.split("|")[0] in held.get(officer_id, ()):
+            kept[officer_id] = kept.get(officer_id, 0) + 1
+            surplus[officer_id] = surplus.get(officer_id, 0) + n - 1
+    return {officer_id: (max(0, min(kept.get(officer_id, 0), weeks)
+                             - surplus.get(officer_id, 0)), weeks)
+            for officer_id, weeks in due.items()}
+
+
+def lowest_tier(repo, start, until):
+    """{officer: (agreements reached without escalation, agreements)}: the disputes of its
+    enterprises settled where they were taken in, credited to the A officer of the day."""
+    disputes = {}
+    for (officer_id, kind, dispute_id), _ in repo.county_facts(
+            ("dispute_agreed", "dispute_escalated"), start, until, by_value=True).items():
+        disputes.setdefault(officer_id, {}).setdefault(kind, set()).add(dispute_id)
+    found = {}
+    for officer_id, kinds in disputes.items():
+        agreed = kinds.get("dispute_agreed", set())
+        if agreed:
+            found[officer_id] = (len(agreed - kinds.get("dispute_escalated", set())),
+                                 len(agreed))
+    return found
+
+
+def rate_as_chief(repo, data, actor, now):
+    """One of the three chiefs rates an officer for a quarter (once per seat)."""
+    rating = ChiefRating.give(data["officer_id"], data["year"], data["quarter"], data["seat"],
+                              data["criteria"], actor["id"], now)
+    return repo.chief_ratings.add(rating)
 
 
 def draft_list(repo, year, actor, now):
-    """Draft the year's list from the ratings as they stand (again, while it is a draft)."""
-    appraisal = year_of_ratings(repo, year)
+    """Draft the year's list from the evidence as it stands (again, while it is a draft)."""
+    appraisal = year_of_ratings(repo, year, now=now)
     if repo.lists.find(str(year)) is None:
         drafted, created = repo.lists.create_once(
             str(year), lambda: AnnualList.draft(year, appraisal, actor["id"], now))
@@ -64,15 +148,15 @@ def draft_list(repo, year, actor, now):
     return repo.lists.change(str(year), lambda a: a.redraft(appraisal, actor["id"], now))
 
 
-def officer_score(repo, officer_id, year):
-    """One officer's score and explanation for the year (None: not rated that year)."""
-    return year_of_ratings(repo, year).by_id().get(officer_id)
+def officer_score(repo, officer_id, year, now=None):
+    """One officer's score and explanation for the year (None: no evidence of it)."""
+    return year_of_ratings(repo, year, now=now).by_id().get(officer_id)
 
 
-def officer_year(repo, officer_id, year):
-    """One officer's year: its score (None without a rating) and its KPIs; OfficerNotRated
+def officer_year(repo, officer_id, year, now=None):
+    """One officer's year: its score (None without evidence) and its KPIs; OfficerNotRated
     when there is neither."""
-    score, kpis_ = officer_score(repo, officer_id, year), kpis(repo, officer_id, year)
+    score, kpis_ = officer_score(repo, officer_id, year, now), kpis(repo, officer_id, year)
     if score is None and not any(kpis_[k] for k in ("acknowledged", "pages_missed",
                                                     "requests_closed")):
         raise OfficerNotRated(officer_id)
@@ -99,10 +183,44 @@ def record_facts(repo, event):
             on_time = data["at"] <= data["expected_at"]
             facts.append((routed["target"], "request_on_time" if on_time else "request_late",
                           None))
+    elif kind in ("visit.planned", "visit.merged"):
+        return _visit_facts(repo, data)
+    elif kind == "assignment.changed":
+        repo.record_assignment(data["enterprise_id"], data["revision"], data["a_officer_id"],
+                               data["valid_from"])
+        return []
+    elif kind in ("dispute.agreed", "dispute.escalated"):
+        return _dispute_facts(repo, kind, data)
     at = data.get("at") or data.get("closed_at")
     for officer_id, fact, value in facts:
         repo.record_fact(f"{event['id']}:{fact}", officer_id, fact, value, at)
     return facts
+
+
+def _visit_facts(repo, data):
+    """A visit counts once for each officer on it, whichever event names it (a proposal
+    merged into a visit counts as that visit): its enterprise and ISO week are the value."""
+    visit_id = data.get("merged_into") or data["visit_id"]
+    year, week, _ = data["start"].isocalendar()
+    value = f"{data['enterprise_id']}|{year}-W{week:02d}"
+    facts = [(officer_id, "visit", value)
+             for officer_id in sorted({data["officer_id"], *data["participants"]} - {None})]
+    for officer_id, fact, value in facts:
+        repo.record_fact(f"visit:{visit_id}:{officer_id}", officer_id, fact, value,
+                         data["start"])
+    return facts
+
+
+def _dispute_facts(repo, kind, data):
+    """An agreement or an escalation of a dispute, credited to the enterprise's A officer of
+    the day (none known: nobody)."""
+    officer_id = repo.a_officer_at(data["enterprise_id"], data["at"])
+    if officer_id is None:
+        return []
+    fact = "dispute_agreed" if kind == "dispute.agreed" else "dispute_escalated"
+    repo.record_fact(f"dispute:{data['dispute_id']}:{fact}", officer_id, fact,
+                     data["dispute_id"], data["at"])
+    return [(officer_id, fact, data["dispute_id"])]
 
 
 def kpis(repo, officer_id, year):

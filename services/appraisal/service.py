@@ -1,6 +1,6 @@
 """Appraisal's entrypoints: invitations from dispatch's closed cases (consumed reliably,
 idempotent by case), ratings, and a year's scores with the two lists."""
-from contracts.events import DISPATCH_EVENTS
+from contracts.events import DISPATCH_EVENTS, MEDIATION_EVENTS, REGISTRY_EVENTS
 from contracts.fields import utcnow
 from kit.errors import RecordNotFound, ServiceUnavailable, ValidationFailed
 from kit.heap import SettledHeap
@@ -14,7 +14,11 @@ from . import handlers, schemas
 from .store import Repository
 
 EXPECTED = (ValidationFailed, RecordNotFound, ServiceUnavailable)
-KPI_EVENTS = ("incident.acknowledged", "incident.page_missed", "request.closed")
+KPI_EVENTS = ("incident.acknowledged", "incident.page_missed", "request.closed",
+              "visit.planned", "visit.merged")
+COUNTY_EVENTS = {"assignment.changed": REGISTRY_EVENTS["assignment.changed"],
+                 "dispute.agreed": MEDIATION_EVENTS["dispute.agreed"],
+                 "dispute.escalated": MEDIATION_EVENTS["dispute.escalated"]}
 
 RATINGS = counter("liaison_ratings_received_total", "Ratings of officers by enterprises.")
 CONSUMED = counter("liaison_appraisal_events_consumed_total",
@@ -58,6 +62,18 @@ class AppraisalService:
         handlers.record_facts(self.store, event)
         CONSUMED.labels(event["type"]).inc()
 
+    @consume_reliably("appraisal.county_events",
+                      bindings=[("enterprise.events", "assignment.changed"),
+                                ("mediation.events", "dispute.agreed"),
+                                ("mediation.events", "dispute.escalated")])
+    def county_event(self, envelope):
+        """Who holds each enterprise (the registry's assignments) and its disputes agreed or
+        escalated (mediation's), on one queue so an assignment comes before what follows it;
+        kept once per revision or dispute."""
+        event = open_event(envelope, COUNTY_EVENTS)
+        handlers.record_facts(self.store, event)
+        CONSUMED.labels(event["type"]).inc()
+
     @rpc(expected_exceptions=EXPECTED)
     def get_invitation(self, invitation_id):
         return dump(schemas.Invitation, self.store.invitations.get(invitation_id))
@@ -80,7 +96,7 @@ class AppraisalService:
         """One officer's score and how it was reached, for the year."""
         year = load(schemas.YearQuery, query)["year"]
         return dump(schemas.OfficerAppraisal,
-                    handlers.officer_year(self.store, officer_id, year))
+                    handlers.officer_year(self.store, officer_id, year, utcnow()))
 
     # --- the annual list ----------------------------------------------------------------
 
@@ -118,6 +134,20 @@ class AppraisalService:
         return self._list(self.store.lists.change(_year(year), lambda a: a.decide(
             officer_id, data["upheld"], data["decision"], who, utcnow())))
 
+    # --- the three chiefs' ratings ---------------------------------------------------------
+
+    @rpc(expected_exceptions=EXPECTED)
+    def rate_as_chief(self, data, actor):
+        return dump(schemas.ChiefRating, handlers.rate_as_chief(
+            self.store, load(schemas.ChiefRatingInput, data), load(schemas.Actor, actor),
+            utcnow()))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_chief_ratings(self, query=None, filters=None):
+        filters = load(schemas.ChiefRatingFilter, filters or {})
+        return paged(query, lambda skip, limit: self.store.chief_ratings.list(
+            filters, sort=[("officer_id", 1)], skip=skip, limit=limit), schemas.ChiefRating)
+
     # --- spot checks ------------------------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
@@ -145,12 +175,12 @@ class AppraisalService:
         """The year's report as one HTML document, its charts inline."""
         from . import report
         year = load(schemas.YearQuery, query)["year"]
-        return report.render(handlers.year_of_ratings(self.store, year), year)
+        return report.render(handlers.year_of_ratings(self.store, year, now=utcnow()), year)
 
     @rpc(expected_exceptions=EXPECTED)
     def appraisal(self, query):
         year = load(schemas.YearQuery, query)["year"]
         with RANKING.time():
-            result = handlers.year_of_ratings(self.store, year)
+            result = handlers.year_of_ratings(self.store, year, now=utcnow())
         return dump(schemas.Appraisal, dict(vars(result), year=year,
                                             rules=result.rules.describe()))
