@@ -57,10 +57,37 @@ def load_demo(amqp_uri, today=None):
             command["effective_from"] = _iso(today - timedelta(days=30))
             registry.assign(enterprise_id, command, "demo-loader")
         disputes = load_disputes(cluster.mediation, list(enterprises.values()))
+        chief_ratings = load_chief_ratings(cluster.appraisal, county["assignments"], officers,
+                                           today)
     return (f"Demo county loaded: {len(stations)} stations and posts, {len(parks)} parks, "
             f"{len(grids)} grids, {len(enterprises)} enterprises and projects, "
             f"{len(officers)} officers, {len(county['assignments'])} assignments, "
-            f"{disputes} disputes.")
+            f"{disputes} disputes, {chief_ratings} three-chiefs ratings.")
+
+
+CRITERIA = ("responsiveness", "problem_solving", "conduct")
+
+
+def load_chief_ratings(appraisal, assignments, officers, today):
+    """This quarter's ratings of each A officer by the three chiefs of its first enterprise
+    (figures drawn from its badge number, so every load gives the same)."""
+    given, year, quarter = 0, today.year, (today.month - 1) // 3 + 1
+    rated = set()
+    for row in assignments:
+        officer_id = officers.get(row["a_officer"])
+        if officer_id is None or officer_id in rated:
+            continue
+        rated.add(officer_id)
+        for k, seat in enumerate(("bureau_leader", "station_leader", "area_chief")):
+            if officers.get(row[seat]) is None:
+                continue
+            base = sum(map(ord, row["a_officer"])) + k
+            appraisal.rate_as_chief({
+                "officer_id": officer_id, "year": year, "quarter": quarter, "seat": seat,
+                "criteria": {c: 3 + (base + i) % 3 for i, c in enumerate(CRITERIA)}},
+                {"role": "supervisor", "id": officers[row[seat]]})
+            given += 1
+    return given
 
 
 # (kind, amount, workers, signals, what became of it): a county's month of disputes in the
