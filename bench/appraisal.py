@@ -76,6 +76,8 @@ def intake(events):
                  "closed_at": now, "reported_at": now, "acknowledged_by": f"o{n % 900}",
                  "officer_ids": [f"o{n % 900}"]}, DISPATCH_EVENTS, now=now,
                 event_id=str(uuid.uuid4()))) for n in range(events)]
+            pid = platform.procs["appraisal"].pid
+            cpu_before = _cpu_seconds(pid)
             began = time.perf_counter()
             with kombu.Connection(amqp_uri) as connection:
                 producer = connection.Producer(exchange=kombu.Exchange(
@@ -88,11 +90,21 @@ def intake(events):
             while cluster.appraisal.list_invitations({"per_page": 1})["total"] < events:
                 time.sleep(0.05)
             took = time.perf_counter() - began
+            cpu = _cpu_seconds(pid) - cpu_before
     finally:
         platform.stop()
         delete_vhost(vhost)
     print(f"intake: {events} events published in {published:.2f} s, all {events} invitations "
-          f"stored {took:.2f} s after the first: {events / took:.0f} events/s")
+          f"stored {took:.2f} s after the first: {events / took:.0f} events/s; the appraisal "
+          f"process used {cpu:.2f} s of CPU, {cpu / events * 1e6:.0f} us an event (at most "
+          f"{events / cpu:.0f} events/s on a core of its own)")
+
+
+def _cpu_seconds(pid):
+    """User and system CPU seconds a process (its threads included) has used so far."""
+    import os
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv=None):

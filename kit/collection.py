@@ -160,10 +160,12 @@ class Collection:
                 return aggregate
         raise self.kind.changed_meanwhile(aggregate_id)
 
-    def create_once(self, aggregate_id, create):
+    def create_once(self, aggregate_id, create, expect_new=False):
         """(aggregate, created): the one stored under `aggregate_id`, made by `create()` if
-        there is none yet. Two tries at once (a retried or redelivered request) make one."""
-        existing = self.find(aggregate_id)
+        there is none yet. Two tries at once (a retried or redelivered request) make one.
+        `expect_new`: a repeat is rare and `create()` pure, so try the insert first (a repeat
+        then costs a refused insert, instead of every first time a read)."""
+        existing = None if expect_new else self.find(aggregate_id)
         if existing is not None:
             return existing, False
         aggregate = create()

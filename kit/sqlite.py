@@ -46,6 +46,9 @@ _real_threading = patcher.original("threading")  # the checkpointer is an OS thr
 
 FILE = "documents.sqlite3"
 CHECKPOINT_EVERY = 1.0  # seconds
+# The schema's version (a column added) and the database's user_version (a list field added)
+VERSIONS = ("SELECT (SELECT schema_version FROM pragma_schema_version), "
+            "(SELECT user_version FROM pragma_user_version)")
 DECODE_CHUNK = 500  # documents decoded between two chances for other green threads to run
 _CODEC = CodecOptions(tz_aware=False)
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}$")
@@ -260,20 +263,32 @@ class SqliteTable(Table):
         return counts
 
     def update(self, query, changes, upsert=False):
-        def change(connection):
-            found = self._select(connection, query, 1)
-            if found:
-                row, inserting = found[0], False
-            elif not upsert:
-                return False
-            else:
-                row = {k: copy.deepcopy(v) for k, v in query.items()
-                       if not k.startswith("$") and not _is_operators(v)}
-                row.setdefault("_id", ObjectId())
-                inserting = True
-            self._store(connection, apply_update(row, changes, inserting), new=inserting)
-            return True
-        return self.database.write(change)
+        return self.database.write(lambda connection: self._update(connection, query, changes,
+                                                                   upsert))
+
+    def update_each(self, changes):
+        """One write transaction for them all (one commit, one turn of the write lock)."""
+        return self.database.write(lambda connection: [
+            self._update(connection, query, change, False) for query, change in changes])
+
+    def _update(self, connection, query, changes, upsert):
+        found = self._select(connection, query, 1)
+        if found:
+            row, inserting = found[0], False
+        elif not upsert:
+            return False
+        else:
+            row = {k: copy.deepcopy(v) for k, v in query.items()
+                   if not k.startswith("$") and not _is_operators(v)}
+            row.setdefault("_id", ObjectId())
+            inserting = True
+        lists = None if inserting else self._list_values(row)
+        self._store(connection, apply_update(row, changes, inserting), new=inserting,
+                    refreshed=True, lists_before=lists)
+        return True
+
+    def _list_values(self, row):
+        return {field: copy.deepcopy(lookup(row, field)) for field in self.list_fields}
 
     def delete(self, query):
         def remove(connection):
@@ -329,14 +344,14 @@ class SqliteTable(Table):
 
     def _refresh(self, connection):
         """Learn the columns and list fields another process (or a bulk load) made."""
-        schema = connection.execute("PRAGMA schema_version").fetchone()[0]
-        if schema != self._schema:
+        schema = connection.execute(VERSIONS).fetchone()
+        if schema != self._schema:  # a column or a list field added since (by anyone)
             self._schema = schema
             self.columns = {name[2:] for _, name, *_ in
                             connection.execute(f"PRAGMA table_info({self.sql})")
                             if name.startswith("f:")}
-        self.list_fields = {field for (field,) in
-                            connection.execute(f"SELECT field FROM {self.lists}")}
+            self.list_fields = {field for (field,) in
+                                connection.execute(f"SELECT field FROM {self.lists}")}
 
     def _where(self, query):
         """(SQL condition, its arguments, whether it says all the query does)."""
@@ -415,7 +430,8 @@ class SqliteTable(Table):
 
     # --- writing (inside a transaction) ---------------------------------------------------
 
-    def _store(self, connection, row, new, refreshed=False):
+    def _store(self, connection, row, new, refreshed=False, lists_before=None):
+        """Write `row` (and its list fields' side rows, unless they are as `lists_before`)."""
         if not refreshed:
             self._refresh(connection)
         key = _value(row["_id"])
@@ -437,7 +453,7 @@ class SqliteTable(Table):
                                    " WHERE id = ?", [*cells, key])
         except sqlite3.IntegrityError:
             raise DuplicateKey(self.name) from None
-        if self.list_fields:
+        if self.list_fields and lists_before != {f: values.get(f) for f in self.list_fields}:
             connection.execute(f"DELETE FROM {self.each} WHERE id = ?", (key,))
             connection.executemany(
                 f"INSERT OR IGNORE INTO {self.each} VALUES (?, ?, ?)",
@@ -460,7 +476,7 @@ class SqliteTable(Table):
                 connection.executemany(f"INSERT OR IGNORE INTO {self.each} VALUES (?, ?, ?)",
                                        [(field, _value(v), key) for v in _elements(value)
                                         if not _opaque(v)])
-        self._schema = connection.execute("PRAGMA schema_version").fetchone()[0]
+        self._schema = None  # read again, with the list fields, at the next refresh
 
     def _make_list_field(self, connection, field):
         """From now on `field`'s values are looked up in the side table: put every stored
@@ -469,6 +485,9 @@ class SqliteTable(Table):
         connection.execute(f"INSERT OR IGNORE INTO {self.each} SELECT ?, {_column(field)}, id "
                            f"FROM {self.sql} WHERE {_column(field)} IS NOT NULL", (field,))
         self.list_fields.add(field)
+        # every process re-reads its list fields when the database's user_version moves
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        connection.execute(f"PRAGMA user_version = {int(version) + 1}")
 
 
 # --- values as SQLite keeps and compares them --------------------------------------------------

@@ -6,9 +6,10 @@ disk and survives restarts.
 
 Outbox: a repository writes an aggregate's new events into the aggregate's own document, in
 the same single-document write as the change (atomic on MongoDB and on the embedded store).
-The `Storage` provider publishes the entries its worker queued as one batch, before an RPC
-answers (kit.rpc) or else after the worker, and removes them once the broker has confirmed
-them all; a sweeper publishes entries older than `STALE_AFTER`, which only a killed process
+The `Storage` provider publishes the entries its worker queued, before an RPC answers
+(kit.rpc) or else after the worker, and removes them once the broker has confirmed them all;
+the entries of workers that finish together go out as one batch (one relay per process), and
+are cleared from their documents in one write; a sweeper publishes entries older than `STALE_AFTER`, which only a killed process
 (or a broker outage longer than that) leaves behind. Delivery is therefore at least once
 (exactly once while no process dies): consumers deduplicate on the envelope `id`.
 
@@ -28,6 +29,8 @@ from pathlib import Path
 
 import eventlet
 import mongoengine
+from eventlet.event import Event
+from eventlet.queue import Empty, LightQueue
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
 
@@ -56,6 +59,7 @@ SERIALIZATION_CONFIG = {
 
 
 STALE_AFTER = timedelta(seconds=5)
+RELAY_BATCH = 200  # workers' flushes the relay takes into one batch at most
 _embedded_paths = {}
 
 
@@ -165,6 +169,19 @@ def drain(table, publish_all, only=None, stale_before=None):
     return sent
 
 
+def clear_sent(table, docs):
+    """`remove_sent` for many documents ({doc id: entry ids}): the usual case, where the
+    entries sent are all a document's outbox holds, for all of them in one `update_each`;
+    the others one by one."""
+    docs = [(doc_id, list(ids)) for doc_id, ids in docs.items()]
+    emptied = table.update_each([
+        ({"_id": doc_id, OUTBOX_FIELD: {"$size": len(ids)}, f"{OUTBOX_FIELD}.id": {"$all": ids}},
+         {"$set": {OUTBOX_FIELD: [], UNSENT: False}}) for doc_id, ids in docs])
+    for (doc_id, ids), done in zip(docs, emptied):
+        if not done:
+            remove_sent(table, doc_id, ids)
+
+
 def remove_sent(table, doc_id, entry_ids):
     """Take published entries out of a document's outbox. An entry is removed only after the
     broker confirmed it: a crash in between publishes it again. The removal is one atomic
@@ -197,10 +214,13 @@ class Storage(DependencyProvider):
     A repository gives `ensure_indexes()` and `outbox_tables()` (the tables whose documents
     carry an outbox).
 
-    Connects in `setup()`. The events a worker stored are published as one confirmed batch
-    (on the service's `<service>.events` exchange, routing key = event type) by `flush`:
-    before an RPC answers (see kit.rpc.rpc), otherwise after the worker. Then they are taken
-    out of the outbox. Sweeps for what a dead process left (entries older than STALE_AFTER:
+    Connects in `setup()`. The events a worker stored are published (on the service's
+    `<service>.events` exchange, routing key = event type) by `flush`: before an RPC answers
+    (see kit.rpc.rpc), otherwise after the worker; `flush` returns once the broker confirmed
+    them (or they were kept to try again). Then they are taken out of the outbox. One relay
+    green thread does the publishing for every worker: what workers flush while it waits
+    for the broker goes out in its next batch, with one wait for confirms and one write to
+    clear it, so many workers cost little more than one. Sweeps for what a dead process left (entries older than STALE_AFTER:
     a live sibling process publishes its own well within that): at start, STALE_AFTER later,
     then every `sweep_interval` seconds. A sweep reads the documents with an outbox entry, by
     the `unsent` index.
@@ -212,6 +232,7 @@ class Storage(DependencyProvider):
         self.retry_interval = retry_interval
         self.units = {}
         self.unsent = []  # (collection, {doc id: entry ids}) this process failed to publish
+        self.relaying = None  # the relay's queue of (touched, done) once it runs
 
     def setup(self):
         config = self.container.config
@@ -226,6 +247,8 @@ class Storage(DependencyProvider):
 
     def start(self):
         self.repository_cls(self.database).ensure_indexes()
+        self.relaying = LightQueue()
+        self.container.spawn_managed_thread(self._relay)
         self.container.spawn_managed_thread(self._sweep)
         self.container.spawn_managed_thread(self._retry)
 
@@ -248,23 +271,53 @@ class Storage(DependencyProvider):
         self.units.pop(worker_ctx, None)
 
     def _publish(self, touched):
-        """Publish one worker's entries from memory in one batch, then clear them from the
-        outbox. What fails (the broker is away) is kept, to be tried again from the store
-        every `retry_interval` seconds."""
+        """Hand one worker's entries to the relay and wait until it sent them (or kept them
+        to try again); without a running relay, send them here."""
+        if self.relaying is None:
+            return self._send([touched])
+        done = Event()
+        self.relaying.put((touched, done))
+        done.wait()
+
+    def _relay(self):
+        while True:
+            waiting = [self.relaying.get()]
+            while len(waiting) < RELAY_BATCH:
+                try:
+                    waiting.append(self.relaying.get_nowait())
+                except Empty:
+                    break
+            try:
+                self._send([touched for touched, _ in waiting])
+            except Exception:  # kept in the outbox: the sweep sends it
+                log.exception("relaying events failed")
+            for _, done in waiting:
+                done.send()
+
+    def _send(self, batch):
+        """Publish the entries of several workers from memory in one batch, then clear them
+        from the outbox in one write per table. What fails (the broker is away) is kept, to be
+        tried again from the store every `retry_interval` seconds."""
         try:
             self.publisher.publish_all(messages_of(
-                e for _, docs in touched.values() for entries in docs.values() for e in entries))
+                e for touched in batch for _, docs in touched.values()
+                for entries in docs.values() for e in entries))
         except Exception as error:
             log.warning("publishing events failed (%s); retrying in %ss", error,
                         self.retry_interval)
             self.unsent.extend((table, {doc_id: {e["id"] for e in entries}
                                         for doc_id, entries in docs.items()})
-                               for table, docs in touched.values())
+                               for touched in batch for table, docs in touched.values())
             return
-        try:
-            for table, docs in touched.values():
+        sent = {}
+        for touched in batch:
+            for name, (table, docs) in touched.items():
+                mine = sent.setdefault(name, (table, {}))[1]
                 for doc_id, entries in docs.items():
-                    remove_sent(table, doc_id, [e["id"] for e in entries])
+                    mine.setdefault(doc_id, []).extend(e["id"] for e in entries)
+        try:
+            for table, docs in sent.values():
+                clear_sent(table, docs)
         except Exception:  # left in the outbox: the sweep sends them again (at least once)
             log.exception("clearing published events from the outbox failed")
 

@@ -77,6 +77,11 @@ class Table:
         by `upsert`). Raises DuplicateKey when an upsert meets an existing `_id`."""
         raise NotImplementedError
 
+    def update_each(self, changes):
+        """`update(query, change)` for each (query, change) pair, in one transaction where the
+        store has them; whether each matched."""
+        return [self.update(query, change) for query, change in changes]
+
     def delete(self, query):
         """Remove the first document matching `query`; True if one was removed."""
         raise NotImplementedError

@@ -17,7 +17,7 @@ def invite(repo, case_kind, case_id, enterprise_id, officer_ids, now, valid_for=
     invitation, _ = repo.invitations.create_once(
         f"{case_kind}:{case_id}",
         lambda: Invitation.issue(case_kind, case_id, enterprise_id, officer_ids, now,
-                                 valid_for))
+                                 valid_for), expect_new=True)
     return invitation
 
 

@@ -83,3 +83,24 @@ def test_the_registry_reads_through_indexes(tmp_path, issued):
     registry_figures(repo, NOW)
     assert len(issued) > 15
     assert scans(issued) == []
+
+
+def test_a_column_or_list_field_another_process_adds_is_seen_and_a_list_update_keeps_its_rows(
+        tmp_path):
+    """Two handles on one file, as two processes of a service have: what one learns about the
+    documents' shape (a new indexed field, a field that holds lists) the other sees at its
+    next read; an update that leaves a list alone leaves its side rows as they were."""
+    from kit.sqlite import FILE, SqliteDatabase
+
+    first, second = (SqliteDatabase(tmp_path / FILE).table("t") for _ in range(2))
+    first.ensure_index([("tags", 1)])
+    assert second.find({"tags": "x"}) == []
+    first.insert({"_id": "a", "tags": ["x", "y"], "n": 1})
+    assert [r["_id"] for r in second.find({"tags": "y"})] == ["a"]
+    second.insert({"_id": "b", "tags": ["y"], "n": 1})
+    assert second.update_each([({"_id": "a"}, {"$set": {"n": 2}}),
+                               ({"_id": "b"}, {"$push": {"tags": "z"}}),
+                               ({"_id": "c"}, {"$set": {"n": 3}})]) == [True, True, False]
+    assert sorted(r["_id"] for r in first.find({"tags": "y"})) == ["a", "b"]
+    assert [r["_id"] for r in first.find({"tags": "z"})] == ["b"]
+    assert first.get("a")["n"] == 2

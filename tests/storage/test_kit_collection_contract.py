@@ -263,6 +263,19 @@ def test_create_once_makes_one_however_often_it_is_tried(cases, unit):
     assert [e["type"] for e in published(unit)] == ["case.opened"]
 
 
+def test_create_once_expecting_new_still_makes_one_and_queues_its_events_once(cases, unit):
+    def create():
+        new = case(7)
+        new.events.append(Opened("c7", T0))
+        return new
+
+    first, created = cases.create_once("c7", create, expect_new=True)
+    again, created_again = cases.create_once("c7", create, expect_new=True)
+    assert (created, created_again) == (True, False)
+    assert again == first and cases.count() == 1
+    assert [e["type"] for e in published(unit)] == ["case.opened"]
+
+
 def test_create_once_that_loses_the_race_returns_the_winner(cases):
     def create():
         cases.add(case(7, name="winner"))  # another try stored it meanwhile
