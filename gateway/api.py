@@ -2,16 +2,20 @@
 
 `api(method, url, body=Schema, returns=Schema)` declares a route. The schemas are those of
 the service behind it (validation happens there, once); here they describe the route in the
-OpenAPI document. Who may call it, and what they see of the answer, is the route's rule in
-gateway.policy (named after the method): the decorated method gets (request, grant, **path
-values, body=...) only once the policy allowed the call, and returns a body, or
-(status, body), which goes out through the caller's view.
+OpenAPI document. A route that answers a document rather than JSON says so: `html=True` (the
+service answers an HTML string) or `documents=(media types)` (the service answers a
+contracts.api.Document in one of them, sent on as its bytes). Who may call it, and what they
+see of the answer, is the route's rule in gateway.policy (named after the method): the
+decorated method gets (request, grant, **path values, body=...) only once the policy allowed
+the call, and returns a body, or (status, body), which goes out through the caller's view.
 """
 from functools import partial, wraps
 
 from eventlet.event import Event
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.wrappers import Response
+
+from contracts.api import Document
 
 from . import policy
 from .auth import TokenRules, authenticate
@@ -33,9 +37,11 @@ class Api(HttpRequestHandler):
     logs_its_answers = True
 
     def __init__(self, method, url, *, summary="", body=None, returns=None,
-                 query=None, status=200, public=False, csv_body=False, html=False, **kwargs):
+                 query=None, status=200, public=False, csv_body=False, html=False,
+                 documents=(), **kwargs):
         self.summary = summary
         self.html = html  # the answer is an HTML document (a string), not JSON
+        self.documents = documents  # the answer is a Document in one of these media types
         self.body_schema = body
         self.returns = returns
         self.query = query
@@ -68,6 +74,8 @@ class Api(HttpRequestHandler):
             status, body = self._run(request, principal)
             if self.html and status == 200:
                 return Response(body, status=status, mimetype="text/html")
+            if self.documents and status == 200:
+                return document_response(body, self.documents)
             return json_response(body, status)
         except Exception as exc:
             return error_response(exc, request)
@@ -86,6 +94,16 @@ class Api(HttpRequestHandler):
                 handle_result=partial(self.handle_result, event))
         result = event.wait()
         return result if isinstance(result, tuple) else (self.status, result)
+
+
+def document_response(answer, media_types):
+    """A service's Document as the HTTP answer: its bytes under its media type. A document in
+    a media type the route did not declare is a bug (500), so the API document stays true."""
+    document = Document().load(answer)
+    if document["media_type"] not in media_types:
+        raise ValueError(f"a {document['media_type']} document; the route declares "
+                         f"{', '.join(media_types)}")
+    return Response(document["content"], status=200, mimetype=document["media_type"])
 
 
 def api(method, url, **options):

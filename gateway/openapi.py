@@ -148,9 +148,12 @@ class Operation:
     # --- answers ---------------------------------------------------------------------------
 
     def _success(self):
-        if getattr(self.entrypoint, "html", False):
-            return {"description": "success: a printable HTML document",
-                    "content": {"text/html": {"schema": {"type": "string"}}}}
+        documents = ("text/html",) if getattr(self.entrypoint, "html", False) else \
+            getattr(self.entrypoint, "documents", ())
+        if documents:
+            return {"description": f"success: a printable document ({', '.join(documents)})",
+                    "content": {media: {"schema": _document_schema(media)}
+                                for media in documents}}
         answer = self._answer()
         success = {"description": "success", "content": {"application/json": {
             "schema": answer}}}
@@ -273,3 +276,10 @@ def _codes(status):
     if not codes and status in EDGE:
         codes = [EDGE[status]]
     return ", ".join(codes) or "error"
+
+
+def _document_schema(media):
+    """A document's body: text, or bytes for a binary media type."""
+    if media.startswith("text/"):
+        return {"type": "string"}
+    return {"type": "string", "format": "binary"}

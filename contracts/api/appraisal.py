@@ -23,6 +23,11 @@ class YearQuery(Schema):
     year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
 
 
+class ReportQuery(YearQuery):
+    """A year's report, as printable HTML (the default) or PDF."""
+    format = fields.String(load_default="html", validate=validate.OneOf(("html", "pdf")))
+
+
 class Rating(Schema):
     officer_id = fields.String(required=True)
     score = fields.Integer(required=True)

@@ -51,9 +51,11 @@ class AppraisalRoutes:
     def appraisal_scores(self, request, grant):
         return self.appraisal.appraisal(request.args.to_dict())
 
-    @api("GET", "/v1/appraisal/report", query=contract.YearQuery, html=True,
+    @api("GET", "/v1/appraisal/report", query=contract.ReportQuery,
+         documents=("text/html", "application/pdf"),
          summary="A year's appraisal report: the lists explained, funnel and caterpillar "
-                 "plots, the officers with too little evidence (printable HTML)")
+                 "plots, the distributions, the officers with too little evidence (printable "
+                 "HTML, or PDF with format=pdf)")
     def appraisal_report(self, request, grant):
         return self.appraisal.report(request.args.to_dict())
 

@@ -172,10 +172,13 @@ class AppraisalService:
 
     @rpc(expected_exceptions=EXPECTED)
     def report(self, query):
-        """The year's report as one HTML document, its charts inline."""
+        """The year's report as one document: HTML with its charts inline (the default) or
+        PDF; the same ratings give the same bytes."""
         from . import report
-        year = load(schemas.YearQuery, query)["year"]
-        return report.render(handlers.year_of_ratings(self.store, year, now=utcnow()), year)
+        query = load(schemas.ReportQuery, query)
+        year = query["year"]
+        return dump(schemas.Document, report.document(
+            handlers.year_of_ratings(self.store, year, now=utcnow()), year, query["format"]))
 
     @rpc(expected_exceptions=EXPECTED)
     def appraisal(self, query):

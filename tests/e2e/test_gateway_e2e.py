@@ -2,6 +2,7 @@
 
 Tests run in file order on one platform; the kill-and-restart test is last on purpose.
 """
+import io
 import random
 import time
 import uuid
@@ -9,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+from pypdf import PdfReader
 
 from services.enterprise.domain import CREDIT_CODE_CHARSET, credit_code_check_char
 
@@ -447,6 +449,48 @@ def test_openapi_health_and_metrics(api, platform):
         enterprise = _metrics(platform.metrics_url("enterprise"))
     counts = [float(s.rsplit(" ", 1)[1]) for s in _samples(enterprise, "liaison_enterprises")]
     assert counts and sum(counts) >= 60
+
+
+def test_the_appraisal_report_is_served_as_html_and_as_pdf_to_managers_only(api, supervisor,
+                                                                              token):
+    """A rating of a closed case shows in the year's report, in either format; a bad format
+    is refused naming the field; an officer may read neither."""
+    enterprise = all_items(api, supervisor, "/v1/enterprises")[0]
+    incident = ok(api("POST", "/v1/incidents", supervisor, json={
+        "enterprise_id": enterprise["id"], "category": "other", "priority": "low",
+        "description": "report check"}), 201)
+    page = next(n for n in incident["notifications"] if n["reason"] == "responsible")
+    officer_id = page["recipient"]["id"]
+    officer = token("officer", sub="e2e-report-officer", officer_id=officer_id)
+    ok(api("POST", f"/v1/incidents/{incident['id']}/acknowledgements", officer,
+           json={"notification_id": page["id"]}))
+    ok(api("POST", f"/v1/incidents/{incident['id']}/transitions", supervisor,
+           json={"state": "resolved"}))
+    invitation = f"/v1/appraisal/invitations/incident:{incident['id']}"
+    deadline = time.monotonic() + 30
+    while api("GET", invitation, supervisor).status_code != 200:
+        assert time.monotonic() < deadline, "the closed case got no invitation"
+        time.sleep(0.1)
+    rater = token("enterprise", sub="e2e-report-rater", enterprise_id=enterprise["id"])
+    ok(api("POST", invitation + "/ratings", rater,
+           json={"officer_id": officer_id, "score": 4, "satisfied": True}))
+    report = f"/v1/appraisal/report?year={utc_today().year}"
+
+    html = api("GET", report, supervisor, timeout=60)
+    assert html.status_code == 200, html.text
+    assert html.headers["Content-Type"].startswith("text/html")
+    assert officer_id in html.text  # among the officers with too little evidence
+    pdf = api("GET", report + "&format=pdf", supervisor, timeout=60)
+    assert pdf.status_code == 200, pdf.text
+    assert pdf.headers["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert officer_id in text and f"Appraisal report {utc_today().year}" in text
+
+    wrong = refused(api("GET", report + "&format=docx", supervisor), 400, "VALIDATION_FAILED")
+    assert "format" in wrong["fields"]
+    for form in ("html", "pdf"):
+        refused(api("GET", f"{report}&format={form}", officer), 403, "FORBIDDEN")
 
 
 # --- g. the registry dies and comes back (last: it restarts a process) --------------------------
