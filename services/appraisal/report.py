@@ -51,6 +51,7 @@ class NamedList:
     officers: tuple   # the ids named, in the list's order
     parts: Table      # each officer's score and the components that sum to it
     evidence: Table   # what the score rests on: ratings, leniency, intervals, probability
+    components: Table  # what each other component rests on: observed, evidence, estimate
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,12 @@ def context(appraisal, year):
             "each officer's mean is shrunk toward the county mean by the evidence behind it.",
             "A score is the sum of its components: " + " + ".join(map(label, parts)) + "."
             if parts else "No officer was rated.",
+            "Weights (those of components without evidence spread over the others): "
+            + ", ".join(f"{label(k)} {w:.4f}" for k, w in appraisal.weights.items())
+            + (f"; without evidence this year: {', '.join(map(label, appraisal.absent))}"
+               if appraisal.absent else "") + ". The three chiefs' ratings lose their "
+            "raters' leniency like the enterprises'; each rate is shrunk toward the county "
+            f"rate with a beta prior and counts {rules.rate_scale:g} points per unit.",
             f"Fewer than {rules.min_evidence} ratings: insufficient data, never ranked or "
             f"named.",
             f"Named lagging (model) only when the probability that the officer lies more than "
@@ -133,6 +140,7 @@ def label(component):
 
 
 def _named(key, title, note, officers, parts, probability, probability_header):
+    extra = [k for k in parts if k not in ("county_mean", "ratings")]
     return NamedList(
         key, title, note, tuple(o.officer_id for o in officers),
         Table(("officer", "score") + tuple(
@@ -150,7 +158,20 @@ def _named(key, title, note, officers, parts, probability, probability_header):
                      f"{getattr(o, probability):.4f}",
                      " / ".join(label(o.funnel.get(limit, "-"))
                                 for limit in ("plain", "overdispersed")))
+                    for o in officers)),
+        Table(("officer",) + tuple(label(k) for k in extra),
+              tuple((o.officer_id,) + tuple(_evidence(o.components.get(k)) for k in extra)
                     for o in officers)))
+
+
+def _evidence(component):
+    """What one component of a score rests on, as a person checks it: the observed mean or
+    rate, over how much evidence, shrunk to what."""
+    if not component or not component["evidence"]:
+        return "no evidence: county value"
+    observed = component["observed"]
+    shown = f"{observed:.4f}" if observed is not None else "-"
+    return f"{shown} (n={component['evidence']}) -> {component['estimate']:.4f}"
 
 
 def charts(appraisal):

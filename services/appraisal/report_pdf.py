@@ -70,6 +70,10 @@ def _story(report):
         story += [Paragraph("Score and its parts", _SUBHEADING), _table(named.parts),
                   CondPageBreak(ROOM), Paragraph("What the score rests on", _SUBHEADING),
                   _table(named.evidence)]
+        if len(named.components.header) > 1:
+            story += [CondPageBreak(ROOM), Paragraph(
+                "The other components: observed (evidence) -> shrunk estimate", _SUBHEADING),
+                _table(named.components)]
     for chart in report.charts:
         block = [Paragraph(_text(chart.title), _HEADING)]
         if chart.png is None:
