@@ -10,7 +10,7 @@ import pytest
 from pypdf import PdfReader
 
 from services.appraisal import report, report_pdf
-from services.appraisal.scoring import Ratings, Rules, appraise
+from services.appraisal.scoring import Evidence, Ratings, Rules, appraise
 from services.appraisal.simulate import county_year
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -128,3 +128,19 @@ def test_a_year_without_ratings_still_renders_in_both_formats():
     assert "No officer was rated." in html and "nothing to plot" in html
     _, text = pdf_text(report.document(appraisal, 2026, "pdf")["content"])
     assert "Model chiefs (0)" in text and "nothing to plot" in text
+
+
+def test_the_report_states_the_weights_and_what_each_component_rests_on():
+    data, truth = county_year(2)
+    acks = {name: (18 if i % 3 else 12, 20) for i, name in enumerate(sorted(truth))}
+    scored = appraise(Evidence(data, rates={"acknowledgement": acks}), Rules(), seed=2)
+    laid_out = report.context(scored, 2026)
+    page = unescape(report.html(laid_out))
+    assert "Weights (those of components without evidence spread over the others): " \
+           "ratings 0.8000, acknowledgement 0.2000" in page
+    assert "without evidence this year: chiefs, spot checks, requests, visits, mediation" \
+        in page
+    shown = scored.by_id()[scored.model[0]].components["acknowledgement"]
+    assert f"{shown['observed']:.4f} (n=20) -> {shown['estimate']:.4f}" in page
+    _, text = pdf_text(report_pdf.render(laid_out))
+    assert "The other components" in text and f"(n=20) -> {shown['estimate']:.4f}" in text
