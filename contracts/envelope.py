@@ -38,6 +38,9 @@ class EnvelopeSchema(Schema):
     data = fields.Dict(required=True)
 
 
+_TIME = EnvelopeSchema._declared_fields["time"]
+
+
 class UnknownEventType(Exception):
     pass
 
@@ -45,16 +48,16 @@ class UnknownEventType(Exception):
 def make_envelope(event_type, source, subject, data, schemas, now=None, event_id=None):
     """A CloudEvents envelope with `data` dumped through the schema registered for the type."""
     schema = _schema_for(event_type, schemas)
-    return _instance(EnvelopeSchema).dump({
-        "id": event_id or str(uuid.uuid4()),
-        "source": source,
+    return {  # as EnvelopeSchema dumps it, its fields being plain but for the time
+        "id": str(event_id or uuid.uuid4()),
+        "source": str(source),
         "specversion": SPECVERSION,
-        "type": event_type,
-        "time": now or utcnow(),
-        "subject": subject,
+        "type": str(event_type),
+        "time": _TIME._serialize(now or utcnow(), "time", None),
+        "subject": str(subject),
         "datacontenttype": DATACONTENTTYPE,
         "data": schema.dump(data),
-    })
+    }
 
 
 def open_envelope(envelope, schemas):

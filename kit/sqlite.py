@@ -46,9 +46,6 @@ _real_threading = patcher.original("threading")  # the checkpointer is an OS thr
 
 FILE = "documents.sqlite3"
 CHECKPOINT_EVERY = 1.0  # seconds
-# The schema's version (a column added) and the database's user_version (a list field added)
-VERSIONS = ("SELECT (SELECT schema_version FROM pragma_schema_version), "
-            "(SELECT user_version FROM pragma_user_version)")
 DECODE_CHUNK = 500  # documents decoded between two chances for other green threads to run
 _CODEC = CodecOptions(tz_aware=False)
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}$")
@@ -67,6 +64,7 @@ class SqliteDatabase:
         self.connection.execute("PRAGMA synchronous=NORMAL")  # WAL: a killed process loses
         self.connection.execute("PRAGMA wal_autocheckpoint=0")  # nothing committed
         self.lock = threading.RLock()
+        self.transactions = 0  # write transactions begun, so a table refreshes once in each
         self.tables = {}
         self._stop = _real_threading.Event()
         _real_threading.Thread(target=self._checkpoint, daemon=True,
@@ -107,6 +105,7 @@ class SqliteDatabase:
             return self._retry(lambda: self._transaction(work))
 
     def _transaction(self, work):
+        self.transactions += 1
         self.connection.execute("BEGIN IMMEDIATE")
         try:
             result = work(self.connection)
@@ -145,6 +144,7 @@ class SqliteTable(Table):
         self.columns = set()
         self.list_fields = set()
         self._schema = None
+        self._refreshed_in = None
 
         def create(connection):
             connection.execute(f"CREATE TABLE IF NOT EXISTS {self.sql} "
@@ -282,13 +282,19 @@ class SqliteTable(Table):
                    if not k.startswith("$") and not _is_operators(v)}
             row.setdefault("_id", ObjectId())
             inserting = True
-        lists = None if inserting else self._list_values(row)
+        before = None if inserting else self._indexed(row)
         self._store(connection, apply_update(row, changes, inserting), new=inserting,
-                    refreshed=True, lists_before=lists)
+                    refreshed=True, before=before)
         return True
 
-    def _list_values(self, row):
-        return {field: copy.deepcopy(lookup(row, field)) for field in self.list_fields}
+    def _indexed(self, row):
+        """What a row puts in its columns and side rows: {field: cell or tuple of values}."""
+        indexed = {}
+        for field in self.columns:
+            value = lookup(row, field)
+            indexed[field] = tuple(_value(v) for v in _elements(value) if not _opaque(v)) \
+                if field in self.list_fields else _cell(value)
+        return indexed
 
     def delete(self, query):
         def remove(connection):
@@ -322,7 +328,7 @@ class SqliteTable(Table):
         """Inside a write: the first `limit` documents matching `query`."""
         plan = self._plan(connection, query, [], 0, limit)
         rows = _decode_all(plan.blobs, query, green=False)
-        if not plan.in_sql or len(rows) < len(plan.blobs):
+        if plan.in_sql and len(rows) < len(plan.blobs):  # the SQL page lost rows to the check
             plan = self._plan(connection, query, [], 0, 0, paged=False)
             rows = _decode_all(plan.blobs, query, green=False)
         return rows[:limit]
@@ -344,8 +350,14 @@ class SqliteTable(Table):
 
     def _refresh(self, connection):
         """Learn the columns and list fields another process (or a bulk load) made."""
-        schema = connection.execute(VERSIONS).fetchone()
-        if schema != self._schema:  # a column or a list field added since (by anyone)
+        database = self.database
+        if connection.in_transaction and self._refreshed_in == database.transactions:
+            return  # a write transaction holds off every other writer: nothing changed
+        self._refreshed_in = database.transactions
+        # the schema's version moves when a column is added, user_version when a list field is
+        schema = (connection.execute("PRAGMA schema_version").fetchone()[0],
+                  connection.execute("PRAGMA user_version").fetchone()[0])
+        if schema != self._schema:
             self._schema = schema
             self.columns = {name[2:] for _, name, *_ in
                             connection.execute(f"PRAGMA table_info({self.sql})")
@@ -430,8 +442,10 @@ class SqliteTable(Table):
 
     # --- writing (inside a transaction) ---------------------------------------------------
 
-    def _store(self, connection, row, new, refreshed=False, lists_before=None):
-        """Write `row` (and its list fields' side rows, unless they are as `lists_before`)."""
+    def _store(self, connection, row, new, refreshed=False, before=None):
+        """Write `row`. An update given what the row had `before` (see `_indexed`) sets only
+        the columns that changed, so SQLite leaves the other indexes alone, and rewrites the
+        side rows only when a list changed."""
         if not refreshed:
             self._refresh(connection)
         key = _value(row["_id"])
@@ -441,7 +455,9 @@ class SqliteTable(Table):
         for field, value in values.items():
             if isinstance(value, list) and field not in self.list_fields:
                 self._make_list_field(connection, field)
-        fields = sorted(self.columns)
+        after = None if before is None else self._indexed(row)
+        fields = sorted(f for f in self.columns if after is None or f in self.list_fields
+                        or after[f] != before.get(f, _MISSING))
         cells = [_encode(row)] + [_cell(values[f]) for f in fields]
         names = ["doc", *map(_column, fields)]
         try:
@@ -453,8 +469,10 @@ class SqliteTable(Table):
                                    " WHERE id = ?", [*cells, key])
         except sqlite3.IntegrityError:
             raise DuplicateKey(self.name) from None
-        if self.list_fields and lists_before != {f: values.get(f) for f in self.list_fields}:
-            connection.execute(f"DELETE FROM {self.each} WHERE id = ?", (key,))
+        if self.list_fields and (after is None or any(
+                after[f] != before.get(f) for f in self.list_fields if f in after)):
+            if not new:
+                connection.execute(f"DELETE FROM {self.each} WHERE id = ?", (key,))
             connection.executemany(
                 f"INSERT OR IGNORE INTO {self.each} VALUES (?, ?, ?)",
                 [(field, _value(v), key) for field in self.list_fields if field in values

@@ -3,8 +3,8 @@ scores and lists."""
 from datetime import datetime, timedelta
 
 from .domain import AnnualList, ChiefRating, Invitation, SpotCheck
-from .exceptions import OfficerNotRated
-from .scoring import Evidence, Ratings, Rules, appraise
+from .exceptions import OfficerNotRated, RulesRefused
+from .scoring import COMPONENTS, Evidence, Ratings, Rules, appraise
 
 VALID_FOR = timedelta(days=14)
 
@@ -130,6 +130,20 @@ def lowest_tier(repo, start, until):
     return found
 
 
+def rules_from(given):
+    """The rules of the configuration (APPRAISAL_RULES, already loaded through its schema)
+    over the defaults. Rules that differ from the defaults need a version of their own, so
+    that no score says it used rules it did not."""
+    given = dict(given or {})
+    if set(given) - {"version"} and given.get("version", Rules.version) == Rules.version:
+        raise RulesRefused("version", f"rules that differ from version {Rules.version}'s "
+                                      "need a version of their own")
+    if "weights" in given:
+        given["weights"] = tuple(sorted(given["weights"].items(),
+                                        key=lambda kv: COMPONENTS.index(kv[0])))
+    return Rules(**given)
+
+
 def rate_as_chief(repo, data, actor, now):
     """One of the three chiefs rates an officer for a quarter (once per seat)."""
     rating = ChiefRating.give(data["officer_id"], data["year"], data["quarter"], data["seat"],
@@ -137,9 +151,9 @@ def rate_as_chief(repo, data, actor, now):
     return repo.chief_ratings.add(rating)
 
 
-def draft_list(repo, year, actor, now):
+def draft_list(repo, year, actor, now, rules=Rules()):
     """Draft the year's list from the evidence as it stands (again, while it is a draft)."""
-    appraisal = year_of_ratings(repo, year, now=now)
+    appraisal = year_of_ratings(repo, year, rules, now)
     if repo.lists.find(str(year)) is None:
         drafted, created = repo.lists.create_once(
             str(year), lambda: AnnualList.draft(year, appraisal, actor["id"], now))
@@ -148,15 +162,16 @@ def draft_list(repo, year, actor, now):
     return repo.lists.change(str(year), lambda a: a.redraft(appraisal, actor["id"], now))
 
 
-def officer_score(repo, officer_id, year, now=None):
+def officer_score(repo, officer_id, year, now=None, rules=Rules()):
     """One officer's score and explanation for the year (None: no evidence of it)."""
-    return year_of_ratings(repo, year, now=now).by_id().get(officer_id)
+    return year_of_ratings(repo, year, rules, now).by_id().get(officer_id)
 
 
-def officer_year(repo, officer_id, year, now=None):
+def officer_year(repo, officer_id, year, now=None, rules=Rules()):
     """One officer's year: its score (None without evidence) and its KPIs; OfficerNotRated
     when there is neither."""
-    score, kpis_ = officer_score(repo, officer_id, year, now), kpis(repo, officer_id, year)
+    score = officer_score(repo, officer_id, year, now, rules)
+    kpis_ = kpis(repo, officer_id, year)
     if score is None and not any(kpis_[k] for k in ("acknowledged", "pages_missed",
                                                     "requests_closed")):
         raise OfficerNotRated(officer_id)

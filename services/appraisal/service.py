@@ -1,10 +1,13 @@
 """Appraisal's entrypoints: invitations from dispatch's closed cases (consumed reliably,
 idempotent by case), ratings, and a year's scores with the two lists."""
+from nameko.extensions import DependencyProvider
+from nameko.timer import timer
+
 from contracts.events import DISPATCH_EVENTS, MEDIATION_EVENTS, REGISTRY_EVENTS
 from contracts.fields import utcnow
 from kit.errors import RecordNotFound, ServiceUnavailable, ValidationFailed
 from kit.heap import SettledHeap
-from kit.metrics import Metrics, counter, histogram
+from kit.metrics import Metrics, counter, gauge, histogram
 from kit.reliable import consume_reliably
 from kit.rpc import rpc
 from kit.schemas import dump, load, open_event, paged
@@ -23,6 +26,8 @@ COUNTY_EVENTS = {"assignment.changed": REGISTRY_EVENTS["assignment.changed"],
 RATINGS = counter("liaison_ratings_received_total", "Ratings of officers by enterprises.")
 CONSUMED = counter("liaison_appraisal_events_consumed_total",
                    "Dispatch events appraisal consumed, by type.", ["type"])
+EXPIRED = gauge("liaison_invitations_expired",
+                "Rating invitations that expired with an officer still unrated.")
 RANKING = histogram("liaison_appraisal_ranking_seconds", "Time to score a year.",
                     buckets=(.01, .05, .1, .25, .5, 1, 2.5, 5, 10))
 
@@ -32,16 +37,33 @@ def _year(year):
     return str(load(schemas.YearQuery, {"year": year})["year"])
 
 
+class ConfiguredRules(DependencyProvider):
+    """The appraisal rules of the configuration (APPRAISAL_RULES over the defaults), checked
+    as the service starts: a bad rule stops it, naming the field."""
+
+    def setup(self):
+        self.rules = handlers.rules_from(load(schemas.RulesConfig, dict(
+            self.container.config.get("APPRAISAL_RULES") or {})))
+
+    def get_dependency(self, worker_ctx):
+        return self.rules
+
+
 class AppraisalService:
     name = "appraisal"
 
     store = Storage(Repository)
+    rules = ConfiguredRules()
     metrics = Metrics()
     heap = SettledHeap()
 
     @rpc
     def ping(self):
         return "pong"
+
+    @timer(interval=15)  # one count on an index
+    def refresh_gauges(self):
+        EXPIRED.set(self.store.expired_unrated(utcnow()))
 
     @consume_reliably("appraisal.closed_cases",
                       bindings=[("dispatch.events", "incident.closed"),
@@ -96,7 +118,7 @@ class AppraisalService:
         """One officer's score and how it was reached, for the year."""
         year = load(schemas.YearQuery, query)["year"]
         return dump(schemas.OfficerAppraisal,
-                    handlers.officer_year(self.store, officer_id, year, utcnow()))
+                    handlers.officer_year(self.store, officer_id, year, utcnow(), self.rules))
 
     # --- the annual list ----------------------------------------------------------------
 
@@ -104,7 +126,7 @@ class AppraisalService:
     def draft_list(self, query, actor):
         year = load(schemas.YearQuery, query)["year"]
         return self._list(handlers.draft_list(self.store, year, load(schemas.Actor, actor),
-                                              utcnow()))
+                                              utcnow(), self.rules))
 
     @rpc(expected_exceptions=EXPECTED)
     def get_list(self, year):
@@ -178,12 +200,13 @@ class AppraisalService:
         query = load(schemas.ReportQuery, query)
         year = query["year"]
         return dump(schemas.Document, report.document(
-            handlers.year_of_ratings(self.store, year, now=utcnow()), year, query["format"]))
+            handlers.year_of_ratings(self.store, year, self.rules, utcnow()), year,
+            query["format"]))
 
     @rpc(expected_exceptions=EXPECTED)
     def appraisal(self, query):
         year = load(schemas.YearQuery, query)["year"]
         with RANKING.time():
-            result = handlers.year_of_ratings(self.store, year, now=utcnow())
+            result = handlers.year_of_ratings(self.store, year, self.rules, utcnow())
         return dump(schemas.Appraisal, dict(vars(result), year=year,
                                             rules=result.rules.describe()))

@@ -11,9 +11,12 @@ INVITATIONS = Kind(
     "invitations", Invitation, not_found=InvitationNotFound,
     exists=lambda i: InvitationExists(i.id), changed_meanwhile=InvitationChangedMeanwhile,
     indexed=lambda i: {"enterprise_id": i.enterprise_id, "issued_at": i.issued_at,
-                       "officer_ids": list(i.officer_ids)},
+                       "officer_ids": list(i.officer_ids),
+                       # until when it waits for a rating: none once every officer is rated
+                       "unrated_until": None if len(i.ratings) == len(i.officer_ids)
+                       else i.expires_at},
     indexes=(([("enterprise_id", 1), ("issued_at", -1)], False), ([("issued_at", -1)], False),
-             ("officer_ids", False)))
+             ("officer_ids", False), ([("unrated_until", 1)], False)))
 LISTS = Kind("lists", AnnualList, not_found=ListNotFound, exists=lambda a: ListExists(a.id),
              changed_meanwhile=ListChangedMeanwhile)
 SPOT_CHECKS = Kind("spot_checks", SpotCheck, not_found=SpotCheckNotFound,
@@ -101,6 +104,10 @@ class Repository:
         query = {k: v for k, v in (("enterprise_id", enterprise_id),
                                    ("officer_ids", officer_id)) if v is not None}
         return self.invitations.list(query, sort=[("issued_at", -1)], skip=skip, limit=limit)
+
+    def expired_unrated(self, now):
+        """Invitations that expired with an officer still unrated, counted on their index."""
+        return self.invitations.count({"unrated_until": {"$lt": now}})
 
     def issued_between(self, start, end):
         return self.invitations.all({"issued_at": {"$gte": start, "$lt": end}})

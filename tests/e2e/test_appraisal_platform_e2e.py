@@ -108,3 +108,18 @@ def test_nothing_lost_and_nothing_counted_twice_across_a_kill(platform):
                          json={"officer_id": officer_id, "score": 1, "satisfied": False},
                          timeout=30)
     assert again.status_code == 409 and again.json()["error"] == "ALREADY_RATED"
+
+    # what an operator scrapes from the appraisal process: the ranking it just did, the
+    # events it consumed since its restart, ratings and expired invitations
+    year = int(answer.json()["ratings"][0]["rated_at"][:4])
+    assert session.get(f"{platform.url}/v1/appraisal/scores?year={year}",
+                       timeout=30).status_code == 200
+    scraped = requests.get(platform.metrics_url("appraisal"), timeout=10).text
+    for name, kind in (("liaison_ratings_received_total", "counter"),
+                       ("liaison_invitations_expired", "gauge"),
+                       ("liaison_appraisal_events_consumed_total", "counter"),
+                       ("liaison_appraisal_ranking_seconds", "histogram")):
+        assert f"# TYPE {name} {kind}" in scraped, name
+    [ranked] = [line for line in scraped.splitlines()
+                if line.startswith("liaison_appraisal_ranking_seconds_count")]
+    assert float(ranked.rsplit(" ", 1)[1]) >= 1

@@ -198,3 +198,25 @@ def test_visit_cadence_lowest_tier_and_the_three_chiefs_count_in_the_score(
     for officer in scores["officers"]:
         assert sum(Decimal(v) for v in officer["breakdown"].values()) == \
             Decimal(officer["score"])
+
+
+def test_the_configured_rules_are_the_ones_a_score_records(container_factory, config):
+    rules = {"version": 4, "level": 0.9, "weights": {"ratings": 0.7, "chiefs": 0.3}}
+    container_factory(AppraisalService, dict(config, APPRAISAL_RULES=rules)).start()
+    with ServiceRpcProxy("appraisal", config, timeout=10) as appraisal:
+        appraisal.rate_as_chief({"officer_id": "o-1", "year": 2025, "quarter": 2,
+                                 "seat": "area_chief", "criteria": {
+                                     "responsiveness": 4, "problem_solving": 4, "conduct": 4}},
+                                {"role": "supervisor", "id": "chief-1"})
+        scores = appraisal.appraisal({"year": 2025})
+    assert (scores["rules"]["version"], scores["rules"]["level"]) == (4, 0.9)
+    assert scores["rules"]["weights"] == {"ratings": 0.7, "chiefs": 0.3}
+    assert scores["weights"] == {"chiefs": 1.0} and scores["absent"] == ["ratings"]
+
+
+def test_rules_changed_without_a_version_of_their_own_stop_the_service(container_factory,
+                                                                       config):
+    container = container_factory(AppraisalService, dict(config, APPRAISAL_RULES={"gap": 0.5}))
+    with pytest.raises(ValidationFailed) as refused:
+        container.start()
+    assert "version" in refused.value.errors

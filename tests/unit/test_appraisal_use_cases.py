@@ -67,6 +67,15 @@ def test_a_rating_is_taken_once_per_officer_before_the_invitation_expires(repo):
     assert event["data"]["score"] == 4 and "comment" not in event["data"]
 
 
+def test_an_invitation_left_unrated_past_its_expiry_is_counted_as_expired(repo):
+    handlers.from_event(repo, closed_incident(), NOW)
+    handlers.from_event(repo, closed_request(), NOW)
+    handlers.rate(repo, "incident:i1", rating(), ENTERPRISE, NOW + timedelta(days=1))
+    assert repo.expired_unrated(NOW + timedelta(days=13)) == 0
+    # the request's invitation expired unrated; the incident's was rated in time
+    assert repo.expired_unrated(NOW + timedelta(days=15)) == 1
+
+
 def test_a_years_ratings_are_scored_with_the_raters_taken_into_account(repo):
     for n in range(12):
         handlers.from_event(repo, closed_incident(f"i{n}", acknowledged_by=f"o{n % 2}"), NOW)
@@ -195,3 +204,24 @@ def test_a_spot_check_draws_the_same_seeded_sample_and_records_each_survey_once(
         with pytest.raises(SpotCheckRefused) as refused:
             repo.spot_checks.change("2026-Q2", wrong)
         assert field in refused.value.errors
+
+
+def test_configured_rules_need_their_own_version_and_name_a_bad_field():
+    from kit.errors import ValidationFailed
+    from kit.schemas import load
+    from services.appraisal import schemas
+    from services.appraisal.scoring import Rules
+
+    assert handlers.rules_from({}) == Rules()
+    chosen = handlers.rules_from(load(schemas.RulesConfig, {
+        "version": 3, "level": 0.9, "weights": {"visits": 0.2, "ratings": 0.8}}))
+    assert (chosen.version, chosen.level) == (3, 0.9)
+    assert chosen.weights == (("ratings", 0.8), ("visits", 0.2))  # in the components' order
+    with pytest.raises(ValidationFailed) as refused:
+        handlers.rules_from(load(schemas.RulesConfig, {"level": 0.9}))
+    assert "version" in refused.value.errors
+    with pytest.raises(ValidationFailed) as refused:
+        load(schemas.RulesConfig, {"version": 3, "weights": {"charm": 1.0}})
+    assert "weights" in refused.value.errors
+    scored = handlers.year_of_ratings(Repository(MemoryDatabase()), 2026, chosen)
+    assert scored.rules.version == 3
