@@ -102,9 +102,3 @@ class ChiefRatingRefused(ValidationFailed):
 class ChiefRatingNotFound(RecordNotFound):
     what = "three-chiefs rating"
 
-
-class RulesRefused(ValidationFailed):
-    """The configured appraisal rules cannot be used (the service does not start)."""
-
-    def __init__(self, field, reason):
-        super().__init__({field: [reason]})

@@ -2,8 +2,10 @@
 scores and lists."""
 from datetime import datetime, timedelta
 
+from kit.errors import ValidationFailed
+
 from .domain import AnnualList, ChiefRating, Invitation, SpotCheck
-from .exceptions import OfficerNotRated, RulesRefused
+from .exceptions import OfficerNotRated
 from .scoring import COMPONENTS, Evidence, Ratings, Rules, appraise
 
 VALID_FOR = timedelta(days=14)
@@ -136,8 +138,8 @@ def rules_from(given):
     that no score says it used rules it did not."""
     given = dict(given or {})
     if set(given) - {"version"} and given.get("version", Rules.version) == Rules.version:
-        raise RulesRefused("version", f"rules that differ from version {Rules.version}'s "
-                                      "need a version of their own")
+        raise ValidationFailed({"version": [f"rules that differ from version "
+                                            f"{Rules.version}'s need a version of their own"]})
     if "weights" in given:
         given["weights"] = tuple(sorted(given["weights"].items(),
                                         key=lambda kv: COMPONENTS.index(kv[0])))
