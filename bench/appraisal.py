@@ -91,6 +91,7 @@ def intake(events):
                 time.sleep(0.05)
             took = time.perf_counter() - began
             cpu = _cpu_seconds(pid) - cpu_before
+            sizes = _batch_sizes(platform.metrics_url("appraisal"))
     finally:
         platform.stop()
         delete_vhost(vhost)
@@ -98,6 +99,21 @@ def intake(events):
           f"stored {took:.2f} s after the first: {events / took:.0f} events/s; the appraisal "
           f"process used {cpu:.2f} s of CPU, {cpu / events * 1e6:.0f} us an event (at most "
           f"{events / cpu:.0f} events/s on a core of its own)")
+    if sizes:
+        print(f"intake: {sizes[1]:.0f} batches, {sizes[0] / sizes[1]:.1f} events a batch")
+
+
+def _batch_sizes(url):
+    """(events, batches) the closed-cases queue's consumer took, from its metrics."""
+    import urllib.request
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    found = {}
+    for line in text.splitlines():
+        for part in ("_sum", "_count"):
+            if line.startswith(f"liaison_consumer_batch_size{part}") and \
+                    'queue="appraisal.closed_cases"' in line:
+                found[part] = float(line.rsplit(" ", 1)[1])
+    return (found["_sum"], found["_count"]) if len(found) == 2 else None
 
 
 def _cpu_seconds(pid):

@@ -173,6 +173,26 @@ class Collection:
             return aggregate, True
         return self.get(aggregate_id), False
 
+    def create_all_once(self, creations):
+        """`create_once` for each (aggregate id, create) pair, with one read and one bulk
+        insert for the lot; the aggregates created. Should another try store one of them
+        meanwhile, each is then created once by itself."""
+        creations = dict(creations)  # the same id twice in one go is one creation
+        stored = {row["_id"] for row in self.table.find({"_id": {"$in": list(creations)}})}
+        made = [create() for aggregate_id, create in creations.items()
+                if aggregate_id not in stored]
+        entries = [self._entries(aggregate) for aggregate in made]
+        try:
+            self.table.insert_all([self.row_of(a, e) for a, e in zip(made, entries)])
+        except DuplicateKey:
+            return [aggregate for aggregate_id, create in creations.items()
+                    if aggregate_id not in stored
+                    for aggregate, created in [self.create_once(aggregate_id, create)]
+                    if created]
+        for aggregate, queued in zip(made, entries):
+            self._written(aggregate, 1, queued)
+        return made
+
     # --- rows and events ---------------------------------------------------------------------
 
     def row_of(self, aggregate, entries=()):

@@ -17,17 +17,25 @@ the message again.
 import logging
 import traceback
 
+from functools import partial
+
 import eventlet
+from eventlet.event import Event
 from kombu import Exchange, Queue, binding
+from nameko.exceptions import ContainerBeingKilled
 from nameko.amqp.publish import Publisher
-from nameko.messaging import Consumer
+from nameko.messaging import Consumer, QueueConsumer
 
 from .errors import ValidationFailed
+from .metrics import histogram
 from .rpc import BROKER_ERRORS, ack_quietly, requeue_quietly
 
 log = logging.getLogger(__name__)
 
 ATTEMPTS_HEADER = "x-attempts"
+BATCH_PREFETCH = 200  # messages a process's batch consumers may hold unacknowledged
+BATCH_SIZE = histogram("liaison_consumer_batch_size", "Messages handled together, by queue.",
+                       ["queue"], buckets=(1, 2, 5, 10, 20, 50, 100, 200))
 DEFAULT_EXCHANGE = Exchange("", type="direct")  # the broker's default: routing key = queue
 
 
@@ -87,4 +95,86 @@ class ReliableConsumer(Consumer):
                                content_encoding=message.content_encoding, serializer=None)
 
 
+class BatchQueueConsumer(QueueConsumer):
+    """The queue consumer of the batch consumers: its own connection, which lets the broker
+    send up to `BATCH_PREFETCH` messages ahead, so the next batch gathers while one is
+    handled (nameko's own lets a process hold `max_workers`)."""
+
+    @property
+    def prefetch_count(self):
+        return BATCH_PREFETCH
+
+
+class BatchConsumer(ReliableConsumer):
+    """`@consume_in_batches(queue_name, max_batch=50, gather=0.002, ...)`: as
+    `consume_reliably`, but the method gets a list of message bodies: the messages delivered
+    together (at most `max_batch`, gathered for `gather` seconds after the first), one worker
+    for the lot, so a store write, a publish and a worker's cost are shared by many. When the
+    batch succeeds each message is acknowledged; when it fails each is handled again by
+    itself (a list of one), so a bad message is retried or dead-lettered alone, exactly as
+    `consume_reliably` would, and the others go through. A batch may have been partly done
+    when it failed: handlers must be idempotent, as for any redelivery.
+
+    The broker sends up to BATCH_PREFETCH messages ahead (its own connection's prefetch);
+    what has not been handled when the process dies is delivered again."""
+
+    queue_consumer = BatchQueueConsumer()
+
+    def __init__(self, queue_name, max_batch=50, gather=0.002, **kwargs):
+        self.max_batch = max_batch
+        self.gather = gather
+        super().__init__(queue_name, **kwargs)
+
+    def setup(self):
+        super().setup()
+        self.pending = []     # (body, message, alone)
+        self.arrived = Event()
+
+    def start(self):
+        super().start()
+        self.container.spawn_managed_thread(self._batches)
+
+    def handle_message(self, body, message):
+        self.pending.append((body, message, False))
+        if not self.arrived.ready():
+            self.arrived.send()
+
+    def _batches(self):
+        while True:
+            self.arrived.wait()
+            self.arrived.reset()
+            eventlet.sleep(self.gather)  # what the broker sent together arrives meanwhile
+            while self.pending:
+                alone = self.pending[0][2]
+                size = 1 if alone else next(
+                    (i for i, (_, _, a) in enumerate(self.pending[:self.max_batch]) if a),
+                    min(len(self.pending), self.max_batch))
+                batch, self.pending = self.pending[:size], self.pending[size:]
+                self._spawn([(body, message) for body, message, _ in batch])
+
+    def _spawn(self, batch):
+        BATCH_SIZE.labels(self.queue_name).observe(len(batch))
+        try:
+            self.container.spawn_worker(
+                self, ([body for body, _ in batch],), {},
+                context_data=self.unpack_message_headers(batch[0][1]),
+                handle_result=partial(self._settle_batch, batch))
+        except ContainerBeingKilled:
+            for _, message in batch:
+                requeue_quietly(self.queue_consumer, message)
+
+    def _settle_batch(self, batch, worker_ctx, result=None, exc_info=None):
+        if exc_info is None or len(batch) == 1:
+            for _, message in batch:
+                self.handle_message_processed(message, result, exc_info)
+        else:  # each again by itself, so only a bad one is retried or set aside
+            log.info("%s: a batch of %d failed (%s); each is handled alone",
+                     self.queue_name, len(batch), exc_info[1])
+            self.pending.extend((body, message, True) for body, message in batch)
+            if not self.arrived.ready():
+                self.arrived.send()
+        return result, exc_info
+
+
 consume_reliably = ReliableConsumer.decorator
+consume_in_batches = BatchConsumer.decorator

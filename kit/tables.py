@@ -19,7 +19,7 @@ import copy
 import threading
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 
 class DuplicateKey(Exception):
@@ -44,7 +44,9 @@ class Table:
         raise NotImplementedError
 
     def insert_all(self, rows):
-        """Insert many documents at once (bulk loads); how many."""
+        """Insert many documents at once; how many. DuplicateKey when one's `_id` is taken
+        (the others may then be stored or not: the embedded store stores none, MongoDB those
+        before it)."""
         rows = list(rows)
         for row in rows:
             self.insert(row)
@@ -111,7 +113,12 @@ class MongoTable(Table):
     def insert_all(self, rows):
         rows = list(rows)
         if rows:
-            self.collection.insert_many(rows)
+            try:
+                self.collection.insert_many(rows)
+            except BulkWriteError as error:
+                if any(e.get("code") == 11000 for e in error.details.get("writeErrors", ())):
+                    raise DuplicateKey(self.name) from None
+                raise
         return len(rows)
 
     def get(self, key):

@@ -1,6 +1,7 @@
 """Appraisal's use cases: invitations from dispatch's closed cases, ratings, the year's
 scores and lists."""
 from datetime import datetime, timedelta
+from functools import partial
 
 from kit.errors import ValidationFailed
 
@@ -25,14 +26,28 @@ def invite(repo, case_kind, case_id, enterprise_id, officer_ids, now, valid_for=
 
 def from_event(repo, event, now):
     """The invitation an `incident.closed` or `request.closed` event calls for."""
+    return invite(repo, *_case(event), now)
+
+
+def from_events(repo, events, now, valid_for=VALID_FOR):
+    """The invitations closing events call for, each made once (one read and one write for
+    the lot): the invitations made now."""
+    cases = [case for case in map(_case, events) if any(case[3])]
+    return repo.invitations.create_all_once(
+        (f"{kind}:{case_id}", partial(Invitation.issue, kind, case_id, enterprise_id, officers,
+                                      now, valid_for))
+        for kind, case_id, enterprise_id, officers in cases)
+
+
+def _case(event):
+    """(case kind, case id, enterprise, officers to rate) of a closing event."""
     data = event["data"]
     if event["type"] == "incident.closed":
         officers = [data["acknowledged_by"]] if data.get("acknowledged_by") else []
-        return invite(repo, "incident", data["incident_id"], data["enterprise_id"], officers,
-                      now)
+        return "incident", data["incident_id"], data["enterprise_id"], officers
     routed = data.get("routed_to") or {}
     officers = [routed["target"]] if routed.get("kind") == "officer" else []
-    return invite(repo, "request", data["request_id"], data["enterprise_id"], officers, now)
+    return "request", data["request_id"], data["enterprise_id"], officers
 
 
 def rate(repo, invitation_id, data, actor, now):

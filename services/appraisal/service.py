@@ -8,7 +8,7 @@ from contracts.fields import utcnow
 from kit.errors import RecordNotFound, ServiceUnavailable, ValidationFailed
 from kit.heap import SettledHeap
 from kit.metrics import Metrics, counter, gauge, histogram
-from kit.reliable import consume_reliably
+from kit.reliable import consume_in_batches, consume_reliably
 from kit.rpc import rpc
 from kit.schemas import dump, load, open_event, paged
 from kit.storage import Storage
@@ -65,15 +65,17 @@ class AppraisalService:
     def refresh_gauges(self):
         EXPIRED.set(self.store.expired_unrated(utcnow()))
 
-    @consume_reliably("appraisal.closed_cases",
-                      bindings=[("dispatch.events", "incident.closed"),
-                                ("dispatch.events", "request.closed")])
-    def case_closed(self, envelope):
-        """A closed incident or request invites its enterprise to rate the officers on it;
-        the same event twice makes one invitation."""
-        event = open_event(envelope, DISPATCH_EVENTS)
-        handlers.from_event(self.store, event, utcnow())
-        CONSUMED.labels(event["type"]).inc()
+    @consume_in_batches("appraisal.closed_cases",
+                        bindings=[("dispatch.events", "incident.closed"),
+                                  ("dispatch.events", "request.closed")])
+    def cases_closed(self, envelopes):
+        """Closed incidents and requests invite their enterprises to rate the officers on
+        them (those that arrive together, in one go); the same event twice makes one
+        invitation."""
+        events = [open_event(envelope, DISPATCH_EVENTS) for envelope in envelopes]
+        handlers.from_events(self.store, events, utcnow())
+        for event in events:
+            CONSUMED.labels(event["type"]).inc()
 
     @consume_reliably("appraisal.kpi_events",
                       bindings=[("dispatch.events", kind) for kind in KPI_EVENTS])

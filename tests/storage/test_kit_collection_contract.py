@@ -276,6 +276,31 @@ def test_create_once_expecting_new_still_makes_one_and_queues_its_events_once(ca
     assert [e["type"] for e in published(unit)] == ["case.opened"]
 
 
+def test_create_all_once_stores_each_once_with_its_events(cases, unit):
+    def create(n):
+        def made():
+            new = case(n)
+            new.events.append(Opened(f"c{n}", T0))
+            return new
+        return made
+
+    first = cases.create_all_once([("c1", create(1)), ("c2", create(2)), ("c1", create(1))])
+    again = cases.create_all_once([("c2", create(2)), ("c3", create(3))])
+    assert sorted(c.id for c in first) == ["c1", "c2"] and [c.id for c in again] == ["c3"]
+    assert cases.count() == 3 and cases.get("c3").version == 1
+    assert [e["type"] for e in published(unit)] == ["case.opened"] * 3
+
+
+def test_create_all_once_that_meets_a_race_creates_the_rest_one_by_one(cases):
+    def loser():
+        cases.add(case(5, name="winner"))  # another try stored it meanwhile
+        return case(5, name="loser")
+
+    made = cases.create_all_once([("c5", loser), ("c6", lambda: case(6))])
+    assert [c.id for c in made] == ["c6"]
+    assert cases.get("c5").name == "winner" and cases.count() == 2
+
+
 def test_create_once_that_loses_the_race_returns_the_winner(cases):
     def create():
         cases.add(case(7, name="winner"))  # another try stored it meanwhile

@@ -225,3 +225,13 @@ def test_configured_rules_need_their_own_version_and_name_a_bad_field():
     assert "weights" in refused.value.errors
     scored = handlers.year_of_ratings(Repository(MemoryDatabase()), 2026, chosen)
     assert scored.rules.version == 3
+
+
+def test_closing_events_that_arrive_together_make_each_invitation_once(repo):
+    made = handlers.from_events(repo, [closed_incident(), closed_request(), closed_incident(),
+                                       closed_incident("i2", acknowledged_by=None)], NOW)
+    assert sorted(i.id for i in made) == ["incident:i1", "request:r1"]
+    again = handlers.from_events(repo, [closed_incident(), closed_incident("i3")], NOW)
+    assert [i.id for i in again] == ["incident:i3"]  # the redelivered one found stored
+    assert repo.invitations.count() == 3
+    assert [e["type"] for e in published(repo.unit)] == ["invitation.issued"] * 3
