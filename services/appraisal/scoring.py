@@ -63,7 +63,8 @@ class Rules:
     level: float = 0.85        # posterior probability needed to name
     model_max: int = 10
     rater_prior: float = 5.0   # pseudo-ratings pulling a rater's offset toward 0
-    iterations: int = 25
+    iterations: int = 25       # at most, of the leniency estimate; fewer once it settles
+    tolerance: float = 1e-6    # settled: no rater's offset moved more than this
     rank_draws: int = 200
     weights: tuple = WEIGHTS   # (component, weight) before absent components are spread out
     rate_scale: float = 4.0    # points of the 1-5 scale a rate's whole 0-1 range is worth
@@ -189,22 +190,26 @@ def appraise(evidence, rules: Rules = Rules(), seed: int = 0) -> Appraisal:
 
     mu, n = ratings.mean, ratings.n
     mean_part = Decimal(mu).quantize(PLACES)
+    counts, rated = n.astype(int).tolist(), (n > 0).tolist()
+    raw, adjusted = _rounded(ratings.raw), _rounded(ratings.adjusted)
+    leniency, shrink = _rounded(ratings.adjusted - ratings.raw), _rounded(ratings.weight)
+    parts_of = {k: _rounded(contribution[k], None) for k in weights}
+    below, above = _rounded(p_below, 6), _rounded(p_above, 6)
+    spread, funnels = (Z95 * sd).tolist(), ratings.funnels()
+    explained = {k: parts[k].explain(weights.get(k, 0.0)) for k in parts}
     officers = []
     for i, name in enumerate(names):
         breakdown = {"county_mean": mean_part}
-        breakdown.update((k, Decimal(float(contribution[k][i])).quantize(PLACES))
-                         for k in weights)
+        breakdown.update((k, Decimal(parts_of[k][i]).quantize(PLACES)) for k in weights)
         score = sum(breakdown.values())
-        rated = n[i] > 0
         officers.append(OfficerScore(
-            name, int(n[i]), _round(ratings.raw[i]) if rated else None,
-            _round(ratings.adjusted[i]) if rated else None,
-            _round(ratings.adjusted[i] - ratings.raw[i]) if rated else 0.0,
-            _round(ratings.weight[i]), score, breakdown,
-            (_round(float(score) - Z95 * sd[i]), _round(float(score) + Z95 * sd[i])),
-            round(float(p_below[i]), 6), round(float(p_above[i]), 6), ratings.funnel(i),
-            status="ranked" if n[i] >= rules.min_evidence else "insufficient_data",
-            components={k: parts[k].explain(i, weights.get(k, 0.0)) for k in parts}))
+            name, counts[i], raw[i] if rated[i] else None,
+            adjusted[i] if rated[i] else None, leniency[i] if rated[i] else 0.0, shrink[i],
+            score, breakdown,
+            (round(float(score) - spread[i], 4), round(float(score) + spread[i], 4)),
+            below[i], above[i], funnels[i],
+            status="ranked" if counts[i] >= rules.min_evidence else "insufficient_data",
+            components={k: explained[k][i] for k in parts}))
 
     result = Appraisal(rules, seed, _round(mu), _round(math.sqrt(ratings.sigma2)),
                        _round(math.sqrt(ratings.tau2)), _round(math.sqrt(ratings.tau2_funnel)),
@@ -250,12 +255,21 @@ class _Rated:
         rater_n = np.bincount(r, minlength=raters).astype(float)
         theta, offset = np.zeros(count), np.zeros(raters)
         safe_n = np.where(rated, n, 1.0)
-        for _ in range(rules.iterations):
-            theta = np.bincount(o, y - mu - offset[r], minlength=count) / safe_n
-            offset = np.bincount(r, y - mu - theta[o], minlength=raters) / (
-                rater_n + rules.rater_prior)
+        centred, pull = y - mu, rater_n + rules.rater_prior
+        # the same sums over each (officer, rater) pair's ratings: fewer pairs than ratings
+        pairs, inverse = np.unique(o * max(raters, 1) + r, return_inverse=True)
+        po, pr = pairs // max(raters, 1), pairs % max(raters, 1)
+        pn, py = np.bincount(inverse).astype(float), np.bincount(inverse, centred)
+        for _ in range(rules.iterations):  # until the offsets stop moving
+            theta = np.bincount(po, py - pn * offset[pr], minlength=count) / safe_n
+            moved = np.bincount(pr, py - pn * theta[po], minlength=raters) / pull
             if rater_n.sum():
-                offset -= np.average(offset, weights=rater_n)
+                moved -= np.average(moved, weights=rater_n)
+            settled = raters == 0 or np.abs(moved - offset).max() < rules.tolerance
+            offset = moved
+            if settled:
+                theta = np.bincount(po, py - pn * offset[pr], minlength=count) / safe_n
+                break
         self.raw = np.bincount(o, y, minlength=count) / safe_n
         self.adjusted = np.bincount(o, y - offset[r], minlength=count) / safe_n
         residual = y - mu - theta[o] - offset[r]
@@ -273,25 +287,27 @@ class _Rated:
                                            n[rated] / self.sigma2)
         self.n, self.mean, self.rated, self.deviation = n, mu, rated, deviation
 
-    def funnel(self, i):
-        """Outside which limits (95%, 99.8%) the officer's adjusted mean falls, plain and
-        with the overdispersion adjustment."""
-        if not self.rated[i]:
-            return {}
-        found = {}
+    def funnels(self):
+        """For each officer: outside which limits (95%, 99.8%) its adjusted mean falls, plain
+        and with the overdispersion adjustment ({} when not rated)."""
+        found = [{} for _ in range(len(self.n))]
         for label, extra in (("plain", 0.0), ("overdispersed", self.tau2_funnel)):
-            z = abs(self.deviation[i]) / math.sqrt(self.se2[i] + extra)
-            found[label] = "outside_99.8" if z > Z998 else \
-                "outside_95" if z > Z95 else "inside"
+            z = np.abs(self.deviation) / np.sqrt(self.se2 + extra)
+            where = np.where(z > Z998, "outside_99.8", np.where(z > Z95, "outside_95", "inside"))
+            for i in np.flatnonzero(self.rated).tolist():
+                found[i][label] = str(where[i])
         return found
 
-    def explain(self, i, weight):
-        rated = bool(self.rated[i])
-        return {"evidence": int(self.n[i]),
-                "observed": _round(self.raw[i]) if rated else None,
-                "adjusted": _round(self.adjusted[i]) if rated else None,
-                "estimate": _round(self.mean + self.effect[i]), "shrink_weight":
-                _round(self.weight[i]), "weight": _round(weight)}
+    def explain(self, weight):
+        """For each officer: what this component rests on."""
+        weight = round(weight, 4)
+        return [{"evidence": n, "observed": raw if rated else None,
+                 "adjusted": adjusted if rated else None, "estimate": estimate,
+                 "shrink_weight": shrink, "weight": weight}
+                for n, rated, raw, adjusted, estimate, shrink in zip(
+                    self.n.astype(int).tolist(), self.rated.tolist(), _rounded(self.raw),
+                    _rounded(self.adjusted), _rounded(self.mean + self.effect),
+                    _rounded(self.weight))]
 
     def county(self):
         return {"mean": _round(self.mean), "noise_sd": _round(math.sqrt(self.sigma2)),
@@ -324,13 +340,16 @@ class _Rate:
         self.variance = posterior * (1 - posterior) / (n + self.strength + 1.0)
         self.n, self.x, self.p0, self.observed, self.seen = n, x, p0, observed, seen
 
-    def explain(self, i, weight):
-        seen = bool(self.seen[i])
-        return {"evidence": int(self.n[i]), "successes": int(self.x[i]),
-                "observed": _round(self.observed[i]) if seen else None,
-                "estimate": _round(self.p0 + self.effect[i]),
-                "shrink_weight": _round(self.n[i] / (self.n[i] + self.strength))
-                if self.n[i] + self.strength else 0.0, "weight": _round(weight)}
+    def explain(self, weight):
+        """For each officer: what this component rests on."""
+        weight, total = round(weight, 4), self.n + self.strength
+        shrink = _rounded(np.where(total > 0, self.n / np.maximum(total, 1e-12), 0.0))
+        return [{"evidence": n, "successes": x, "observed": observed if seen else None,
+                 "estimate": estimate, "shrink_weight": share, "weight": weight}
+                for n, x, seen, observed, estimate, share in zip(
+                    self.n.astype(int).tolist(), self.x.astype(int).tolist(),
+                    self.seen.tolist(), _rounded(self.observed),
+                    _rounded(self.p0 + self.effect), shrink)]
 
     def county(self):
         return {"rate": _round(self.p0), "prior_strength": _round(self.strength),
@@ -398,3 +417,9 @@ def _phi(x):
 
 def _round(value):
     return round(float(value), 4)
+
+
+def _rounded(values, places=4):
+    """An array's values as Python floats, each rounded (None: as they are)."""
+    values = values.tolist()
+    return values if places is None else [round(v, places) for v in values]
