@@ -10,6 +10,7 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
 from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (CondPageBreak, Image, KeepTogether, Paragraph,
                                 SimpleDocTemplate, Table, TableStyle)
 
@@ -85,7 +86,7 @@ def _story(report):
     thin = report.insufficient
     story += [CondPageBreak(ROOM),
               Paragraph(_text(f"Insufficient data ({len(thin.rows)})"), _HEADING)]
-    story.append(_table(_side_by_side(thin, PAIRS)) if thin.rows else
+    story.append(_table(_side_by_side(thin, _across(thin))) if thin.rows else
                  Paragraph("None.", _NOTE))
     return story
 
@@ -105,6 +106,14 @@ def _table(table):
     flowable = Table(rows, colWidths=widths, repeatRows=1)
     flowable.setStyle(_GRID)
     return flowable
+
+
+def _across(table):
+    """How many of a narrow table's rows fit side by side (at most PAIRS) with no cell
+    wrapping: each band as wide as its widest row's text and the cells' padding."""
+    widest = max(sum(stringWidth(cell, _CELL.fontName, _CELL.fontSize) + 14 for cell in row)
+                 for row in table.rows + (table.header,))
+    return max(1, min(PAIRS, int(WIDTH // (widest * 1.2))))
 
 
 def _side_by_side(table, times):

@@ -144,3 +144,12 @@ def test_the_report_states_the_weights_and_what_each_component_rests_on():
     assert f"{shown['observed']:.4f} (n=20) -> {shown['estimate']:.4f}" in page
     _, text = pdf_text(report_pdf.render(laid_out))
     assert "The other components" in text and f"(n=20) -> {shown['estimate']:.4f}" in text
+
+
+def test_long_officer_ids_are_never_broken_across_lines_in_the_pdf():
+    ids = [f"{i:024x}" for i in range(60)]  # as the registry makes them
+    chiefs = Ratings.of([i for i in ids for _ in range(3)], ["l1", "l2", "l3"] * 60,
+                        [4.0, 3.0, 5.0] * 60)
+    scored = appraise(Evidence(Ratings.of([ids[0]], ["e1"], [4.0]), chiefs), Rules(), seed=1)
+    _, text = pdf_text(report_pdf.render(report.context(scored, 2026)))
+    assert all(officer_id in text for officer_id in ids)
