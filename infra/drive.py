@@ -136,12 +136,11 @@ def build_county(gw, scenario, progress=None):
     stations, grids, leaders = [], [], {}
     for s in range(station_count):
         station = gw.ok("POST", "/v1/stations", boss, {
-            "name": f"第{s + 1}派出所", "kind": "station", "address": f"模拟县{s + 1}号"},
-            keyed=True)["id"]
+            "name": f"第{s + 1}派出所", "kind": "station", "address": f"模拟县{s + 1}号"})["id"]
         stations.append(station)
         grids.append([gw.ok("POST", "/v1/grids", boss, {
-            "code": f"S{s:02d}G{g}", "name": f"第{s + 1}所第{g + 1}网格", "station_id": station},
-            keyed=True)["id"] for g in range(2)])
+            "code": f"S{s:02d}G{g}", "name": f"第{s + 1}所第{g + 1}网格",
+            "station_id": station})["id"] for g in range(2)])
         leaders[s] = _officer(gw, boss, f"L{s:04d}", f"所长{s + 1}", "station_chief", station)
         _officer(gw, boss, f"A{s:04d}", f"值班民警{s + 1}", "community_officer", station)
     leaders[-1] = _officer(gw, boss, "B0000", "局长", "bureau_leader", stations[0])
@@ -160,7 +159,7 @@ def build_county(gw, scenario, progress=None):
         enterprise = gw.ok("POST", "/v1/enterprises", boss, {
             "name": f"模拟企业{e:04d}有限公司", "credit_code": first17 + credit_code_check_char(
                 first17), "kind": "enterprise", "level": "above_scale", "stage": "production",
-            "grid_id": grids[s][e % 2], "workforce": 100}, keyed=True)["id"]
+            "grid_id": grids[s][e % 2], "workforce": 100})["id"]
         gw.ok("POST", f"/v1/enterprises/{enterprise}/assignments", boss, {
             "a_officer_id": chiefs[a], "b_officer_id": chiefs[b],
             "bureau_leader_id": leaders[-1], "station_leader_id": leaders[s],
@@ -174,8 +173,7 @@ def build_county(gw, scenario, progress=None):
 
 def _officer(gw, boss, badge, name, role, station):
     return gw.ok("POST", "/v1/officers", boss, {
-        "badge_number": badge, "name": name, "role": role, "station_id": station},
-        keyed=True)["id"]
+        "badge_number": badge, "name": name, "role": role, "station_id": station})["id"]
 
 
 def _step(progress):
@@ -220,7 +218,7 @@ def incident(gw, county, enterprise, rng, tally):
     priority = str(rng.choice(PRIORITIES, p=PRIORITY_SHARES))
     case = gw.ok("POST", "/v1/incidents", gw.enterprise(enterprise.id), {
         "enterprise_id": enterprise.id, "category": "safety_hazard", "priority": priority,
-        "description": f"simulated {priority} incident"}, keyed=True)
+        "description": f"simulated {priority} incident"})
     tally.add("incidents")
     path = f"/v1/incidents/{case['id']}"
     acknowledged = None
@@ -287,7 +285,7 @@ def service_request(gw, county, enterprise, rng, tally):
     not routed to an officer."""
     request = gw.ok("POST", "/v1/requests", gw.enterprise(enterprise.id), {
         "enterprise_id": enterprise.id, "service_code": "other",
-        "description": "simulated request", "attributes": {"urgency": "normal"}}, keyed=True)
+        "description": "simulated request", "attributes": {"urgency": "normal"}})
     tally.add("requests")
     routed = request["routed_to"] or {}
     if routed.get("kind") != "officer":
@@ -303,7 +301,7 @@ def service_request(gw, county, enterprise, rng, tally):
     return request["id"]
 
 
-def rate(gw, county, kind, case_id, enterprise, rng, tally, timeout=60):
+def rate(gw, county, kind, case_id, enterprise, rng, tally, timeout=120):
     """The enterprise rates each officer on the case's invitation (made by appraisal when
     dispatch's closing event reaches it): 3.5 + quality + its leniency + N(0, 0.8), a whole
     1-5; satisfied from 4 up."""
@@ -381,7 +379,7 @@ def plan_visits(gw, county, chief_index, tally):
     def visit(officer_id, start, purpose):
         answer = gw.call("POST", "/v1/visits", gw.officer(officer_id), {
             "enterprise_id": enterprise.id, "purpose": purpose, "start": _iso(start),
-            "end": _iso(start + timedelta(hours=1))}, keyed=True)
+            "end": _iso(start + timedelta(hours=1))})
         if answer.status_code == 201:
             tally.add(f"visits_{answer.json()['outcome']}", officer_id)
         elif error_code(answer) == "VISIT_REFUSED":
@@ -406,8 +404,7 @@ def dispute(gw, county, number, tally):
         "description": f"simulated wage arrears {number}", "source": "enterprise",
         "parties": [{"kind": "workers", "side": "applicant", "name": f"工人{number}",
                      "headcount": 3},
-                    {"kind": "company", "side": "respondent", "name": f"分包商{number}"}]},
-        keyed=True)
+                    {"kind": "company", "side": "respondent", "name": f"分包商{number}"}]})
     tally.add("disputes")
     tally.add(f"disputes_at_{taken['tier']}")
     if number % 3 == 2:
@@ -447,8 +444,7 @@ def three_chiefs_rate(gw, county, year, quarter, tally):
                 continue
             score = int(rating_of(county.quality(chief), 0.0, rng))
             gw.ok("POST", CHIEF_RATINGS, gw.officer(rater), {
-                "officer_id": chief, "year": year, "quarter": quarter, "score": score},
-                keyed=True)
+                "officer_id": chief, "year": year, "quarter": quarter, "score": score})
             tally.add("chief_ratings", chief)
 
 

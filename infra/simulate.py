@@ -140,7 +140,7 @@ def drive(platform, scenario, out=print, progress=True, stop=None):
     took["appraisal"] = time.monotonic() - began
     outcome = Outcome(county, tally, year, applied, appraisal, annual, kpis,
                       events_published(platform.amqp_uri), took)
-    for line in report(outcome, gw.calls):
+    for line in report(outcome, gw):
         out(line)
     return outcome
 
@@ -229,7 +229,7 @@ def events_published(amqp_uri, settle=20.0):
 # --- what is printed ---------------------------------------------------------------------------
 
 
-def report(outcome, calls):
+def report(outcome, gw):
     county, c, scenario = outcome.county, outcome.tally.counts, outcome.county.scenario
     labels = Counter(label for _, label in county.truth.values())
     officers = len(county.chiefs) + len(county.leaders) + len(county.stations)
@@ -256,7 +256,7 @@ def report(outcome, calls):
     yield f"ratings: {c['ratings']} on {c['invitations']} invitations{chief_ratings}"
     yield (f"events published: {sum(outcome.events.values())} ("
            + ", ".join(f"{name} {n}" for name, n in sorted(outcome.events.items())) + ")")
-    yield f"HTTP calls: {calls}"
+    yield f"HTTP calls: {gw.calls} ({gw.busy} answered busy and sent again)"
     scored = outcome.appraisal["officers"]
     yield (f"appraisal {outcome.year}: {len(scored)} officers scored, "
            f"{sum(o['status'] == 'ranked' for o in scored)} ranked; the list drafted names "

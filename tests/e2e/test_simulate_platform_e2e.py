@@ -4,6 +4,8 @@ fail over for real. The platform's own records must agree with what the drive di
 import pytest
 
 from infra.drive import Scenario
+from infra.gateway_client import Gateway
+from infra.launch import jwt_secret
 from infra.simulate import drive, own_platform
 from services.appraisal.simulate import COLUMNS
 
@@ -22,10 +24,7 @@ def driven(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ask(driven):
-    platform, outcome, _ = driven
-    from infra.gateway_client import Gateway
-    from infra.launch import jwt_secret
-
+    platform, _, _ = driven
     gateway = Gateway(platform.url, jwt_secret(platform.data_dir))
     return lambda path, **params: gateway.ok("GET", path, gateway.supervisor(), params=params)
 
