@@ -30,10 +30,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
 
+import kombu
 import numpy as np
-import requests
 from tqdm import tqdm
 
 from services.appraisal.simulate import judged, table
@@ -42,11 +41,13 @@ from .drive import (County, Scenario, Tally, build_county, chief_ratings_route, 
                     edits, plan_visits, run_case, three_chiefs_rate)
 from .gateway_client import DriveFailed, Gateway
 from .launch import Platform, jwt_secret
-from .sandbox import MANAGEMENT, MANAGEMENT_AUTH, create_vhost, delete_vhost, free_port
+from .sandbox import create_vhost, delete_vhost, free_port
 
 # Seconds a page waits for its acknowledgement, per priority: a miss costs seconds.
 ACK_WINDOWS = {"emergency": 4, "high": 5, "medium": 6, "low": 8}
 LABELS = ("excellent", "poor", "")
+EVENT_EXCHANGES = ("enterprise.events", "dispatch.events", "mediation.events",
+                   "appraisal.events")
 
 
 @contextmanager
@@ -88,8 +89,10 @@ class Outcome:
     appraisal: dict    # GET /v1/appraisal/scores
     annual: dict       # POST /v1/appraisal/lists
     kpis: dict         # officer id -> its score and KPIs (None: nothing of it kept)
-    events: dict       # exchange -> messages published on it
+    events: dict       # exchange -> messages published on it during the drive
     took: dict         # phase -> seconds
+    calls: int         # HTTP requests sent
+    busy: int          # of which answered busy (503) and sent again
 
     def against_truth(self):
         statuses = {o["officer_id"]: o["status"] for o in self.appraisal["officers"]}
@@ -102,6 +105,14 @@ def drive(platform, scenario, out=print, progress=True, stop=None):
     did, the truth table and the KPIs by planted label through `out`. Returns the Outcome.
     Setting `stop` (or an exception in the calling thread, a Ctrl-C) ends the drive at the
     next call or wait of each case."""
+    with counting_events(platform.amqp_uri) as published:
+        outcome = _drive(platform, scenario, progress, stop, published)
+    for line in report(outcome):
+        out(line)
+    return outcome
+
+
+def _drive(platform, scenario, progress, stop, published):
     gw = Gateway(platform.url, jwt_secret(platform.data_dir), stop)
     year = datetime.now(timezone.utc).year
     tally, took = Tally(), {}
@@ -138,11 +149,8 @@ def drive(platform, scenario, out=print, progress=True, stop=None):
     annual = gw.ok("POST", "/v1/appraisal/lists", gw.supervisor(), {"year": year})
     appraisal = gw.ok("GET", "/v1/appraisal/scores", gw.supervisor(), params={"year": year})
     took["appraisal"] = time.monotonic() - began
-    outcome = Outcome(county, tally, year, applied, appraisal, annual, kpis,
-                      events_published(platform.amqp_uri), took)
-    for line in report(outcome, gw):
-        out(line)
-    return outcome
+    return Outcome(county, tally, year, applied, appraisal, annual, kpis, published(), took,
+                   gw.calls, gw.busy)
 
 
 def _bar(what, total, unit, progress):
@@ -209,27 +217,31 @@ def officer_year(gw, officer_id, year):
     return answer.json()
 
 
-def events_published(amqp_uri, settle=20.0):
-    """Messages published on each `*.events` exchange of the vhost, from the broker's
-    statistics (collected every 5 s: read until two readings 5.5 s apart agree, or `settle`
-    seconds have passed)."""
-    vhost = quote(unquote(urlsplit(amqp_uri).path[1:]) or "/", safe="")
-    deadline, last = time.monotonic() + settle, None
-    while True:
-        listed = requests.get(f"{MANAGEMENT}/exchanges/{vhost}", auth=MANAGEMENT_AUTH,
-                              params={"columns": "name,message_stats"}, timeout=10).json()
-        counts = {x["name"]: (x.get("message_stats") or {}).get("publish_in", 0)
-                  for x in listed if x["name"].endswith(".events")}
-        if counts == last or time.monotonic() > deadline:
-            return counts
-        last = counts
-        time.sleep(5.5)
+@contextmanager
+def counting_events(amqp_uri):
+    """Count what is published on each service's events exchange from now on: yields a
+    function giving exchange -> messages published so far. A queue of its own is bound to
+    every exchange (all routing keys), counted by the broker and deleted on the way out."""
+    with kombu.Connection(amqp_uri) as connection:
+        channel = connection.channel()
+        queues = {}
+        for name in EVENT_EXCHANGES:
+            queues[name] = kombu.Queue(
+                f"simulate.count.{name}", kombu.Exchange(name, type="topic", durable=True),
+                routing_key="#", durable=False, auto_delete=False, channel=channel)
+            queues[name].declare()
+        try:
+            yield lambda: {name: queue.queue_declare(passive=True).message_count
+                           for name, queue in queues.items()}
+        finally:
+            for queue in queues.values():
+                queue.delete()
 
 
 # --- what is printed ---------------------------------------------------------------------------
 
 
-def report(outcome, gw):
+def report(outcome):
     county, c, scenario = outcome.county, outcome.tally.counts, outcome.county.scenario
     labels = Counter(label for _, label in county.truth.values())
     officers = len(county.chiefs) + len(county.leaders) + len(county.stations)
@@ -244,8 +256,11 @@ def report(outcome, gw):
            f"closed {c['incidents_closed']} incidents and {c['requests_closed']} requests "
            f"({c['unacknowledged']} incidents nobody acknowledged, {c['requests_unrouted']} "
            "requests not routed to an officer)")
-    yield (f"pages: {c['pages']} to officers, {c['acknowledged']} acknowledged, "
-           f"{c['missed']} missed (each then paged onward by dispatch)")
+    kept = [k["kpis"] for k in outcome.kpis.values() if k]
+    yield (f"pages: {c['pages']} seen by the officers paged, {c['acknowledged']} acknowledged, "
+           f"{c['missed']} let go; the platform counted {sum(k['acknowledged'] for k in kept)}"
+           f" acknowledged and {sum(k['pages_missed'] for k in kept)} missed, each then paged "
+           "onward (a page also lapses unseen while the gateway answers busy)")
     yield (f"visits: {c['visits_planned']} planned, {c['visits_merged']} merged into another, "
            f"{c['visits_refused']} refused past the cap")
     yield (f"disputes: {c['disputes']} registered ({c['disputes_at_enterprise']} at the "
@@ -256,7 +271,7 @@ def report(outcome, gw):
     yield f"ratings: {c['ratings']} on {c['invitations']} invitations{chief_ratings}"
     yield (f"events published: {sum(outcome.events.values())} ("
            + ", ".join(f"{name} {n}" for name, n in sorted(outcome.events.items())) + ")")
-    yield f"HTTP calls: {gw.calls} ({gw.busy} answered busy and sent again)"
+    yield f"HTTP calls: {outcome.calls} ({outcome.busy} answered busy and sent again)"
     scored = outcome.appraisal["officers"]
     yield (f"appraisal {outcome.year}: {len(scored)} officers scored, "
            f"{sum(o['status'] == 'ranked' for o in scored)} ranked; the list drafted names "

@@ -59,7 +59,8 @@ def test_a_chief_that_missed_pages_shows_the_misses_in_its_kpis(driven, ask):
 
     for officer_id, count in missed.items():
         kpis = ask(f"/v1/appraisal/officers/{officer_id}/score", year=outcome.year)["kpis"]
-        assert kpis["pages_missed"] == count
+        # more only where a page lapsed unseen while the gateway answered busy
+        assert kpis["pages_missed"] >= count
         assert kpis["acknowledged"] == outcome.tally.of(officer_id)["acknowledged"]
     assert sum(c["failovers_caused"] for c in (
         k["kpis"] for k in outcome.kpis.values() if k)) >= 1
@@ -75,4 +76,5 @@ def test_it_prints_the_in_process_truth_table_and_what_went_through(driven):
     assert any(line.startswith(f"ratings: {outcome.tally.counts['ratings']} on ")
                for line in lines)
     published = next(line for line in lines if line.startswith("events published: "))
-    assert int(published.split()[2]) > 0 and "dispatch.events" in published
+    assert int(published.split()[2]) == sum(outcome.events.values())
+    assert min(outcome.events.values()) > 0  # every service published
