@@ -7,6 +7,9 @@ each rating is a closed case's invitation with its one rating, stored as the han
 it: a first part through `handlers.invite` and `handlers.rate` one by one, the rest as the
 same documents in bulk (`insert_all`). The ranking is `handlers.year_of_ratings` alone.
 """
+import cProfile
+import io
+import pstats
 import tempfile
 import time
 import warnings
@@ -15,7 +18,15 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from .simulate import POOL, SCENARIO, against_truth, plant, rating_of, table
+# eventlet announces its maintenance mode when the storage kit imports it; not news here.
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+from kit.storage import open_database  # noqa: E402
+
+from . import handlers  # noqa: E402
+from .domain import Invitation  # noqa: E402
+from .simulate import POOL, SCENARIO, against_truth, plant, rating_of, table  # noqa: E402
+from .store import Repository  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -74,9 +85,6 @@ def feed(repo, year_data, through_handlers=2000, chunk=20_000):
     `through_handlers` through `handlers.invite` and `handlers.rate` (as the service takes
     them), the rest as the same documents, `chunk` to a transaction (`insert_all`).
     Returns {"handlers": (count, seconds), "bulk": (count, seconds)}."""
-    from .domain import Invitation
-    from . import handlers
-
     total = len(year_data.officer)
     first = min(through_handlers, total)
     began = time.perf_counter()
@@ -107,12 +115,6 @@ def province(officers, ratings, seed, year, through_handlers=2000, data_dir=None
     when None), rank it with `handlers.year_of_ratings`, and report the figures through
     `out`; with `profile`, rank it once more under cProfile and report where that time went.
     Returns the figures as a dict."""
-    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-    from kit.storage import open_database
-
-    from . import handlers
-    from .store import Repository
-
     began = time.perf_counter()
     year_data = province_year(officers, ratings, seed, year)
     out(f"province: {officers} officers, {len(year_data.officer)} ratings of the year {year} "
@@ -147,10 +149,6 @@ def province(officers, ratings, seed, year, through_handlers=2000, data_dir=None
 
 
 def _profiled(work, out, top=15):
-    import cProfile
-    import io
-    import pstats
-
     profiler = cProfile.Profile()
     profiler.runcall(work)
     text = io.StringIO()
