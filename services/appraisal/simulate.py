@@ -1,6 +1,8 @@
 """A county-year of ratings with planted truth, and the lists scored against it.
 
     python -m services.appraisal.simulate [--seeds 1 2 3 4 5] [--level 0.85] [--gap 0.3]
+    python -m services.appraisal.simulate --scale province [--officers 10000]
+                                          [--ratings 1000000] [--seed 1] [--profile]
 
 The default scenario: 200 chiefs whose true quality is N(0, 0.3) on the rating scale, the
 first 10 planted excellent (+0.9) and the next 10 planted poor (-0.9); 400 enterprises rate
@@ -9,11 +11,17 @@ them, each with its own leniency N(0, 0.3), each chief rated by the enterprises 
 poor among them) with fewer than 5; a rating is 3.5 + quality + leniency + N(0, 0.8),
 rounded to a whole 1-5.
 
-This drives the scoring directly (services.appraisal.scoring), not yet the platform's
-intake: it checks the method against the truth it planted.
+This drives the scoring directly (services.appraisal.scoring): it checks the method against
+the truth it planted. `--scale province` plants the same shares in a province (10,000
+officers, 40,000 enterprises, 1,000,000 ratings), stores the year as appraisal's own
+invitations in an embedded database of its own (a temporary folder) and times the year's
+ranking as the service does it, storage read included (services.appraisal.province).
+`python -m infra.simulate` drives a county-year through the running platform instead.
 """
 import argparse
 import sys
+from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
@@ -23,6 +31,9 @@ CHIEFS, EXCELLENT, POOR = 200, 10, 10
 RATERS, POOL = 400, 12
 SCENARIO = {"quality_sd": 0.3, "planted": 0.9, "noise_sd": 0.8, "leniency_sd": 0.3,
             "ratings_mean": 25, "sparse": 30, "sparse_poor": 3, "base": 3.5}
+COLUMNS = ("named_without_evidence", "lagging_at_or_above_mean", "model_at_or_below_mean",
+           "planted_poor_named", "planted_poor_with_evidence", "lagging_named",
+           "model_planted_excellent", "model_named")
 
 
 def county_year(seed, scenario=SCENARIO):
@@ -55,22 +66,78 @@ def county_year(seed, scenario=SCENARIO):
 
 def against_truth(appraisal, truth):
     """How the lists fare against the planted truth."""
-    scores = appraisal.by_id()
+    return judged({o.officer_id: o.status for o in appraisal.officers}, appraisal.model,
+                  appraisal.lagging, truth)
+
+
+def judged(statuses, model, lagging, truth):
+    """`against_truth` from plain data: officer id -> status ("ranked" or not), the two
+    lists, the truth. Officers named but not in `truth` (none planted for them) count in
+    the lists' lengths only."""
     mean = float(np.mean([q for q, _ in truth.values()]))
-    enough = {i for i, o in scores.items() if o.status == "ranked"}
+    enough = {i for i, status in statuses.items() if status == "ranked"}
     poor = {i for i, (_, label) in truth.items() if label == "poor"}
     excellent = {i for i, (_, label) in truth.items() if label == "excellent"}
-    named = set(appraisal.lagging) | set(appraisal.model)
+    named = set(lagging) | set(model)
     return {
         "named_without_evidence": len(named - enough),
-        "lagging_at_or_above_mean": sum(truth[i][0] >= mean for i in appraisal.lagging),
-        "model_at_or_below_mean": sum(truth[i][0] <= mean for i in appraisal.model),
+        "lagging_at_or_above_mean": sum(truth[i][0] >= mean for i in lagging if i in truth),
+        "model_at_or_below_mean": sum(truth[i][0] <= mean for i in model if i in truth),
         "planted_poor_with_evidence": len(poor & enough),
-        "planted_poor_named": len(poor & enough & set(appraisal.lagging)),
-        "model_named": len(appraisal.model),
-        "model_planted_excellent": len(excellent & set(appraisal.model)),
-        "lagging_named": len(appraisal.lagging),
+        "planted_poor_named": len(poor & enough & set(lagging)),
+        "model_named": len(model),
+        "model_planted_excellent": len(excellent & set(model)),
+        "lagging_named": len(lagging),
     }
+
+
+def table(rows, first="seed"):
+    """The truth table's lines: a header and one tab-separated line per (key, row)."""
+    return [f"{first}\t" + "\t".join(COLUMNS)] + [
+        f"{key}\t" + "\t".join(str(row[c]) for c in COLUMNS) for key, row in rows]
+
+
+# --- planted shares at any size --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Planted:
+    """True qualities of `count` officers with the default scenario's shares: 5% planted
+    excellent, 5% planted poor (at least one of each), 15% with thin evidence (fewer than 5
+    cases or ratings), three in ten of the planted poor among those."""
+
+    quality: np.ndarray
+    labels: tuple
+    thin: np.ndarray  # True: fewer than 5 pieces of evidence this year
+
+    def truth(self, ids):
+        """officer id -> (true quality, planted label or "")."""
+        return {i: (float(q), label) for i, q, label in zip(ids, self.quality, self.labels)}
+
+
+def plant(count, rng, scenario=SCENARIO):
+    """The planted truth of `count` officers (see Planted), drawn from `rng`."""
+    s = scenario
+    excellent = poor = max(1, round(count * EXCELLENT / CHIEFS))
+    quality = rng.normal(0.0, s["quality_sd"], count)
+    quality[:excellent] = s["planted"]
+    quality[excellent:excellent + poor] = -s["planted"]
+    labels = ("excellent",) * excellent + ("poor",) * poor + ("",) * (count - excellent - poor)
+    sparse_poor = min(poor, round(poor * s["sparse_poor"] / POOR))
+    sparse = round(count * s["sparse"] / CHIEFS)
+    ordinary = np.arange(excellent + poor, count)
+    thin = np.zeros(count, dtype=bool)
+    thin[excellent:excellent + sparse_poor] = True
+    thin[rng.choice(ordinary, min(len(ordinary), max(0, sparse - sparse_poor)),
+                    replace=False)] = True
+    return Planted(quality, labels, thin)
+
+
+def rating_of(quality, leniency, rng, scenario=SCENARIO):
+    """A whole 1-5 rating: base + quality + leniency + N(0, noise), rounded and clipped."""
+    value = scenario["base"] + quality + leniency + rng.normal(0.0, scenario["noise_sd"],
+                                                               np.shape(quality))
+    return np.clip(np.rint(value), 1, 5)
 
 
 def main(argv=None):
@@ -78,16 +145,31 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--level", type=float, default=Rules.level)
     parser.add_argument("--gap", type=float, default=Rules.gap)
+    parser.add_argument("--scale", choices=("county", "province"), default="county",
+                        help="province: a province's year fed to appraisal's store and ranked")
+    parser.add_argument("--officers", type=int, default=10_000, help="--scale province")
+    parser.add_argument("--ratings", type=int, default=1_000_000, help="--scale province")
+    parser.add_argument("--through-handlers", type=int, default=2000,
+                        help="--scale province: ratings fed one by one through the handlers "
+                             "(the rest in bulk)")
+    parser.add_argument("--seed", type=int, default=1, help="--scale province")
+    parser.add_argument("--year", type=int, default=datetime.now().year - 1,
+                        help="--scale province (default: last year)")
+    parser.add_argument("--profile", action="store_true",
+                        help="--scale province: also profile the ranking")
     args = parser.parse_args(argv)
+    if args.scale == "province":
+        from .province import province
+
+        province(args.officers, args.ratings, args.seed, args.year, args.through_handlers,
+                 profile=args.profile)
+        return 0
     rules = Rules(level=args.level, gap=args.gap)
-    columns = ("named_without_evidence", "lagging_at_or_above_mean", "model_at_or_below_mean",
-               "planted_poor_named", "planted_poor_with_evidence", "lagging_named",
-               "model_planted_excellent", "model_named")
-    print("seed\t" + "\t".join(columns))
+    print("seed\t" + "\t".join(COLUMNS))
     for seed in args.seeds:
         ratings, truth = county_year(seed)
         row = against_truth(appraise(ratings, rules, seed), truth)
-        print(f"{seed}\t" + "\t".join(str(row[c]) for c in columns))
+        print(f"{seed}\t" + "\t".join(str(row[c]) for c in COLUMNS))
     return 0
 
 
