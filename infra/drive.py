@@ -423,28 +423,29 @@ def dispute(gw, county, number, tally):
 
 def chief_ratings_route(gw):
     """Whether the platform takes the three chiefs' quarterly ratings (anything but a 404 at
-    CHIEF_RATINGS; an empty body is refused before anything is stored)."""
+    CHIEF_RATINGS; an empty body is refused before anything is stored): a platform of an
+    earlier version has no such route."""
     return gw.call("POST", CHIEF_RATINGS, gw.supervisor(), {}).status_code != 404
 
 
 def three_chiefs_rate(gw, county, year, quarter, tally):
     """The three chiefs (bureau leader, station chief, area chief) of the enterprise each
-    chief first serves as A rate that chief for the quarter, from its true quality as an
-    enterprise would but without leniency. Called only where `chief_ratings_route` finds
-    the route; the body sent is this module's guess at the route's input until its contract
-    is settled, and is to be aligned with it then."""
+    chief first serves as A rate that chief for the quarter on each criterion, from its true
+    quality as an enterprise would but without leniency; each as a supervisor in its seat."""
     for number, chief in enumerate(county.chiefs):
         rng = np.random.default_rng([county.scenario.seed, year, quarter, number])
         enterprise = county.enterprises[number]
         assignment = gw.ok("GET", f"/v1/enterprises/{enterprise.id}/assignments",
                            gw.supervisor())["current"]
-        for seat in ("bureau_leader_id", "station_leader_id", "area_chief_id"):
-            rater = assignment.get(seat)
+        for seat in ("bureau_leader", "station_leader", "area_chief"):
+            rater = assignment.get(f"{seat}_id")
             if not rater or rater == chief:
                 continue
-            score = int(rating_of(county.quality(chief), 0.0, rng))
-            gw.ok("POST", CHIEF_RATINGS, gw.officer(rater), {
-                "officer_id": chief, "year": year, "quarter": quarter, "score": score})
+            criteria = {name: int(rating_of(county.quality(chief), 0.0, rng))
+                        for name in ("responsiveness", "problem_solving", "conduct")}
+            gw.ok("POST", CHIEF_RATINGS, gw.supervisor(rater), {
+                "officer_id": chief, "year": year, "quarter": quarter, "seat": seat,
+                "criteria": criteria})
             tally.add("chief_ratings", chief)
 
 

@@ -66,13 +66,9 @@ def year_of_ratings(repo, year, rules=Rules(), now=None):
 def evidence_of(repo, year, now=None):
     start, end = datetime(year, 1, 1), datetime(year + 1, 1, 1)
     until = end if now is None else max(start, min(end, now))
-    officers, raters, scores = [], [], []
-    for invitation in repo.issued_between(start - VALID_FOR, end):
-        for rating in invitation.ratings:
-            if start <= rating.rated_at < end:
-                officers.append(rating.officer_id)
-                raters.append(invitation.enterprise_id)
-                scores.append(rating.score)
+    rated = list(repo.ratings_between(start - VALID_FOR, end, start, end))
+    officers, raters, scores = (list(column) for column in zip(*rated)) if rated else \
+        ([], [], [])
     chiefs = repo.chief_ratings.all({"year": year})
     rates = {"spot_checks": spot_checks_of(repo, year)}
     counts = repo.county_facts(("acknowledged", "page_missed", "request_on_time",

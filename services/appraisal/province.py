@@ -5,7 +5,9 @@ province`).
 The year is drawn with the simulator's planted shares (services.appraisal.simulate.plant);
 each rating is a closed case's invitation with its one rating, stored as the handlers store
 it: a first part through `handlers.invite` and `handlers.rate` one by one, the rest as the
-same documents in bulk (`insert_all`). The ranking is `handlers.year_of_ratings` alone.
+same documents in bulk (`insert_all`). The ranking is timed in its two parts: reading the year's evidence from the store
+(`handlers.evidence_of`) and scoring it (`scoring.appraise`), which together are
+`handlers.year_of_ratings`.
 """
 import cProfile
 import io
@@ -25,6 +27,7 @@ from kit.storage import open_database  # noqa: E402
 
 from . import handlers  # noqa: E402
 from .domain import Invitation  # noqa: E402
+from .scoring import Rules, appraise  # noqa: E402
 from .simulate import POOL, SCENARIO, against_truth, plant, rating_of, table  # noqa: E402
 from .store import Repository  # noqa: E402
 
@@ -130,21 +133,27 @@ def province(officers, ratings, seed, year, through_handlers=2000, data_dir=None
                     out(f"fed {count} through {FED_BY[how]} in {seconds:.1f} s "
                         f"({count / max(seconds, 1e-9):,.0f} ratings/s)")
             began = time.perf_counter()
-            appraisal = handlers.year_of_ratings(repo, year)
-            ranking = time.perf_counter() - began
+            evidence = handlers.evidence_of(repo, year)
+            reading = time.perf_counter() - began
+            began = time.perf_counter()
+            appraisal = appraise(evidence, Rules(), seed=year)
+            scoring = time.perf_counter() - began
+            ranking = reading + scoring
             if profile:
                 _profiled(lambda: handlers.year_of_ratings(repo, year), out)
         finally:
             database.close()
     seen = sum(o.ratings for o in appraisal.officers)
     ranked = sum(o.status == "ranked" for o in appraisal.officers)
-    out(f"ranking (handlers.year_of_ratings, storage read included): {ranking:.1f} s; "
+    out(f"ranking: {ranking:.1f} s = reading the year's evidence from the store "
+        f"({reading:.1f} s) + scoring it ({scoring:.2f} s); "
         f"{seen} ratings of {len(appraisal.officers)} officers seen; {ranked} ranked, "
         f"{len(appraisal.model)} model, {len(appraisal.lagging)} lagging")
     for line in table([("province", against_truth(appraisal, year_data.truth))], "scale"):
         out(line)
     return {"fed": sum(count for count, _ in fed.values()), "seen": seen, "ranked": ranked,
-            "ranking_seconds": ranking, "model": len(appraisal.model),
+            "ranking_seconds": ranking, "reading_seconds": reading,
+            "scoring_seconds": scoring, "model": len(appraisal.model),
             "lagging": len(appraisal.lagging), "fed_by": fed}
 
 

@@ -109,5 +109,16 @@ class Repository:
         """Invitations that expired with an officer still unrated, counted on their index."""
         return self.invitations.count({"unrated_until": {"$lt": now}})
 
+    def ratings_between(self, issued_from, issued_to, start, end):
+        """(officer, enterprise, score) of every rating given in [start, end) on invitations
+        issued in [issued_from, issued_to), read from the stored documents as they are (no
+        invitation rebuilt: a year may hold millions)."""
+        for row in self.invitations.table.find({"issued_at": {"$gte": issued_from,
+                                                              "$lt": issued_to}}):
+            body = row["body"]
+            for rating in body["ratings"]:
+                if start <= rating["rated_at"] < end:
+                    yield rating["officer_id"], body["enterprise_id"], rating["score"]
+
     def issued_between(self, start, end):
         return self.invitations.all({"issued_at": {"$gte": start, "$lt": end}})
