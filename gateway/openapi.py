@@ -41,10 +41,19 @@ class Readiness(Schema):
     appraisal = fields.String(required=True)
 
 
+def _decimal_as_text(self, field, ret, **kwargs):
+    """A decimal sent as text (a score to four places, exact) is documented as such."""
+    if isinstance(field, fields.Decimal) and field.as_string:
+        return {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$"}
+    return {}
+
+
 @lru_cache(maxsize=None)
 def document(service_cls):
+    plugin = MarshmallowPlugin()
     spec = APISpec(title="Police-enterprise liaison platform", version="1",
-                   openapi_version="3.0.3", plugins=[MarshmallowPlugin()])
+                   openapi_version="3.0.3", plugins=[plugin])
+    plugin.converter.add_attribute_function(_decimal_as_text)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                "bearerFormat": "JWT"})
     spec.components.schema("Error", {
