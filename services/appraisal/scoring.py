@@ -421,5 +421,4 @@ def _round(value):
 
 def _rounded(values, places=4):
     """An array's values as Python floats, each rounded (None: as they are)."""
-    values = values.tolist()
-    return values if places is None else [round(v, places) for v in values]
+    return (values if places is None else np.round(values, places)).tolist()
