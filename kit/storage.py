@@ -171,13 +171,11 @@ def drain(table, publish_all, only=None, stale_before=None):
 
 def clear_sent(table, docs):
     """`remove_sent` for many documents ({doc id: entry ids}): the usual case, where the
-    entries sent are all a document's outbox holds, for all of them in one `update_each`;
+    entries sent are all a document's outbox holds, for all of them in one `empty_lists`;
     the others one by one."""
-    docs = [(doc_id, list(ids)) for doc_id, ids in docs.items()]
-    emptied = table.update_each([
-        ({"_id": doc_id, OUTBOX_FIELD: {"$size": len(ids)}, f"{OUTBOX_FIELD}.id": {"$all": ids}},
-         {"$set": {OUTBOX_FIELD: [], UNSENT: False}}) for doc_id, ids in docs])
-    for (doc_id, ids), done in zip(docs, emptied):
+    docs = {doc_id: list(ids) for doc_id, ids in docs.items()}
+    emptied = table.empty_lists(OUTBOX_FIELD, UNSENT, docs)
+    for (doc_id, ids), done in zip(docs.items(), emptied):
         if not done:
             remove_sent(table, doc_id, ids)
 

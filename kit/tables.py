@@ -84,6 +84,14 @@ class Table:
         store has them; whether each matched."""
         return [self.update(query, change) for query, change in changes]
 
+    def empty_lists(self, field, flag, docs):
+        """For each document ({doc id: element ids}) whose list `field` holds exactly the
+        elements with those ids (their `id`), empty it and set `flag` False, in one go where
+        the store can; whether each did."""
+        return self.update_each([
+            ({"_id": doc_id, field: {"$size": len(ids)}, f"{field}.id": {"$all": list(ids)}},
+             {"$set": {field: [], flag: False}}) for doc_id, ids in docs.items()])
+
     def delete(self, query):
         """Remove the first document matching `query`; True if one was removed."""
         raise NotImplementedError

@@ -420,6 +420,27 @@ def test_only_documents_with_unsent_events_are_marked_for_the_sweep(cases, backe
     assert table.find({storage.UNSENT_FIELD: True}) == []
 
 
+def test_sent_entries_are_cleared_together_only_where_they_are_the_whole_outbox(cases,
+                                                                                backend):
+    for n in (3, 4, 5):
+        made = case(n)
+        made.events.append(Opened(f"c{n}", T0))
+        cases.add(made)
+    grown = cases.get("c4")
+    grown.rename("again")
+    cases.save(grown)  # c4 holds a second entry the batch did not send
+    table = backend.database.table("cases")
+    table.ensure_index(storage.UNSENT_FIELD)
+    sent = {f"c{n}": [table.get(f"c{n}")[storage.OUTBOX_FIELD][0]["id"]] for n in (3, 4, 5)}
+    assert table.empty_lists(storage.OUTBOX_FIELD, storage.UNSENT_FIELD,
+                             dict(sent, c9=["x"])) == [True, False, True, False]
+    assert [r["_id"] for r in table.find({storage.UNSENT_FIELD: True})] == ["c4"]
+    storage.clear_sent(table, {"c4": sent["c4"]})  # what was sent of it, pulled alone
+    assert [e["id"] for e in table.get("c4")[storage.OUTBOX_FIELD]] != sent["c4"]
+    assert len(table.get("c4")[storage.OUTBOX_FIELD]) == 1
+    assert table.get("c3")[storage.OUTBOX_FIELD] == [] and cases.get("c3").version == 1
+
+
 @pytest.mark.parametrize("indexed", [True, False], ids=["indexed", "unindexed"])
 def test_a_tally_counts_each_value_of_a_field_among_the_matches(backend, indexed):
     table = backend.database.table("rows")
