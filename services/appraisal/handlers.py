@@ -64,6 +64,9 @@ def year_of_ratings(repo, year, rules=Rules(), now=None):
 
 
 def evidence_of(repo, year, now=None):
+    """Everything the year says of the officers (scoring.Evidence): the ratings given in it,
+    the three chiefs' ratings, spot-check results, and the rates counted from the KPI facts
+    up to `now` (the weeks of visit cadence owed up to then, too)."""
     start, end = datetime(year, 1, 1), datetime(year + 1, 1, 1)
     until = end if now is None else max(start, min(end, now))
     rated = list(repo.ratings_between(start - VALID_FOR, end, start, end))
