@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from services.appraisal.simulate import SCENARIO, plant, rating_of
+from services.appraisal.planted import SCENARIO, plant, rating_of
 from services.enterprise.domain import credit_code_check_char
 
 from .gateway_client import DriveFailed, error_code

@@ -35,7 +35,7 @@ import kombu
 import numpy as np
 from tqdm import tqdm
 
-from services.appraisal.simulate import judged, table
+from services.appraisal.planted import judged, table
 
 from .drive import (County, Scenario, Tally, build_county, chief_ratings_route, dispute,
                     edits, plan_visits, run_case, three_chiefs_rate)

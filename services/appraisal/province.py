@@ -28,7 +28,7 @@ from kit.storage import open_database  # noqa: E402
 from . import handlers  # noqa: E402
 from .domain import Invitation  # noqa: E402
 from .scoring import Rules, appraise  # noqa: E402
-from .simulate import POOL, SCENARIO, against_truth, plant, rating_of, table  # noqa: E402
+from .planted import POOL, SCENARIO, against_truth, plant, rating_of, table  # noqa: E402
 from .store import Repository  # noqa: E402
 
 

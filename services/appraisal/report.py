@@ -325,7 +325,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.simulate is not None:
         from .scoring import Rules, appraise
-        from .simulate import county_year
+        from .planted import county_year
         appraisal = appraise(county_year(args.simulate)[0], Rules(), seed=args.simulate)
     else:
         from kit.storage import open_database

@@ -7,7 +7,7 @@ from infra.drive import Scenario
 from infra.gateway_client import Gateway
 from infra.launch import jwt_secret
 from infra.simulate import drive, own_platform
-from services.appraisal.simulate import COLUMNS
+from services.appraisal.planted import COLUMNS
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ from pypdf import PdfReader
 
 from services.appraisal import report, report_pdf
 from services.appraisal.scoring import Evidence, Ratings, Rules, appraise
-from services.appraisal.simulate import county_year
+from services.appraisal.planted import county_year
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

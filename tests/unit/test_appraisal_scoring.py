@@ -3,7 +3,7 @@ planted truth of the default simulated county (five seeds)."""
 import pytest
 
 from services.appraisal.scoring import Evidence, Ratings, Rules, appraise
-from services.appraisal.simulate import against_truth, county_year
+from services.appraisal.planted import against_truth, county_year
 
 EXACT = Rules(rater_prior=0.0, min_evidence=1, iterations=200)
 
