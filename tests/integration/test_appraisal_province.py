@@ -6,7 +6,7 @@ import dataclasses
 from datetime import datetime
 
 from kit.storage import open_database
-from services.appraisal import province, simulate
+from services.appraisal import planted, province
 from services.appraisal.store import Repository
 
 YEAR = 2025
@@ -21,10 +21,10 @@ def test_every_rating_fed_is_seen_by_the_ranking(tmp_path):
     assert figures["fed"] == figures["seen"] == 5000
     assert [count for count, _ in figures["fed_by"].values()] == [300, 4700]
     assert 0 < figures["ranked"] < 200 and figures["model"] <= 10
-    header = lines.index("scale\t" + "\t".join(simulate.COLUMNS))
+    header = lines.index("scale\t" + "\t".join(planted.COLUMNS))
     row = lines[header + 1].split("\t")
     assert row[0] == "province" and all(cell.isdigit() for cell in row[1:])
-    assert len(row) == len(simulate.COLUMNS) + 1
+    assert len(row) == len(planted.COLUMNS) + 1
 
 
 def test_a_rating_stored_in_bulk_is_the_document_the_handlers_write(tmp_path):
