@@ -195,42 +195,43 @@ def officer_year(repo, officer_id, year, now=None, rules=Rules()):
 
 
 def record_facts(repo, event):
-    """The KPI facts one of dispatch's events states, kept once per event: an acknowledgement
-    (its latency, to the second), a missed page (and, for an A officer, the failover it
-    caused), a request closed on time or late (for the officer it was routed to)."""
-    data, kind = event["data"], event["type"]
-    facts = []
-    if kind == "incident.acknowledged":
+    """The facts one event states about officers, each kept once however often the event is
+    delivered (see FACTS); the facts, as (officer, kind, value)."""
+    return FACTS[event["type"]](repo, event)
+
+
+def _step_facts(repo, event):
+    """An acknowledgement (its latency, to the second), or a missed page (and, for an A
+    officer, the failover it caused): kept once per event."""
+    data = event["data"]
+    if event["type"] == "incident.acknowledged":
         latency = data.get("latency_seconds")
-        facts.append((data["officer_id"], "acknowledged",
-                      None if latency is None else int(round(latency))))
-    elif kind == "incident.page_missed":
-        facts.append((data["officer_id"], "page_missed", None))
-        if data.get("role") == "a_officer":
-            facts.append((data["officer_id"], "failover_caused", None))
-    elif kind == "request.closed":
-        routed = data.get("routed_to") or {}
-        if routed.get("kind") == "officer":
-            on_time = data["at"] <= data["expected_at"]
-            facts.append((routed["target"], "request_on_time" if on_time else "request_late",
-                          None))
-    elif kind in ("visit.planned", "visit.merged"):
-        return _visit_facts(repo, data)
-    elif kind == "assignment.changed":
-        repo.record_assignment(data["enterprise_id"], data["revision"], data["a_officer_id"],
-                               data["valid_from"])
-        return []
-    elif kind in ("dispute.agreed", "dispute.escalated"):
-        return _dispute_facts(repo, kind, data)
-    at = data.get("at") or data.get("closed_at")
+        facts = [(data["officer_id"], "acknowledged",
+                  None if latency is None else int(round(latency)))]
+    else:
+        facts = [(data["officer_id"], "page_missed", None)] + (
+            [(data["officer_id"], "failover_caused", None)]
+            if data.get("role") == "a_officer" else [])
     for officer_id, fact, value in facts:
-        repo.record_fact(f"{event['id']}:{fact}", officer_id, fact, value, at)
+        repo.record_fact(f"{event['id']}:{fact}", officer_id, fact, value, data["at"])
     return facts
 
 
-def _visit_facts(repo, data):
+def _request_facts(repo, event):
+    """A request closed on time or late, for the officer it was routed to: once per event."""
+    data = event["data"]
+    routed = data.get("routed_to") or {}
+    if routed.get("kind") != "officer":
+        return []
+    fact = "request_on_time" if data["at"] <= data["expected_at"] else "request_late"
+    repo.record_fact(f"{event['id']}:{fact}", routed["target"], fact, None, data["at"])
+    return [(routed["target"], fact, None)]
+
+
+def _visit_facts(repo, event):
     """A visit counts once for each officer on it, whichever event names it (a proposal
     merged into a visit counts as that visit): its enterprise and ISO week are the value."""
+    data = event["data"]
     visit_id = data.get("merged_into") or data["visit_id"]
     year, week, _ = data["start"].isocalendar()
     value = f"{data['enterprise_id']}|{year}-W{week:02d}"
@@ -242,16 +243,32 @@ def _visit_facts(repo, data):
     return facts
 
 
-def _dispute_facts(repo, kind, data):
+def _assignment_facts(repo, event):
+    """Who holds the enterprise's A seat from when (kept once per revision)."""
+    data = event["data"]
+    repo.record_assignment(data["enterprise_id"], data["revision"], data["a_officer_id"],
+                           data["valid_from"])
+    return []
+
+
+def _dispute_facts(repo, event):
     """An agreement or an escalation of a dispute, credited to the enterprise's A officer of
-    the day (none known: nobody)."""
+    the day (none known: nobody); once per dispute."""
+    data = event["data"]
     officer_id = repo.a_officer_at(data["enterprise_id"], data["at"])
     if officer_id is None:
         return []
-    fact = "dispute_agreed" if kind == "dispute.agreed" else "dispute_escalated"
+    fact = "dispute_agreed" if event["type"] == "dispute.agreed" else "dispute_escalated"
     repo.record_fact(f"dispute:{data['dispute_id']}:{fact}", officer_id, fact,
                      data["dispute_id"], data["at"])
     return [(officer_id, fact, data["dispute_id"])]
+
+
+# What each event appraisal consumes for its KPIs says, by type.
+FACTS = {"incident.acknowledged": _step_facts, "incident.page_missed": _step_facts,
+         "request.closed": _request_facts, "visit.planned": _visit_facts,
+         "visit.merged": _visit_facts, "assignment.changed": _assignment_facts,
+         "dispute.agreed": _dispute_facts, "dispute.escalated": _dispute_facts}
 
 
 def kpis(repo, officer_id, year):

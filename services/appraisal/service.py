@@ -17,11 +17,11 @@ from . import handlers, schemas
 from .store import Repository
 
 EXPECTED = (ValidationFailed, RecordNotFound, ServiceUnavailable)
-KPI_EVENTS = ("incident.acknowledged", "incident.page_missed", "request.closed",
-              "visit.planned", "visit.merged")
-COUNTY_EVENTS = {"assignment.changed": REGISTRY_EVENTS["assignment.changed"],
-                 "dispute.agreed": MEDIATION_EVENTS["dispute.agreed"],
-                 "dispute.escalated": MEDIATION_EVENTS["dispute.escalated"]}
+# The events whose facts appraisal keeps (handlers.FACTS): dispatch's on one queue, the
+# registry's and mediation's on another.
+KPI_EVENTS = tuple(kind for kind in handlers.FACTS if kind in DISPATCH_EVENTS)
+COUNTY_EVENTS = {kind: catalogue[kind] for kind in handlers.FACTS
+                 for catalogue in (REGISTRY_EVENTS, MEDIATION_EVENTS) if kind in catalogue}
 
 RATINGS = counter("liaison_ratings_received_total", "Ratings of officers by enterprises.")
 CONSUMED = counter("liaison_appraisal_events_consumed_total",
@@ -87,9 +87,8 @@ class AppraisalService:
         CONSUMED.labels(event["type"]).inc()
 
     @consume_reliably("appraisal.county_events",
-                      bindings=[("enterprise.events", "assignment.changed"),
-                                ("mediation.events", "dispute.agreed"),
-                                ("mediation.events", "dispute.escalated")])
+                      bindings=[("enterprise.events" if kind in REGISTRY_EVENTS
+                                 else "mediation.events", kind) for kind in COUNTY_EVENTS])
     def county_event(self, envelope):
         """Who holds each enterprise (the registry's assignments) and its disputes agreed or
         escalated (mediation's), on one queue so an assignment comes before what follows it;
