@@ -421,13 +421,6 @@ def dispute(gw, county, number, tally):
 # --- three chiefs' quarterly ratings ---------------------------------------------------------
 
 
-def chief_ratings_route(gw):
-    """Whether the platform takes the three chiefs' quarterly ratings (anything but a 404 at
-    CHIEF_RATINGS; an empty body is refused before anything is stored): a platform of an
-    earlier version has no such route."""
-    return gw.call("POST", CHIEF_RATINGS, gw.supervisor(), {}).status_code != 404
-
-
 def three_chiefs_rate(gw, county, year, quarter, tally):
     """The three chiefs (bureau leader, station chief, area chief) of the enterprise each
     chief first serves as A rate that chief for the quarter on each criterion, from its true

@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from services.appraisal.planted import judged, table
 
-from .drive import (County, Scenario, Tally, build_county, chief_ratings_route, dispute,
+from .drive import (County, Scenario, Tally, build_county, dispute,
                     edits, plan_visits, run_case, three_chiefs_rate)
 from .gateway_client import DriveFailed, Gateway
 from .launch import Platform, jwt_secret
@@ -134,11 +134,10 @@ def _drive(platform, scenario, progress, stop, published):
         began = time.monotonic()
         _all(pool, None, [(dispute, gw, county, d, tally) for d in range(max(2, n // 8))])
         took["disputes"] = time.monotonic() - began
-        if chief_ratings_route(gw):  # not while the platform answers 404 there
-            began = time.monotonic()
-            for quarter in range(1, (datetime.now(timezone.utc).month - 1) // 3 + 2):
-                three_chiefs_rate(gw, county, year, quarter, tally)
-            took["three chiefs"] = time.monotonic() - began
+        began = time.monotonic()
+        for quarter in range(1, (datetime.now(timezone.utc).month - 1) // 3 + 2):
+            three_chiefs_rate(gw, county, year, quarter, tally)
+        took["three chiefs"] = time.monotonic() - began
     except BaseException:
         gw.stop.set()
         pool.shutdown(wait=False, cancel_futures=True)

@@ -1,6 +1,5 @@
 """Appraisal's entrypoints: invitations from dispatch's closed cases (consumed reliably,
 idempotent by case), ratings, and a year's scores with the two lists."""
-from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
 from contracts.events import DISPATCH_EVENTS, MEDIATION_EVENTS, REGISTRY_EVENTS
@@ -14,6 +13,7 @@ from kit.schemas import dump, load, open_event, paged
 from kit.storage import Storage
 
 from . import handlers, schemas
+from .dependencies import ConfiguredRules
 from .store import Repository
 
 EXPECTED = (ValidationFailed, RecordNotFound, ServiceUnavailable)
@@ -35,18 +35,6 @@ RANKING = histogram("liaison_appraisal_ranking_seconds", "Time to score a year."
 def _year(year):
     """A list's id: the year from a path, checked (a bad one names the field)."""
     return str(load(schemas.YearQuery, {"year": year})["year"])
-
-
-class ConfiguredRules(DependencyProvider):
-    """The appraisal rules of the configuration (APPRAISAL_RULES over the defaults), checked
-    as the service starts: a bad rule stops it, naming the field."""
-
-    def setup(self):
-        self.rules = handlers.rules_from(load(schemas.RulesConfig, dict(
-            self.container.config.get("APPRAISAL_RULES") or {})))
-
-    def get_dependency(self, worker_ctx):
-        return self.rules
 
 
 class AppraisalService:
