@@ -87,3 +87,7 @@ REFERRAL_STATES = ("pending", "accepted", "declined", "done")
 REFERRAL_RESULTS = ("successful", "not_successful")
 REFERRAL_REASONS = ("party_refused_services", "lack_of_capacity", "no_longer_needed",
                     "unable_to_contact_party", "unable_to_contact_agency", "settled", "other")
+
+# The three chiefs who rate a liaison officer each quarter, and what they rate it on (1-5).
+CHIEF_SEATS = ("bureau_leader", "station_leader", "area_chief")
+CHIEF_CRITERIA = ("responsiveness", "problem_solving", "conduct")

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
+from contracts.vocabulary import CHIEF_CRITERIA, CHIEF_SEATS
 from services.appraisal.planted import SCENARIO, plant, rating_of
 from services.enterprise.domain import credit_code_check_char
 
@@ -430,12 +431,12 @@ def three_chiefs_rate(gw, county, year, quarter, tally):
         enterprise = county.enterprises[number]
         assignment = gw.ok("GET", f"/v1/enterprises/{enterprise.id}/assignments",
                            gw.supervisor())["current"]
-        for seat in ("bureau_leader", "station_leader", "area_chief"):
+        for seat in CHIEF_SEATS:
             rater = assignment.get(f"{seat}_id")
             if not rater or rater == chief:
                 continue
             criteria = {name: int(rating_of(county.quality(chief), 0.0, rng))
-                        for name in ("responsiveness", "problem_solving", "conduct")}
+                        for name in CHIEF_CRITERIA}
             gw.ok("POST", CHIEF_RATINGS, gw.supervisor(rater), {
                 "officer_id": chief, "year": year, "quarter": quarter, "seat": seat,
                 "criteria": criteria})

@@ -4,6 +4,8 @@ from datetime import datetime, time, timedelta, timezone
 
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from contracts.vocabulary import CHIEF_CRITERIA, CHIEF_SEATS
+
 from .demo import build_demo_county
 
 
@@ -65,9 +67,6 @@ def load_demo(amqp_uri, today=None):
             f"{disputes} disputes, {chief_ratings} three-chiefs ratings.")
 
 
-CRITERIA = ("responsiveness", "problem_solving", "conduct")
-
-
 def load_chief_ratings(appraisal, assignments, officers, today):
     """This quarter's ratings of each A officer by the three chiefs of its first enterprise
     (figures drawn from its badge number, so every load gives the same)."""
@@ -78,13 +77,13 @@ def load_chief_ratings(appraisal, assignments, officers, today):
         if officer_id is None or officer_id in rated:
             continue
         rated.add(officer_id)
-        for k, seat in enumerate(("bureau_leader", "station_leader", "area_chief")):
+        for k, seat in enumerate(CHIEF_SEATS):
             if officers.get(row[seat]) is None:
                 continue
             base = sum(map(ord, row["a_officer"])) + k
             appraisal.rate_as_chief({
                 "officer_id": officer_id, "year": year, "quarter": quarter, "seat": seat,
-                "criteria": {c: 3 + (base + i) % 3 for i, c in enumerate(CRITERIA)}},
+                "criteria": {c: 3 + (base + i) % 3 for i, c in enumerate(CHIEF_CRITERIA)}},
                 {"role": "supervisor", "id": officers[row[seat]]})
             given += 1
     return given

@@ -3,13 +3,16 @@ and dumps through these (services.appraisal.schemas)."""
 from marshmallow import Schema, fields, validate
 
 from ..fields import UtcDateTime
+from ..vocabulary import CHIEF_CRITERIA, CHIEF_SEATS
 
 ID = validate.Length(min=1, max=64)
+YEAR = validate.Range(min=2000, max=2100)
+SCORE = validate.Range(min=1, max=5)
 
 
 class RatingInput(Schema):
     officer_id = fields.String(required=True, validate=ID)
-    score = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
+    score = fields.Integer(required=True, validate=SCORE)
     satisfied = fields.Boolean(required=True)
     comment = fields.String(load_default="", validate=validate.Length(max=500))
 
@@ -20,7 +23,7 @@ class InvitationFilter(Schema):
 
 
 class YearQuery(Schema):
-    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    year = fields.Integer(required=True, validate=YEAR)
 
 
 class ReportQuery(YearQuery):
@@ -184,7 +187,7 @@ class AnnualList(Schema):
 
 
 class SpotCheckInput(Schema):
-    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    year = fields.Integer(required=True, validate=YEAR)
     quarter = fields.Integer(required=True, validate=validate.Range(min=1, max=4))
     per_officer = fields.Integer(load_default=3, validate=validate.Range(min=1, max=50))
     seed = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
@@ -218,24 +221,21 @@ class SpotCheck(Schema):
     version = fields.Integer(required=True)
 
 
-class Criteria(Schema):
-    responsiveness = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
-    problem_solving = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
-    conduct = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
+Criteria = Schema.from_dict({name: fields.Integer(required=True, validate=SCORE)
+                             for name in CHIEF_CRITERIA}, name="Criteria")
 
 
 class ChiefRatingInput(Schema):
     """One of the three chiefs rates a liaison officer for a quarter on each criterion."""
     officer_id = fields.String(required=True, validate=ID)
-    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    year = fields.Integer(required=True, validate=YEAR)
     quarter = fields.Integer(required=True, validate=validate.Range(min=1, max=4))
-    seat = fields.String(required=True, validate=validate.OneOf(
-        ("bureau_leader", "station_leader", "area_chief")))
+    seat = fields.String(required=True, validate=validate.OneOf(CHIEF_SEATS))
     criteria = fields.Nested(Criteria, required=True)
 
 
 class ChiefRatingFilter(Schema):
-    year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+    year = fields.Integer(validate=YEAR)
     officer_id = fields.String(validate=ID)
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ClassVar
 
+from contracts.vocabulary import CHIEF_CRITERIA
+
 from .exceptions import (AlreadyRated, ChiefRatingRefused, InvitationExpired, ListRefused,
                          NotOnCase, SpotCheckRefused)
 
@@ -304,8 +306,6 @@ class SpotCheck:
 
 # --- the three chiefs' quarterly ratings ----------------------------------------------------
 
-SEATS = ("bureau_leader", "station_leader", "area_chief")
-CRITERIA = ("responsiveness", "problem_solving", "conduct")
 
 
 @dataclass
@@ -329,8 +329,8 @@ class ChiefRating:
     def give(cls, officer_id, year, quarter, seat, criteria, rated_by, now) -> "ChiefRating":
         if (year, quarter) > (now.year, (now.month - 1) // 3 + 1):
             raise ChiefRatingRefused("quarter", f"{year} Q{quarter} has not begun")
-        if set(criteria) != set(CRITERIA):
-            raise ChiefRatingRefused("criteria", f"rate each of {', '.join(CRITERIA)}")
+        if set(criteria) != set(CHIEF_CRITERIA):
+            raise ChiefRatingRefused("criteria", f"rate each of {', '.join(CHIEF_CRITERIA)}")
         return cls(f"{year}-Q{quarter}:{officer_id}:{seat}", officer_id, year, quarter, seat,
                    dict(sorted(criteria.items())), rated_by, now)
 
