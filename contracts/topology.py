@@ -21,7 +21,7 @@ AGENCY_EXCHANGE = "feeds.agencies"
 REPORTS_EXCHANGE = "agency.reports"
 REPORTS_QUEUE = "feeds.reports"
 DEAD_LETTER_LIMIT = 10_000  # a dead-letter queue keeps at most this many (oldest dropped)
-AGENCY_PATTERN = r"^[a-z][a-z0-9-]{1,39}$"
+AGENCY_PATTERN = r"^[a-z][a-z0-9_-]{1,39}$"
 _AGENCY = re.compile(AGENCY_PATTERN)
 
 

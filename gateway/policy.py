@@ -160,6 +160,12 @@ RULES = {
     "record_survey": Rule(MANAGE),
     "rate_as_chief": Rule({"supervisor": ALL}),
     "list_chief_ratings": Rule(MANAGE),
+    # agencies' subscriptions: who receives what of the platform's events, and their broker
+    # users, are the administrator's alone
+    **{operation: Rule({"admin": ALL}) for operation in (
+        "create_subscription", "list_subscriptions", "get_subscription",
+        "delete_subscription", "replay_subscription", "list_deliveries",
+        "subscription_asyncapi")},
 }
 
 

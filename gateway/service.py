@@ -6,17 +6,18 @@ from kit.metrics import Metrics
 from kit.rpc import TimedRpcProxy
 
 from .readiness import Readiness
-from .routes import appraisal, dispatch, health, mediation, registry  # modules: one class here
+from .routes import appraisal, dispatch, feeds, health, mediation, registry  # modules: one class here
 
 
 class GatewayService(health.HealthRoutes, registry.RegistryRoutes, dispatch.DispatchRoutes,
-                     mediation.MediationRoutes, appraisal.AppraisalRoutes):
+                     mediation.MediationRoutes, appraisal.AppraisalRoutes, feeds.FeedsRoutes):
     name = "gateway"
 
     enterprise = TimedRpcProxy("enterprise")
     dispatch = TimedRpcProxy("dispatch")
     mediation = TimedRpcProxy("mediation")
     appraisal = TimedRpcProxy("appraisal")
+    feeds = TimedRpcProxy("feeds")
     metrics = Metrics()
     heap = SettledHeap()
     readiness = Readiness()

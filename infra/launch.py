@@ -42,6 +42,7 @@ PROCESSES = (
     ("dispatch", "services.dispatch.service", 2),
     ("mediation", "services.mediation.service", 3),
     ("appraisal", "services.appraisal.service", 4),
+    ("feeds", "services.feeds.service", 5),
     ("gateway", "gateway.service", 0),
 )
 RPC_QUEUES = tuple(f"rpc-{name}" for name, _, _ in PROCESSES if name != "gateway")

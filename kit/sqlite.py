@@ -335,6 +335,15 @@ class SqliteTable(Table):
             return True
         return self.database.write(remove)
 
+    def delete_all(self, query):
+        def remove(connection):
+            plan = self._plan(connection, query, [], 0, 0, paged=False)
+            keys = [(_value(row["_id"]),) for row in _decode_all(plan.blobs, query, green=False)]
+            connection.executemany(f"DELETE FROM {self.sql} WHERE id = ?", keys)
+            connection.executemany(f"DELETE FROM {self.each} WHERE id = ?", keys)
+            return len(keys)
+        return self.database.write(remove)
+
     # --- reading ------------------------------------------------------------------------
 
     def _find(self, query, sort, skip, limit):

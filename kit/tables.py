@@ -96,6 +96,13 @@ class Table:
         """Remove the first document matching `query`; True if one was removed."""
         raise NotImplementedError
 
+    def delete_all(self, query):
+        """Remove every document matching `query`; how many."""
+        removed = 0
+        while self.delete(query):
+            removed += 1
+        return removed
+
 
 class MongoTable(Table):
     """A pymongo collection."""
@@ -164,6 +171,9 @@ class MongoTable(Table):
 
     def delete(self, query):
         return self.collection.delete_one(query).deleted_count > 0
+
+    def delete_all(self, query):
+        return self.collection.delete_many(query).deleted_count
 
 
 class MemoryTable(Table):

@@ -349,6 +349,18 @@ def test_a_table_applies_the_update_operators_atomically(backend):
     assert table.get("r3")["states"] == {"open": 2, "closed": -2}
 
 
+def test_a_table_deletes_every_document_a_query_matches(backend):
+    table = backend.database.table("aged")
+    table.ensure_index([("at", 1)])
+    table.insert_all({"_id": f"r{n}", "at": T0 + timedelta(days=n), "keep": n % 2}
+                     for n in range(10))
+    assert table.delete_all({"at": {"$lt": T0 + timedelta(days=4)}}) == 4
+    assert sorted(r["_id"] for r in table.find({})) == [f"r{n}" for n in range(4, 10)]
+    assert table.delete_all({"keep": 1}) == 3
+    assert table.delete_all({"keep": 1}) == 0
+    assert sorted(r["_id"] for r in table.find({})) == ["r4", "r6", "r8"]
+
+
 def test_an_outbox_is_drained_once_and_an_unreadable_entry_does_not_block_it(cases, backend):
     for n in (1, 2):
         new = case(n)

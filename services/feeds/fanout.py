@@ -1,0 +1,350 @@
+"""The fan-out: the platform's events, read once from the archive stream, projected for each
+agency and delivered to its queue; and the replays.
+
+Live: one green thread follows the archive from the position it has reached (kept in the
+store, `next`), in the stream's order. For each batch it projects each event for every
+active subscription whose filters admit it, publishes the projections on the agencies'
+exchange with publisher confirms and mandatory routing, records the deliveries in the audit,
+and only then moves the position and acknowledges. A stopped fan-out loses nothing (the
+events wait in the stream); a killed one delivers again what it had in flight, with the same
+event ids and `sequence`.
+
+Replay of a subscription from a time T: its queue is purged (so that what it receives from
+then on is in order), the live thread skips it, and a replay thread reads the archive from
+just before T and delivers every admitted event whose time is at or after T, until it reaches
+what the live thread has not done yet: there, under the same lock, the subscription turns
+live from that offset. So the agency gets every event since T exactly once, in order, then
+the live ones, without a gap or a duplicate. A replay interrupted by a restart is done again
+from the start (its queue purged again).
+
+Every delivered envelope carries the CloudEvents extension `sequence`: its offset in the
+archive, zero-padded, so it sorts as it was delivered.
+"""
+import logging
+import socket
+from datetime import datetime, timedelta, timezone
+
+import eventlet
+from eventlet.semaphore import Semaphore
+from kombu import Connection
+from nameko.extensions import DependencyProvider
+
+from contracts import topology
+from contracts.envelope import decode, encode
+from contracts.fields import naive_utc, utcnow
+from kit.metrics import counter, gauge, histogram
+from kit.publishing import BatchPublisher
+from kit.storage import open_database
+
+from . import broker
+from .domain import retention_of
+from .projection import admits, project
+from .store import Repository
+
+log = logging.getLogger(__name__)
+
+PREFETCH = 1000         # archive messages the broker may send ahead (streams need a prefetch)
+BATCH = 500             # messages handled together
+REPLAY_MARGIN = timedelta(minutes=10)  # read the archive from this long before T
+IDLE = 0.3              # seconds without a message before a replay checks whether it caught up
+
+DELIVERED = counter("liaison_feed_deliveries_total",
+                    "Projected events delivered to an agency's queue, live or replayed.",
+                    ["agency", "mode"])
+UNREADABLE = counter("liaison_feed_unreadable_total",
+                     "Archive messages that are not a readable event (skipped).")
+POSITION = gauge("liaison_feed_position",
+                 "The next archive offset the live fan-out will deliver.")
+LATENCY = histogram("liaison_feed_delivery_seconds",
+                    "From an event's time to its delivery to the agencies (live).",
+                    buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60))
+REPLAYS = gauge("liaison_feed_replays", "Replays running.")
+
+
+def sequence(offset):
+    return f"{offset:016d}"
+
+
+def _event_time(envelope):
+    try:
+        return naive_utc(datetime.fromisoformat(envelope["time"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def delivery(subscription, envelope, offset, now, mode):
+    """The audit row of one delivery."""
+    return {"subscription_id": subscription.id, "agency": subscription.agency,
+            "event_id": envelope.get("id"), "type": envelope.get("type"), "offset": offset,
+            "event_time": _event_time(envelope), "delivered_at": now, "mode": mode}
+
+
+def projected(subscription, envelope, offset):
+    """The agency's message: its projection of the event, with the archive offset."""
+    return (subscription.agency,
+            encode(dict(project(envelope, subscription.purpose), sequence=sequence(offset))))
+
+
+def _read(message):
+    """(offset, envelope or None) of an archive message."""
+    offset = int(message.headers["x-stream-offset"])
+    try:
+        envelope = decode(message.body)
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("type"), str):
+            raise ValueError("not an event")
+    except (ValueError, UnicodeDecodeError):
+        UNREADABLE.inc()
+        return offset, None
+    return offset, envelope
+
+
+class Fanout(DependencyProvider):
+    """Runs the live fan-out and the replays in this process; RPC workers get it to tell it
+    of new, deleted and replaying subscriptions (`refresh`, `start_replay`), and to declare
+    and remove agencies' queues."""
+
+    def setup(self):
+        config = self.container.config
+        self.amqp_uri = config["AMQP_URI"]
+        self.retention_text = config.get("FEEDS_RETENTION") or topology.DEFAULT_RETENTION
+        self.retention = retention_of(self.retention_text)
+        self.database = open_database(self.container.service_name,
+                                      config.get("MONGO_URI") or None,
+                                      config.get("DATA_DIR") or "data")
+        self.repo = Repository(self.database)
+        self.publisher = BatchPublisher(self.amqp_uri, topology.AGENCY_EXCHANGE,
+                                        timeout=5.0)
+        self.lock = Semaphore(1)
+        self.subscriptions = {}
+        self.replays = {}
+        self.next = 0
+        self.connections = []
+
+    def start(self):
+        self.repo.ensure_indexes()
+        self.next = self.repo.next_offset()
+        POSITION.set(self.next)
+        with self._channel() as channel:
+            broker.declare_shared(channel, self.retention_text)
+        self.refresh()
+        self.container.spawn_managed_thread(self._follow)
+        for subscription in list(self.subscriptions.values()):
+            if subscription.replaying:
+                self.start_replay(subscription)
+
+    def stop(self):
+        for connection in list(self.connections):
+            self._close(connection)
+        self.publisher.close()
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    # --- what RPC workers ask ---------------------------------------------------------------
+
+    def refresh(self):
+        """Read the active subscriptions again (after one was made, deleted or caught up)."""
+        with self.lock:
+            self.subscriptions = {s.id: s for s in self.repo.active()}
+
+    def agency_of(self, user):
+        """The agency whose active subscription has broker user `user`, or None."""
+        return next((s.agency for s in list(self.subscriptions.values())
+                     if s.broker_user == user), None)
+
+    def position(self):
+        return self.next
+
+    def declare_agency(self, agency):
+        with self._channel() as channel:
+            broker.declare_agency(channel, agency)
+
+    def remove_agency(self, agency):
+        with self._channel() as channel:
+            broker.remove_agency(channel, agency)
+
+    def start_replay(self, subscription):
+        """Stop live delivery to the subscription, empty its queue, and replay it in a thread
+        of its own (see the module). Once this returns, what the queue holds is the replay,
+        then live events."""
+        with self.lock:
+            self.subscriptions[subscription.id] = subscription
+            with self._channel() as channel:
+                broker.declare_agency(channel, subscription.agency)
+                broker.purge_agency(channel, subscription.agency)
+        running = self.replays.get(subscription.id)
+        if running is not None:
+            running.kill()
+        self.replays[subscription.id] = self.container.spawn_managed_thread(
+            lambda: self._replay(subscription.id))
+        REPLAYS.set(len(self.replays))
+
+    # --- connections ----------------------------------------------------------------------
+
+    def _open(self):
+        connection = Connection(self.amqp_uri, connect_timeout=5)
+        connection.connect()
+        self.connections.append(connection)
+        return connection
+
+    def _close(self, connection):
+        if connection in self.connections:
+            self.connections.remove(connection)
+        try:
+            connection.release()
+        except Exception:  # already broken
+            pass
+
+    class _Scoped:
+        def __init__(self, fanout):
+            self.fanout = fanout
+
+        def __enter__(self):
+            self.connection = self.fanout._open()
+            return self.connection.channel()
+
+        def __exit__(self, *exc):
+            self.fanout._close(self.connection)
+
+    def _channel(self):
+        return self._Scoped(self)
+
+    def _consume(self, connection, offset, buffer):
+        channel = connection.channel()
+        channel.basic_qos(0, PREFETCH, False)
+        channel.basic_consume(topology.ARCHIVE, callback=buffer.append,
+                              arguments={"x-stream-offset": offset})
+        return channel
+
+    # --- live ------------------------------------------------------------------------------
+
+    def _follow(self):
+        while True:
+            try:
+                self._live()
+            except Exception as error:  # the broker went away, or a publish failed
+                log.warning("the live fan-out stopped (%s: %s); resuming from offset %d",
+                            type(error).__name__, error, self.next)
+                eventlet.sleep(1.0)
+
+    def _live(self):
+        connection = self._open()
+        try:
+            buffer = []
+            channel = self._consume(connection, self.next, buffer)
+            while True:
+                _drain(connection, buffer, 1.0)
+                while buffer:
+                    batch, buffer[:] = buffer[:BATCH], buffer[BATCH:]
+                    self._deliver_live(batch)
+                    channel.basic_ack(batch[-1].delivery_tag, multiple=True)
+        finally:
+            self._close(connection)
+
+    def _deliver_live(self, batch):
+        with self.lock:
+            now = utcnow()
+            out, rows, last = [], [], None
+            for message in batch:
+                offset, envelope = _read(message)
+                if offset < self.next:  # a stream may start a little before the offset asked
+                    continue
+                last = offset
+                if envelope is None:
+                    continue
+                for subscription in self.subscriptions.values():
+                    if (subscription.replaying or offset < subscription.live_from
+                            or not admits(subscription.filters, envelope["type"])):
+                        continue
+                    out.append(projected(subscription, envelope, offset))
+                    rows.append(delivery(subscription, envelope, offset, now, "live"))
+            if last is None:
+                return
+            self.publisher.publish_all(out)
+            self.repo.record_deliveries(rows)
+            self.repo.advance(last + 1)
+            self.next = last + 1
+            POSITION.set(self.next)
+        for row in rows:
+            DELIVERED.labels(row["agency"], "live").inc()
+            if row["event_time"] is not None:
+                LATENCY.observe(max(0.0, (now - row["event_time"]).total_seconds()))
+
+    # --- replay ----------------------------------------------------------------------------
+
+    def _replay(self, subscription_id):
+        while True:
+            try:
+                return self._replay_once(subscription_id)
+            except Exception as error:
+                log.warning("the replay of subscription %s stopped (%s: %s); starting again",
+                            subscription_id, type(error).__name__, error)
+                eventlet.sleep(1.0)
+            finally:
+                self.replays.pop(subscription_id, None)
+                REPLAYS.set(len(self.replays))
+
+    def _replay_once(self, subscription_id):
+        subscription = self.repo.subscriptions.get(subscription_id)
+        if not subscription.replaying:
+            return
+        since = subscription.replay.since
+        connection = self._open()
+        try:
+            buffer, delivered, last_seen = [], 0, None
+            start = (since - REPLAY_MARGIN).replace(tzinfo=timezone.utc)
+            channel = self._consume(connection, start, buffer)
+            while True:
+                idle = not _drain(connection, buffer, IDLE)
+                with self.lock:
+                    out, rows, caught_up = [], [], None
+                    now = utcnow()
+                    for message in buffer:
+                        offset, envelope = _read(message)
+                        if offset >= self.next:  # the live thread has not done it yet
+                            caught_up = offset
+                            break
+                        last_seen = offset
+                        if envelope is None or not admits(subscription.filters,
+                                                          envelope["type"]):
+                            continue
+                        at = _event_time(envelope)
+                        if at is None or at < since:
+                            continue
+                        out.append(projected(subscription, envelope, offset))
+                        rows.append(delivery(subscription, envelope, offset, now, "replay"))
+                    if buffer:
+                        channel.basic_ack(buffer[-1].delivery_tag, multiple=True)
+                    buffer.clear()
+                    if caught_up is None and idle and (last_seen is None
+                                                       or last_seen + 1 >= self.next):
+                        caught_up = self.next
+                    self.publisher.publish_all(out)
+                    self.repo.record_deliveries(rows)
+                    delivered += len(out)
+                    if caught_up is not None:
+                        done = self.repo.subscriptions.change(
+                            subscription_id, lambda s: s.caught_up(caught_up, delivered, now))
+                        if done.active:
+                            self.subscriptions[subscription_id] = done
+                for _ in out:
+                    DELIVERED.labels(subscription.agency, "replay").inc()
+                if caught_up is not None:
+                    log.info("subscription %s replayed %d events since %s; live from offset %d",
+                             subscription_id, delivered, since.isoformat(), caught_up)
+                    return
+        finally:
+            self._close(connection)
+
+
+def _drain(connection, buffer, timeout):
+    """Wait up to `timeout` for messages, then take whatever else has arrived (up to a
+    batch); True if any came."""
+    before = len(buffer)
+    try:
+        connection.drain_events(timeout=timeout)
+        while len(buffer) < BATCH:
+            connection.drain_events(timeout=0.005)
+    except socket.timeout:
+        pass
+    return len(buffer) > before
