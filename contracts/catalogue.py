@@ -17,7 +17,7 @@ from .events import CATALOGUE
 PATH = Path(__file__).with_name("asyncapi.json")
 
 
-def _data_schemas():
+def data_schemas():
     """JSON Schema of each event type's data, nested schemas inlined."""
     plugin = MarshmallowPlugin(schema_name_resolver=lambda schema: None)
     APISpec(title="events", version="1", openapi_version="3.1.0", plugins=[plugin])
@@ -25,7 +25,8 @@ def _data_schemas():
             for events in CATALOGUE.values() for etype, schema in events.items()}
 
 
-def _envelope(event_type, source_service, data_schema):
+def envelope(event_type, source_service, data_schema):
+    """JSON Schema of the CloudEvents envelope of `event_type`, its data being `data_schema`."""
     return {
         "type": "object",
         "required": ["id", "source", "specversion", "type", "time", "subject",
@@ -43,18 +44,24 @@ def _envelope(event_type, source_service, data_schema):
     }
 
 
+def message(event_type, schema_cls, payload):
+    """The AsyncAPI message of `event_type`: its schema's name and summary, and `payload`."""
+    return {
+        "name": event_type,
+        "title": schema_cls.__name__,
+        "contentType": DATACONTENTTYPE,
+        "summary": (schema_cls.__doc__ or "").strip().split("\n")[0],
+        "payload": payload,
+    }
+
+
 def build():
-    data = _data_schemas()
+    data = data_schemas()
     channels, messages = {}, {}
     for service, events in sorted(CATALOGUE.items()):
         for event_type in sorted(events):
-            messages[event_type] = {
-                "name": event_type,
-                "title": events[event_type].__name__,
-                "contentType": DATACONTENTTYPE,
-                "summary": (events[event_type].__doc__ or "").strip().split("\n")[0],
-                "payload": _envelope(event_type, service, data[event_type]),
-            }
+            messages[event_type] = message(event_type, events[event_type],
+                                           envelope(event_type, service, data[event_type]))
             channels[f"{service}.events/{event_type}"] = {
                 "description": f"Published on exchange {service}.events, routing key "
                                f"{event_type}, as a CloudEvents {SPECVERSION} structured "

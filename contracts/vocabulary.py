@@ -91,3 +91,9 @@ REFERRAL_REASONS = ("party_refused_services", "lack_of_capacity", "no_longer_nee
 # The three chiefs who rate a liaison officer each quarter, and what they rate it on (1-5).
 CHIEF_SEATS = ("bureau_leader", "station_leader", "area_chief")
 CHIEF_CRITERIA = ("responsiveness", "problem_solving", "conduct")
+
+# --- agencies' feeds ---------------------------------------------------------------------
+
+# The grounds a feed's purpose may name for protected fields to reach an agency (PIPL Art. 13).
+LEGAL_BASES = ("consent", "contract", "statutory_duty", "emergency", "public_interest",
+               "disclosed", "other_law")
