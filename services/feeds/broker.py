@@ -93,6 +93,8 @@ def declare_shared(channel, retention):
 
 
 def declare_agency(channel, agency):
+    channel.exchange_declare(topology.AGENCY_EXCHANGE, "topic", durable=True,
+                             auto_delete=False)
     dead = topology.dead_letter_queue(agency)
     channel.queue_declare(dead, durable=True, auto_delete=False,
                           arguments=topology.dead_letter_arguments())

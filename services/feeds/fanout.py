@@ -20,6 +20,7 @@ from the start (its queue purged again).
 Every delivered envelope carries the CloudEvents extension `sequence`: its offset in the
 archive, zero-padded, so it sorts as it was delivered.
 """
+import json
 import logging
 import socket
 from datetime import datetime, timedelta, timezone
@@ -72,17 +73,32 @@ def _event_time(envelope):
         return None
 
 
-def delivery(subscription, envelope, offset, now, mode):
-    """The audit row of one delivery."""
-    return {"subscription_id": subscription.id, "agency": subscription.agency,
+def delivery(subscriptions, envelope, offset, now, mode):
+    """The audit row of one event delivered to `subscriptions` (one row for all of them: a
+    multikey index on `subscription_ids` finds a subscription's deliveries)."""
+    return {"subscription_ids": [s.id for s in subscriptions],
+            "agencies": [s.agency for s in subscriptions],
             "event_id": envelope.get("id"), "type": envelope.get("type"), "offset": offset,
             "event_time": _event_time(envelope), "delivered_at": now, "mode": mode}
 
 
-def projected(subscription, envelope, offset):
-    """The agency's message: its projection of the event, with the archive offset."""
-    return (subscription.agency,
-            encode(dict(project(envelope, subscription.purpose), sequence=sequence(offset))))
+class Projections:
+    """Each event projected and encoded once per purpose, however many agencies share it."""
+
+    def __init__(self):
+        self.bodies = {}
+
+    def body(self, subscription, envelope, offset):
+        key = (offset, _purpose_key(subscription.purpose))
+        body = self.bodies.get(key)
+        if body is None:
+            body = self.bodies[key] = encode(dict(project(envelope, subscription.purpose),
+                                                  sequence=sequence(offset)))
+        return body
+
+
+def _purpose_key(purpose):
+    return None if purpose is None else json.dumps(purpose, sort_keys=True, default=str)
 
 
 def _read(message):
@@ -245,6 +261,7 @@ class Fanout(DependencyProvider):
         with self.lock:
             now = utcnow()
             out, rows, last = [], [], None
+            projections = Projections()
             for message in batch:
                 offset, envelope = _read(message)
                 if offset < self.next:  # a stream may start a little before the offset asked
@@ -252,12 +269,14 @@ class Fanout(DependencyProvider):
                 last = offset
                 if envelope is None:
                     continue
-                for subscription in self.subscriptions.values():
-                    if (subscription.replaying or offset < subscription.live_from
-                            or not admits(subscription.filters, envelope["type"])):
-                        continue
-                    out.append(projected(subscription, envelope, offset))
-                    rows.append(delivery(subscription, envelope, offset, now, "live"))
+                receivers = [s for s in self.subscriptions.values()
+                             if not s.replaying and offset >= s.live_from
+                             and admits(s.filters, envelope["type"])]
+                for subscription in receivers:
+                    out.append((subscription.agency,
+                                projections.body(subscription, envelope, offset)))
+                if receivers:
+                    rows.append(delivery(receivers, envelope, offset, now, "live"))
             if last is None:
                 return
             self.publisher.publish_all(out)
@@ -266,7 +285,8 @@ class Fanout(DependencyProvider):
             self.next = last + 1
             POSITION.set(self.next)
         for row in rows:
-            DELIVERED.labels(row["agency"], "live").inc()
+            for agency in row["agencies"]:
+                DELIVERED.labels(agency, "live").inc()
             if row["event_time"] is not None:
                 LATENCY.observe(max(0.0, (now - row["event_time"]).total_seconds()))
 
@@ -311,8 +331,9 @@ class Fanout(DependencyProvider):
                         at = _event_time(envelope)
                         if at is None or at < since:
                             continue
-                        out.append(projected(subscription, envelope, offset))
-                        rows.append(delivery(subscription, envelope, offset, now, "replay"))
+                        out.append((subscription.agency,
+                                    Projections().body(subscription, envelope, offset)))
+                        rows.append(delivery([subscription], envelope, offset, now, "replay"))
                     if buffer:
                         channel.basic_ack(buffer[-1].delivery_tag, multiple=True)
                     buffer.clear()

@@ -36,7 +36,7 @@ class Repository:
 
     def ensure_indexes(self):
         self.subscriptions.ensure_indexes()
-        self.deliveries.ensure_index([("subscription_id", 1), ("delivered_at", 1),
+        self.deliveries.ensure_index([("subscription_ids", 1), ("delivered_at", 1),
                                       ("offset", 1)])
         self.deliveries.ensure_index([("delivered_at", 1)])
 
@@ -62,8 +62,8 @@ class Repository:
     # --- the delivery audit ----------------------------------------------------------------
 
     def record_deliveries(self, rows):
-        """Keep one audit row per delivery (a redelivery after a crash is a row of its own:
-        it was delivered twice)."""
+        """Keep the audit rows of a batch: one per event, naming every subscription it went to
+        (a redelivery after a crash is a row of its own: it was delivered twice)."""
         rows = [dict(row, _id=uuid.uuid4().hex) for row in rows]
         if not rows:
             return 0
@@ -80,7 +80,7 @@ class Repository:
             return 0
 
     def deliveries_of(self, subscription_id, since=None, until=None, skip=0, limit=100):
-        query = {"subscription_id": subscription_id}
+        query = {"subscription_ids": subscription_id}
         span = {**({"$gte": since} if since else {}), **({"$lt": until} if until else {})}
         if span:
             query["delivered_at"] = span
