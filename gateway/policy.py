@@ -20,6 +20,8 @@ Scopes:
 - routed: a request routed to the officer, or of an enterprise it is A or B of.
 - referral: an agency's referrals: disputes referred to it (the token's `sub` names the
   agency); it sees a dispute's parties only while it holds an accepted referral of it.
+- subscriber: an agency's own subscription to the platform's events (the token's `sub` names
+  the agency): read it, its AsyncAPI document and its deliveries, and ask for a replay.
 """
 from dataclasses import dataclass, field
 
@@ -29,7 +31,8 @@ from .auth import Forbidden
 ALL, OWN, SEAT, SELF = "all", "own", "seat", "self"
 CASE, PAGED, ON_CASE = "case", "paged", "on_case"
 DEPARTMENT, ROUTED, REFERRAL = "department", "routed", "referral"
-SCOPES = (ALL, OWN, SEAT, SELF, CASE, PAGED, ON_CASE, DEPARTMENT, ROUTED, REFERRAL)
+SUBSCRIBER = "subscriber"
+SCOPES = (ALL, OWN, SEAT, SELF, CASE, PAGED, ON_CASE, DEPARTMENT, ROUTED, REFERRAL, SUBSCRIBER)
 CHIEF_SEATS = ("bureau_leader", "station_leader", "area_chief")
 FIRST_SEATS = ("a_officer", "b_officer")
 
@@ -161,11 +164,12 @@ RULES = {
     "rate_as_chief": Rule({"supervisor": ALL}),
     "list_chief_ratings": Rule(MANAGE),
     # agencies' subscriptions: who receives what of the platform's events, and their broker
-    # users, are the administrator's alone
+    # users, are the administrator's; an agency reads its own and asks for its replay
     **{operation: Rule({"admin": ALL}) for operation in (
-        "create_subscription", "list_subscriptions", "get_subscription",
-        "delete_subscription", "replay_subscription", "list_deliveries",
-        "subscription_asyncapi")},
+        "create_subscription", "list_subscriptions", "delete_subscription")},
+    **{operation: Rule({"admin": ALL, "agency": SUBSCRIBER}, target="subscription")
+       for operation in ("get_subscription", "replay_subscription", "list_deliveries",
+                         "subscription_asyncapi")},
 }
 
 
@@ -228,11 +232,12 @@ class Gate:
     seats, departments and colleagues; the incident, request or dispute acted on). Made
     afresh for each call: it keeps what it read for that call only."""
 
-    def __init__(self, registry, dispatch, mediation=None, appraisal=None):
+    def __init__(self, registry, dispatch, mediation=None, appraisal=None, feeds=None):
         self.registry = registry
         self.dispatch = dispatch
         self.mediation = mediation
         self.appraisal = appraisal
+        self.feeds = feeds
         self._reach = None
         self._record = None
 
@@ -267,7 +272,9 @@ class Gate:
                     "request": lambda: self.dispatch.get_request(values["request_id"]),
                     "dispute": lambda: self.mediation.get_dispute(values["dispute_id"]),
                     "invitation": lambda: self.appraisal.get_invitation(
-                        values["invitation_id"])}
+                        values["invitation_id"]),
+                    "subscription": lambda: self.feeds.get_subscription(
+                        values["subscription_id"])}
             self._record = read[rule.target]()
         return self._record
 
@@ -308,6 +315,10 @@ class Gate:
             return  # no enterprise named: the service refuses the input, naming the field
         if wanted not in seats:
             raise Forbidden(f"no access to enterprise {wanted}: you hold no seat on it")
+
+    def _subscriber(self, grant, rule, values):
+        if self.record(rule, values)["agency"] != grant.principal.sub:
+            raise Forbidden("an agency reaches its own subscription only")
 
     def _self(self, grant, rule, values):
         if values.get("officer_id") != grant.principal.officer_id:

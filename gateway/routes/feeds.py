@@ -35,7 +35,7 @@ class FeedsRoutes:
     @api("GET", "/v1/subscriptions/<subscription_id>", returns=contract.Subscription,
          summary="One subscription")
     def get_subscription(self, request, grant, subscription_id):
-        return self.feeds.get_subscription(subscription_id)
+        return grant.record or self.feeds.get_subscription(subscription_id)
 
     @api("DELETE", "/v1/subscriptions/<subscription_id>", returns=contract.Subscription,
          summary="Cut the agency off at once: its broker user deleted, its open connections "

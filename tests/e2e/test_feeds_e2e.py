@@ -482,3 +482,41 @@ def test_a_stopped_feeds_process_loses_nothing_and_a_killed_one_only_repeats(
         assert first.setdefault(envelope["id"], envelope["sequence"]) == envelope["sequence"]
     repeats = len(got) - len(first)
     assert repeats <= 500, "at most what was in flight (one batch) is delivered again"
+
+
+def test_an_agency_reaches_its_own_subscription_and_its_document_only(api, admin, token,
+                                                                      subscribe):
+    mine = subscribe("market_supervision", [{"exact": {"type": "incident.closed"}},
+                                            {"prefix": {"type": "dispute."}}])
+    theirs = subscribe("fire_brigade", [{"prefix": {"type": "incident."}}])
+    agency = token("agency", sub="market_supervision")
+    shown = api("GET", f"/v1/subscriptions/{mine['id']}", agency)
+    assert shown.status_code == 200 and shown.json()["agency"] == "market_supervision"
+    for path in (f"/v1/subscriptions/{theirs['id']}",
+                 f"/v1/subscriptions/{theirs['id']}/asyncapi",
+                 f"/v1/subscriptions/{theirs['id']}/deliveries"):
+        assert api("GET", path, agency).status_code == 403, path
+    assert api("POST", f"/v1/subscriptions/{theirs['id']}/replay", agency,
+               json={"since": datetime.now(timezone.utc).isoformat()}).status_code == 403
+    for method, path in (("GET", "/v1/subscriptions"), ("POST", "/v1/subscriptions"),
+                         ("DELETE", f"/v1/subscriptions/{mine['id']}")):
+        assert api(method, path, agency, json={}).status_code == 403, path
+
+    document = api("GET", f"/v1/subscriptions/{mine['id']}/asyncapi", agency)
+    assert document.status_code == 200, document.text
+    messages = document.json()["components"]["messages"]
+    assert "incident.closed" in messages and "dispute.registered" in messages
+    assert not [t for t in messages if t.startswith(("incident.reported", "officer.", "visit."))]
+    reported = messages["dispute.escalated"]["payload"]["properties"]["data"]["properties"]
+    assert "actor" not in reported and "dispute_id" in reported
+
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    asked = api("POST", f"/v1/subscriptions/{mine['id']}/replay", agency,
+                json={"since": since.isoformat()})
+    assert asked.status_code == 200 and asked.json()["replay"]["requested_by"].startswith(
+        "agency:")
+    for since, why in (("2000-01-01T00:00:00Z", "older than the archive keeps"),
+                       ("2999-01-01T00:00:00Z", "future")):
+        refused = api("POST", f"/v1/subscriptions/{mine['id']}/replay", admin,
+                      json={"since": since})
+        assert refused.status_code == 400 and why in refused.text, refused.text

@@ -13,12 +13,15 @@ import services
 from gateway.auth import AuthenticationFailed, Forbidden
 from gateway.errors import error_response, status_and_code
 from gateway.idempotency import IdempotencyKeyReused, RequestInProgress
-from gateway.routes import appraisal, dispatch, mediation, registry
+from gateway.routes import appraisal, dispatch, feeds, mediation, registry
 from kit.errors import ServiceUnavailable, ValidationFailed, crossing
 from kit.remote import RemoteError
+from services.feeds.exceptions import BrokerRefused
 
 # A service that does not answer in time: the outcome is unknown, so not a refusal.
-NOT_A_REFUSAL = {ServiceUnavailable: (503, "SERVICE_UNAVAILABLE")}
+NOT_A_REFUSAL = {ServiceUnavailable: (503, "SERVICE_UNAVAILABLE"),
+                 # the broker's management API did not answer: try again, not a refusal
+                 BrokerRefused: (503, "BROKER_UNAVAILABLE")}
 
 
 def _exceptions_modules():
@@ -93,7 +96,8 @@ def test_every_exception_that_crosses_the_broker_has_its_row(cls):
 
 def test_every_row_of_a_service_names_an_exception_that_crosses_the_broker():
     names = {cls.__name__ for cls in CROSSING}
-    for rows in (registry.ERRORS, dispatch.ERRORS, mediation.ERRORS, appraisal.ERRORS):
+    for rows in (registry.ERRORS, dispatch.ERRORS, mediation.ERRORS, appraisal.ERRORS,
+                 feeds.ERRORS):
         assert set(rows) <= names, set(rows) - names
 
 
