@@ -90,7 +90,7 @@ class Repository:
         return rows, total
 
     def prune_deliveries(self, before):
-        return self.deliveries.delete({"delivered_at": {"$lt": before}})
+        return self.deliveries.delete_all({"delivered_at": {"$lt": before}})
 
 
 def known_types():
