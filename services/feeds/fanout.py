@@ -11,9 +11,10 @@ event ids and `sequence`.
 
 Replay of a subscription from a time T: its queue is purged (so that what it receives from
 then on is in order), the live thread skips it, and a replay thread reads the archive from
-just before T and delivers every admitted event whose time is at or after T, until it reaches
-what the live thread has not done yet: there, under the same lock, the subscription turns
-live from that offset. So the agency gets every event since T exactly once, in order, then
+the first offset the live thread finished at or after T - 10 minutes (checkpoints kept per
+batch: an event is done after it happened, so nothing from T on lies before it) and delivers
+every admitted event whose time is at or after T, until it reaches what the live thread has
+not done yet: there, under the same lock, the subscription turns live from that offset. So the agency gets every event since T exactly once, in order, then
 the live ones, without a gap or a duplicate. A replay interrupted by a restart is done again
 from the start (its queue purged again).
 
@@ -23,7 +24,7 @@ archive, zero-padded, so it sorts as it was delivered.
 import json
 import logging
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import eventlet
 from eventlet.semaphore import Semaphore
@@ -242,6 +243,17 @@ class Fanout(DependencyProvider):
                 log.warning("the live fan-out stopped (%s: %s); resuming from offset %d",
                             type(error).__name__, error, self.next)
                 eventlet.sleep(1.0)
+                self._redeclare()
+
+    def _redeclare(self):
+        """Declare every active agency's queue again: one removed behind the platform's back
+        would otherwise make every batch unroutable."""
+        try:
+            with self._channel() as channel:
+                for subscription in list(self.subscriptions.values()):
+                    broker.declare_agency(channel, subscription.agency)
+        except Exception as error:  # the broker is still away: the next try redeclares
+            log.info("agencies' queues not declared again yet (%s)", type(error).__name__)
 
     def _live(self):
         connection = self._open()
@@ -260,12 +272,13 @@ class Fanout(DependencyProvider):
     def _deliver_live(self, batch):
         with self.lock:
             now = utcnow()
-            out, rows, last = [], [], None
+            out, rows, first, last = [], [], None, None
             projections = Projections()
             for message in batch:
                 offset, envelope = _read(message)
                 if offset < self.next:  # a stream may start a little before the offset asked
                     continue
+                first = offset if first is None else first
                 last = offset
                 if envelope is None:
                     continue
@@ -281,7 +294,7 @@ class Fanout(DependencyProvider):
                 return
             self.publisher.publish_all(out)
             self.repo.record_deliveries(rows)
-            self.repo.advance(last + 1)
+            self.repo.advance(first, last + 1, now)
             self.next = last + 1
             POSITION.set(self.next)
         for row in rows:
@@ -309,11 +322,11 @@ class Fanout(DependencyProvider):
         if not subscription.replaying:
             return
         since = subscription.replay.since
+        start = self.repo.first_done_since(since - REPLAY_MARGIN)
         connection = self._open()
         try:
             buffer, delivered, last_seen = [], 0, None
-            start = (since - REPLAY_MARGIN).replace(tzinfo=timezone.utc)
-            channel = self._consume(connection, start, buffer)
+            channel = self._consume(connection, self.next if start is None else start, buffer)
             while True:
                 idle = not _drain(connection, buffer, IDLE)
                 with self.lock:
@@ -337,9 +350,10 @@ class Fanout(DependencyProvider):
                     if buffer:
                         channel.basic_ack(buffer[-1].delivery_tag, multiple=True)
                     buffer.clear()
-                    if caught_up is None and idle and (last_seen is None
-                                                       or last_seen + 1 >= self.next):
-                        caught_up = self.next
+                    if caught_up is None and idle and (
+                            (last_seen if last_seen is not None else
+                             (self.next if start is None else start) - 1) + 1 >= self.next):
+                        caught_up = self.next  # it has seen all the live thread has done
                     self.publisher.publish_all(out)
                     self.repo.record_deliveries(rows)
                     delivered += len(out)

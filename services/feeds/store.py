@@ -33,12 +33,14 @@ class Repository:
                                         EVENTS, self.unit)
         self.deliveries = database.table("deliveries")
         self.positions = database.table("positions")
+        self.checkpoints = database.table("checkpoints")
 
     def ensure_indexes(self):
         self.subscriptions.ensure_indexes()
         self.deliveries.ensure_index([("subscription_ids", 1), ("delivered_at", 1),
                                       ("offset", 1)])
         self.deliveries.ensure_index([("delivered_at", 1)])
+        self.checkpoints.ensure_index([("at", 1), ("offset", 1)])
 
     def outbox_tables(self):
         return [self.subscriptions.table]
@@ -56,8 +58,21 @@ class Repository:
         row = self.positions.get(POSITION)
         return row["next"] if row else 0
 
-    def advance(self, next_offset):
+    def advance(self, first, next_offset, now):
+        """The live fan-out finished offsets [first, next_offset) at `now`: a checkpoint says
+        where in the archive it stood when (a replay from T starts at the first offset done at
+        or after T), and the position moves."""
+        self.checkpoints.update({"_id": f"{first:016d}"},
+                                {"$setOnInsert": {"offset": first, "at": now}}, upsert=True)
         self.positions.update({"_id": POSITION}, {"$set": {"next": next_offset}}, upsert=True)
+
+    def first_done_since(self, moment):
+        """The first archive offset the live fan-out finished at or after `moment`, or None:
+        no event with a time at or after `moment` lies before it (an event is done after it
+        happened)."""
+        rows = self.checkpoints.find({"at": {"$gte": moment}}, sort=[("at", 1), ("offset", 1)],
+                                     limit=1)
+        return rows[0]["offset"] if rows else None
 
     # --- the delivery audit ----------------------------------------------------------------
 
@@ -90,6 +105,7 @@ class Repository:
         return rows, total
 
     def prune_deliveries(self, before):
+        self.checkpoints.delete_all({"at": {"$lt": before}})
         return self.deliveries.delete_all({"delivered_at": {"$lt": before}})
 
 

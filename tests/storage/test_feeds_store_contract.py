@@ -28,11 +28,17 @@ def row(n, subscriptions, at):
             "mode": "live"}
 
 
-def test_the_position_starts_at_zero_and_moves(repo):
-    assert repo.next_offset() == 0
-    repo.advance(17)
-    repo.advance(18)
-    assert repo.next_offset() == 18
+def test_the_position_moves_and_checkpoints_say_where_a_replay_starts(repo):
+    assert repo.next_offset() == 0 and repo.first_done_since(T0) is None
+    for first, after, minute in ((0, 17, 0), (17, 18, 5), (18, 40, 9)):
+        repo.advance(first, after, T0 + timedelta(minutes=minute))
+    assert repo.next_offset() == 40
+    assert repo.first_done_since(T0 - timedelta(minutes=1)) == 0
+    assert repo.first_done_since(T0 + timedelta(minutes=1)) == 17
+    assert repo.first_done_since(T0 + timedelta(minutes=9)) == 18
+    assert repo.first_done_since(T0 + timedelta(minutes=10)) is None
+    repo.prune_deliveries(T0 + timedelta(minutes=6))  # checkpoints age with the audit
+    assert repo.first_done_since(T0 - timedelta(minutes=1)) == 18
 
 
 def test_the_audit_is_found_by_subscription_in_order_and_pruned_by_age(repo):
