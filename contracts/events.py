@@ -1,8 +1,11 @@
 """One schema per event type: the contracts other services and agencies consume.
 
 Event types are past-tense facts; the routing key on `<service>.events` is the type.
-Personal data (contact names and phone numbers) never travels in events: a consumer that
-needs it asks the registry through the gateway with a role that may see it.
+Contact data (contact people, phone numbers, ID numbers) never travels in events: a consumer
+that needs it asks the registry through the gateway with a role that may see it. Some fields
+are still personal (officers' names and badge numbers, who acted) or free text (descriptions,
+locations, notes): contracts.privacy classifies every field, and an agency's feed carries them
+only where its subscription records a purpose.
 """
 from marshmallow import Schema, fields, validate
 
