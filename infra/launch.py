@@ -6,10 +6,16 @@ supervisor token, restarts a process that dies, and stops them all on Ctrl-C (or
 SIGHUP) within 5 s. A second platform runs beside it on other ports, another data folder and
 a vhost of its own (`--port 0 --metrics-port 0 --vhost NAME --data-dir DIR`).
 
+The user of AMQP_URI (guest by default) is the launcher's only: it makes, through the
+management API, a broker user for each process (`<vhost>.<process>`, a new password at every
+start of the launcher, allowed on the platform's vhost only), runs the process as that user,
+and deletes the users it made when it stops.
+
 Everything the platform writes under the data folder is private to the user running it.
 """
 import argparse
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -28,12 +34,15 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 from gateway.auth import TokenRules, WeakSecret, check_secret  # noqa: E402
 
+from .broker_users import (ENABLE_MANAGEMENT, Management, ManagementUnavailable,
+                           management_url, process_user, with_credentials)
 from .sandbox import create_vhost, delete_vhost, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "infra" / "config.yaml"
 PRIVATE_UMASK = 0o077
 STOP_GRACE = 4.0  # seconds a process has to stop on SIGTERM before it is killed
+USERS_GRACE = 0.8  # seconds the broker users of the stopped processes have to be deleted
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 # (name, nameko module, metrics port offset from the base): a new service registers here.
@@ -46,6 +55,10 @@ PROCESSES = (
     ("gateway", "gateway.service", 0),
 )
 RPC_QUEUES = tuple(f"rpc-{name}" for name, _, _ in PROCESSES if name != "gateway")
+# Processes that manage the broker itself (declare users and permissions for the agencies)
+# through the management API: their user is a broker administrator, and they are given
+# BROKER_ADMIN_URI. Every other process gets a plain user and no management API.
+MANAGES_BROKER = frozenset({"feeds"})
 
 
 class RefusedToStart(Exception):
@@ -149,7 +162,7 @@ def ensure_vhost(amqp_uri):
     parts = urlsplit(amqp_uri)
     user, password = unquote(parts.username or "guest"), unquote(parts.password or "guest")
     vhost = quote(_vhost(amqp_uri), safe="")
-    api = os.environ.get("RABBIT_MANAGEMENT", f"http://{parts.hostname}:15672/api")
+    api = management_url(amqp_uri)
     try:
         requests.put(f"{api}/vhosts/{vhost}", auth=(user, password),
                      timeout=10).raise_for_status()
@@ -189,6 +202,25 @@ def check_broker_free(amqp_uri):
         raise _unreachable(amqp_uri, error) from None
 
 
+def check_management(amqp_uri):
+    """Refuse unless the management API answers and the user of `amqp_uri` may make users
+    there: the launcher makes each of its processes a broker user of its own."""
+    try:
+        Management.of_broker(amqp_uri).check_administrator()
+    except ManagementUnavailable as error:
+        raise _no_management(amqp_uri, error) from None
+
+
+def _no_management(amqp_uri, error):
+    user = unquote(urlsplit(amqp_uri).username or "guest")
+    return RefusedToStart(
+        f"cannot make the processes' broker users: {error}. The launcher runs each process as "
+        f"a broker user of its own, made through the RabbitMQ management API as {user!r}, a "
+        f"broker administrator. Enable the API with: {ENABLE_MANAGEMENT} (RABBIT_MANAGEMENT "
+        f"names it if it is not at {management_url(amqp_uri)}), and name an administrator in "
+        "AMQP_URI")
+
+
 def _unreachable(amqp_uri, error):
     return RefusedToStart(f"cannot use the broker at {broker_name(amqp_uri)}: {error} "
                           "(infra/setup starts a local one; AMQP_URI names another)")
@@ -211,7 +243,10 @@ class Platform:
     """The platform's processes, with their environment; usable from tests too.
 
     Each process runs in a process group of its own with a private umask: a terminal's Ctrl-C
-    reaches only whoever runs the platform, which stops the processes with SIGTERM."""
+    reaches only whoever runs the platform, which stops the processes with SIGTERM.
+
+    `amqp_uri` names a broker administrator, used by the platform object only: each process
+    runs as a broker user of its own (`broker_env`), deleted by stop()."""
 
     data_dir: Path
     gateway_port: int = 8000
@@ -220,20 +255,56 @@ class Platform:
     extra_env: dict = field(default_factory=dict)
     log_dir: Path | None = None
     procs: dict = field(default_factory=dict)
+    # process name -> (broker user, password): made at the process's first start, kept
+    # until stop() deletes the users, so a process started again runs as before.
+    users: dict = field(default_factory=dict, init=False, repr=False)
+    made: list = field(default_factory=list, init=False)  # the broker users this platform made
+    _api: Management | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.gateway_port}"
 
-    def env(self, metrics_port):
+    def env(self, name, metrics_port):
         env = dict(os.environ)
+        env.pop("BROKER_ADMIN_URI", None)  # only for a process that manages the broker
         env.update({
-            "AMQP_URI": self.amqp_uri, "DATA_DIR": str(self.data_dir),
+            "DATA_DIR": str(self.data_dir),
             "GATEWAY_PORT": str(self.gateway_port), "METRICS_PORT": str(metrics_port),
             "JWT_SECRET": jwt_secret(self.data_dir), "PYTHONUNBUFFERED": "1",
+            **self.broker_env(name),
         })
         env.update(self.extra_env)
         return env
+
+    def broker_env(self, name):
+        """The process's AMQP_URI, naming its own broker user (made now, with a new password,
+        if it has none yet), and, for a process in MANAGES_BROKER, BROKER_ADMIN_URI: the
+        management API with that user, a broker administrator. Raises RefusedToStart if the
+        management API cannot make the user."""
+        if name not in self.users:
+            user = process_user(_vhost(self.amqp_uri), name)
+            password = secrets.token_urlsafe(24)
+            if user not in self.made:  # noted first: stop() deletes it however far this got
+                self.made.append(user)
+            try:
+                self._management().put_user(
+                    user, password, _vhost(self.amqp_uri),
+                    tags=("administrator",) if name in MANAGES_BROKER else ())
+            except ManagementUnavailable as error:
+                raise _no_management(self.amqp_uri, error) from None
+            self.users[name] = (user, password)
+        user, password = self.users[name]
+        env = {"AMQP_URI": with_credentials(self.amqp_uri, user, password)}
+        if name in MANAGES_BROKER:
+            env["BROKER_ADMIN_URI"] = with_credentials(management_url(self.amqp_uri), user,
+                                                       password)
+        return env
+
+    def _management(self):
+        if self._api is None:
+            self._api = Management.of_broker(self.amqp_uri)
+        return self._api
 
     def start(self, name=None, instance=1):
         """Start every process, or the one named; instance 2, 3... runs another copy of it
@@ -243,7 +314,7 @@ class Platform:
         for proc_name, module, _ in PROCESSES:
             if name in (None, proc_name):
                 key = proc_name if instance == 1 else f"{proc_name}#{instance}"
-                env = self.env(self.metrics_port(key))
+                env = self.env(proc_name, self.metrics_port(key))
                 out = subprocess.DEVNULL
                 if self.log_dir is not None:
                     make_private_dir(self.log_dir)
@@ -271,7 +342,8 @@ class Platform:
 
     def stop(self, timeout=STOP_GRACE):
         """SIGTERM every process (nameko stops its containers), and SIGKILL the process group
-        of any still running after `timeout` seconds."""
+        of any still running after `timeout` seconds; then delete the broker users made for
+        them (those only: another platform's are left alone)."""
         for proc in self.procs.values():
             _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -281,6 +353,18 @@ class Platform:
             except subprocess.TimeoutExpired:
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait()
+        self.delete_users()
+
+    def delete_users(self, within=USERS_GRACE):
+        """Delete the broker users made for the processes, taking at most `within` seconds;
+        one that could not be deleted is named on stderr."""
+        names, self.made, self.users = self.made, [], {}
+        if not names:
+            return
+        left = self._management().delete_users(names, within=within)
+        if left:
+            print(f"infra.launch: could not delete the broker users {', '.join(left)}; "
+                  "delete each with: rabbitmqctl delete_user NAME", file=sys.stderr, flush=True)
 
     def wait_ready(self, timeout=60):
         deadline = time.monotonic() + timeout
@@ -392,6 +476,7 @@ def prepare(args):
         amqp_uri = with_vhost(amqp_uri, args.vhost)
         ensure_vhost(amqp_uri)
     check_broker_free(amqp_uri)
+    check_management(amqp_uri)
     return Platform(data_dir, gateway_port, metrics_base, amqp_uri=amqp_uri,
                     log_dir=data_dir / "logs")
 
@@ -457,6 +542,8 @@ def main(argv=None):
                     platform.start(name, int(instance or 1))
     except Stopping:
         pass
+    except RefusedToStart as error:  # the management API went away since prepare()
+        failed = f"infra.launch: {error}"
     except RuntimeError as error:  # a process that cannot start: its log says why
         failed = f"infra.launch: {error}; see {platform.log_dir}"
     finally:

@@ -3,13 +3,17 @@ the whole platform beside anything else on this machine.
 
 RPC queues are named after the service (`rpc-enterprise`), so a platform on the default
 vhost would answer another platform's calls; each run therefore gets a vhost of its own,
-created and deleted through the RabbitMQ management API.
+created and deleted through the RabbitMQ management API. Deleting it deletes too the broker
+users the launcher made for a platform on it (`<vhost>.<process>`), even those a platform
+killed outright left behind.
 """
 import os
 import socket
 import uuid
 
 import requests
+
+from .broker_users import Management
 
 MANAGEMENT = os.environ.get("RABBIT_MANAGEMENT", "http://localhost:15672/api")
 MANAGEMENT_AUTH = ("guest", "guest")
@@ -47,4 +51,8 @@ def create_vhost(prefix="sandbox"):
 
 
 def delete_vhost(name):
+    """Delete the vhost `name` and the broker users made for a platform on it (every user
+    named `<name>.…`, but one allowed on another vhost)."""
     requests.delete(f"{MANAGEMENT}/vhosts/{name}", auth=MANAGEMENT_AUTH, timeout=10)
+    management = Management(MANAGEMENT, *MANAGEMENT_AUTH)
+    management.delete_users(management.users_of(name))

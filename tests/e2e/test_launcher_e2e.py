@@ -1,6 +1,6 @@
 """The launcher as a user runs it: two platforms side by side on one machine and one broker,
-each stopped by a terminal's Ctrl-C (SIGINT to its whole process group); and what it refuses
-before starting anything."""
+each stopped by a terminal's Ctrl-C (SIGINT to its whole process group); each process a broker
+user of its own; and what it refuses before starting anything."""
 import os
 import re
 import signal
@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from amqp.exceptions import AccessRefused
 from kombu import Connection
 
-from infra.launch import PROCESSES
-from infra.sandbox import create_vhost, delete_vhost
+from infra import launch
+from infra.launch import PROCESSES, Platform
+from infra.sandbox import MANAGEMENT, MANAGEMENT_AUTH, create_vhost, delete_vhost, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 120
@@ -125,6 +127,33 @@ def _gone_within(launched, seconds):
 def _consumers(vhost, queue):
     with Connection(f"amqp://guest:guest@localhost:5672/{vhost}") as connection:
         return connection.default_channel.queue_declare(queue, passive=True).consumer_count
+
+
+def _management(path, auth=MANAGEMENT_AUTH, **params):
+    return requests.get(f"{MANAGEMENT}/{path}", auth=auth, params=params, timeout=10)
+
+
+def _users_of(vhost):
+    """The broker users whose names say they belong to a platform on `vhost`."""
+    return {user["name"] for user in _management("users", columns="name").json()
+            if user["name"].startswith(f"{vhost}.")}
+
+
+def _connected_users(vhost, expected, timeout=20):
+    """The users of the connections on `vhost`, once the management API lists a connection by
+    each of `expected` (it learns of a new connection shortly after it opens)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        connections = _management(f"vhosts/{vhost}/connections", columns="user,vhost").json()
+        users = [connection["user"] for connection in connections]
+        if expected <= set(users) or time.monotonic() > deadline:
+            return users
+        time.sleep(0.3)
+
+
+def _environ(pid):
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
 
 
 def _private(path):
@@ -236,8 +265,9 @@ def test_a_weak_secret_stops_the_launcher_and_the_gateway(tmp_path, vhosts):
 
 
 def test_a_launcher_killed_outright_takes_its_processes_with_it(tmp_path, vhosts):
+    vhost = vhosts()
     launched = Launched(tmp_path / "k", "--no-demo", "--port", "0", "--metrics-port", "0",
-                        "--vhost", vhosts())
+                        "--vhost", vhost)
     try:
         launched.wait_started()
         services = launched.pids - {launched.proc.pid}
@@ -248,5 +278,138 @@ def test_a_launcher_killed_outright_takes_its_processes_with_it(tmp_path, vhosts
         while {pid for pid in services if _alive(pid)} and time.monotonic() < deadline:
             time.sleep(0.05)
         assert {pid for pid in services if _alive(pid)} == set()
+
+        # Its processes' broker users are left behind; deleting the vhost deletes them.
+        assert _users_of(vhost) == {f"{vhost}.{name}" for name, _, _ in PROCESSES}
+        delete_vhost(vhost)
+        assert _users_of(vhost) == set()
     finally:
         launched.cleanup()
+
+
+def test_each_process_runs_as_a_broker_user_of_its_own_deleted_when_the_launcher_stops(
+        tmp_path, vhosts):
+    vhost = vhosts(create=True)
+    expected = {f"{vhost}.{name}" for name, _, _ in PROCESSES}
+    launched = Launched(tmp_path, "--no-demo", "--port", "0", "--metrics-port", "0",
+                        "--vhost", vhost)
+    try:
+        launched.wait_started()
+
+        # Every connection on the platform's vhost is by one of its processes' users; none
+        # by guest, the administrator the launcher itself was given.
+        users = _connected_users(vhost, expected)
+        assert set(users) == expected, users
+        assert "guest" not in users
+        # Plain users, allowed on the platform's vhost only.
+        for user in expected:
+            assert _management(f"users/{user}").json()["tags"] == []
+            permissions = _management(f"users/{user}/permissions").json()
+            assert [(p["vhost"], p["configure"], p["write"], p["read"]) for p in permissions] \
+                == [(vhost, ".*", ".*", ".*")]
+        # A process knows only its own credentials, and no way into the management API.
+        modules = {module: name for name, module, _ in PROCESSES}
+        for pid in launched.pids - {launched.proc.pid}:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+            name = modules[args[args.index("infra.serve") + 2]]
+            env = _environ(pid)
+            assert env["AMQP_URI"].startswith(f"amqp://{vhost}.{name}:")
+            assert "guest" not in env["AMQP_URI"] and "BROKER_ADMIN_URI" not in env
+        assert _users_of(vhost) == expected
+
+        launched.interrupt()
+        assert _gone_within(launched, STOP_WITHIN) == set()
+        assert launched.proc.wait(timeout=5) == 0
+        assert "Traceback" not in launched.text() + launched.log_text()
+        assert _users_of(vhost) == set()  # the launcher deleted the users it made
+    finally:
+        launched.cleanup()
+
+
+def test_a_process_started_again_keeps_its_user_and_a_new_platform_makes_new_ones(
+        tmp_path, vhosts, monkeypatch):
+    vhost = vhosts(create=True)
+    monkeypatch.setattr(launch, "MANAGES_BROKER", frozenset({"appraisal"}))
+    monkeypatch.setenv("BROKER_ADMIN_URI", "http://guest:guest@localhost:15672/api")
+    # Someone else's user under the vhost's prefix: not the platform's to delete.
+    bystander = f"{vhost}.bystander"
+    requests.put(f"{MANAGEMENT}/users/{bystander}", auth=MANAGEMENT_AUTH, timeout=10,
+                 json={"password": uuid.uuid4().hex, "tags": ""}).raise_for_status()
+
+    def new_platform():
+        return Platform(tmp_path / "data", free_port(), free_port(span=13),
+                        amqp_uri=f"amqp://guest:guest@localhost:5672/{vhost}")
+
+    platform = new_platform()
+    try:
+        dispatch = platform.env("dispatch", 0)
+        assert dispatch["AMQP_URI"].startswith(f"amqp://{vhost}.dispatch:")
+        assert "BROKER_ADMIN_URI" not in dispatch  # not even the one inherited
+        assert platform.env("dispatch", 0)["AMQP_URI"] == dispatch["AMQP_URI"]
+        with Connection(dispatch["AMQP_URI"], connect_timeout=5) as connection:
+            connection.connect()
+        user, password = platform.users["dispatch"]
+        assert _management("whoami", auth=(user, password)).status_code == 401
+
+        # A process declared to manage the broker: an administrator, with the API's address.
+        appraisal = platform.env("appraisal", 0)
+        admin = appraisal["BROKER_ADMIN_URI"]
+        assert admin.startswith(f"http://{vhost}.appraisal:") and admin.endswith(
+            "@localhost:15672/api")
+        whoami = requests.get(f"{admin}/whoami", timeout=10).json()
+        assert whoami == {"name": f"{vhost}.appraisal", "tags": ["administrator"]}
+        assert _users_of(vhost) == {f"{vhost}.dispatch", f"{vhost}.appraisal", bystander}
+
+        platform.stop()
+        assert _users_of(vhost) == {bystander}  # only the users it made
+        with pytest.raises(AccessRefused):
+            with Connection(dispatch["AMQP_URI"], connect_timeout=5) as connection:
+                connection.connect()
+
+        # A new start: the same user names, new passwords.
+        platform = new_platform()
+        again = platform.env("dispatch", 0)["AMQP_URI"]
+        assert again.startswith(f"amqp://{vhost}.dispatch:") and again != dispatch["AMQP_URI"]
+    finally:
+        platform.stop()
+    assert _users_of(vhost) == {bystander}
+
+
+def _put_user(name, vhost):
+    quoted = requests.utils.quote(name, safe="")
+    requests.put(f"{MANAGEMENT}/users/{quoted}", auth=MANAGEMENT_AUTH, timeout=10,
+                 json={"password": uuid.uuid4().hex, "tags": ""}).raise_for_status()
+    requests.put(f"{MANAGEMENT}/permissions/{vhost}/{quoted}", auth=MANAGEMENT_AUTH,
+                 timeout=10, json={"configure": ".*", "write": ".*", "read": ".*"}
+                 ).raise_for_status()
+
+
+def test_deleting_a_sandbox_vhost_deletes_the_users_left_on_it(vhosts):
+    vhost = vhosts(create=True)
+    # Left behind by a launcher killed outright, and by a process that made users of its own.
+    left = {f"{vhost}.dispatch", f"{vhost}.agency.north"}
+    # The vhost `<vhost>.b` is another one, though its users' names start with `<vhost>.`.
+    neighbour = create_vhost(f"{vhost}.b")
+    try:
+        for name in left:
+            _put_user(name, vhost)
+        _put_user(f"{neighbour}.dispatch", neighbour)
+        assert _users_of(vhost) == left | {f"{neighbour}.dispatch"}
+
+        delete_vhost(vhost)
+        assert _users_of(vhost) == {f"{neighbour}.dispatch"}
+        assert "guest" in {user["name"] for user in _management("users").json()}
+    finally:
+        delete_vhost(neighbour)
+    assert _users_of(neighbour) == set()
+
+
+def test_a_broker_without_the_management_api_is_refused_before_anything_starts(tmp_path,
+                                                                                vhosts):
+    closed = f"http://127.0.0.1:{free_port()}/api"
+    refused = Launched(tmp_path, "--no-demo", "--port", "0", "--metrics-port", "0",
+                       "--vhost", vhosts(create=True), env=_env(RABBIT_MANAGEMENT=closed))
+    assert refused.proc.wait(timeout=60) != 0
+    assert f"management API at {closed} does not answer" in refused.text()
+    assert "rabbitmq-plugins enable rabbitmq_management" in refused.text()
+    assert not (refused.data_dir / "logs").exists()  # no process was started

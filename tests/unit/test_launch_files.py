@@ -1,11 +1,15 @@
-"""The launcher's private files: the data folder and the JWT secret kept in it."""
+"""The launcher's private files (the data folder and the JWT secret kept in it), and the names
+and addresses of its processes' broker users."""
 import os
 import stat
 
 import pytest
 
 from gateway.auth import WeakSecret
-from infra.launch import RefusedToStart, broker_name, jwt_secret, make_private_dir, with_vhost
+from infra.broker_users import management_url, process_user, user_prefix, with_credentials
+from infra.launch import (RefusedToStart, broker_name, check_management, jwt_secret,
+                          make_private_dir, with_vhost)
+from infra.sandbox import free_port
 
 
 @pytest.fixture
@@ -99,3 +103,26 @@ def test_the_vhost_replaces_that_of_the_uri_and_messages_hide_the_password():
     assert uri == "amqp://app:s3cret@broker.local:5673/county%20b%2F2"
     assert broker_name(uri) == "broker.local:5673 vhost 'county b/2'"
     assert broker_name("amqp://guest:guest@localhost/") == "localhost:5672 vhost '/'"
+
+
+def test_a_process_s_broker_user_is_named_after_its_vhost_and_carried_in_its_uris(monkeypatch):
+    assert process_user("county-b", "feeds") == "county-b.feeds"
+    assert process_user("/", "enterprise") == "default.enterprise"
+    assert user_prefix("county-b") == "county-b." and user_prefix("/") == "default."
+    uri = "amqp://guest:guest@broker.local:5673/county%20b?heartbeat=10"
+    assert with_credentials(uri, "county b.gateway", "p-_9") == \
+        "amqp://county%20b.gateway:p-_9@broker.local:5673/county%20b?heartbeat=10"
+    monkeypatch.delenv("RABBIT_MANAGEMENT", raising=False)
+    assert management_url(uri) == "http://broker.local:15672/api"
+    monkeypatch.setenv("RABBIT_MANAGEMENT", "https://mq.example:443/api")
+    assert with_credentials(management_url(uri), "b.feeds", "pw") == \
+        "https://b.feeds:pw@mq.example:443/api"
+
+
+def test_without_the_management_api_the_launcher_refuses_and_says_how_to_enable_it(
+        monkeypatch):
+    closed = f"http://127.0.0.1:{free_port()}/api"
+    monkeypatch.setenv("RABBIT_MANAGEMENT", closed)
+    with pytest.raises(RefusedToStart, match=f"management API at {closed} does not answer.*"
+                                             r"rabbitmq-plugins enable rabbitmq_management"):
+        check_management("amqp://guest:guest@localhost:5672/")
