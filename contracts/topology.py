@@ -64,9 +64,14 @@ def valid_agency(agency):
 def declare_archive(channel, exchanges=None, retention=DEFAULT_RETENTION):
     """Declare the archive stream and bind it to the catalogued types of `exchanges` (every
     service's by default), on a py-amqp channel. Declaring what exists with the same arguments
-    changes nothing; the stream keeps the retention it was first declared with."""
-    channel.queue_declare(ARCHIVE, durable=True, auto_delete=False,
-                          arguments=archive_arguments(retention))
+    changes nothing; the stream keeps the retention it was first declared with, and the broker
+    refuses (PRECONDITION_FAILED, closing the channel) a declaration with another one.
+    `retention=None` takes the stream as it is (it must exist) and only binds it."""
+    if retention is None:
+        channel.queue_declare(ARCHIVE, passive=True)
+    else:
+        channel.queue_declare(ARCHIVE, durable=True, auto_delete=False,
+                              arguments=archive_arguments(retention))
     for exchange, event_type in archive_bindings():
         if exchanges is None or exchange in exchanges:
             channel.exchange_declare(exchange, "topic", durable=True, auto_delete=False)

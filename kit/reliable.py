@@ -6,7 +6,10 @@ body of each message on the durable queue `queue_name`, which is also bound to e
 raises a refusal of the input (ValidationFailed) the message goes to the dead-letter queue
 `<queue_name>.dead` at once; any other error sends it back to the end of its queue with its
 attempt count, until `max_attempts`, then to the dead-letter queue. A dead letter carries
-the original body and headers plus `x-error`, `x-error-type` and `x-attempts`.
+the original body and headers plus a short reason: `x-error` (the first line of the error,
+at most ERROR_LENGTH characters), `x-error-type` and `x-attempts`. The traceback goes to the
+log, not into the message: a dead-letter queue may be read by whoever handles it, and a
+traceback tells them the code's insides, not what is wrong with the message.
 
 A message is acknowledged only after its retry or dead letter was published (with publisher
 confirms), so a crash in between means a redelivery, never a loss: handlers must be
@@ -15,7 +18,6 @@ A connection lost while a message is settled does not stop the service: the brok
 the message again.
 """
 import logging
-import traceback
 
 from functools import partial
 
@@ -33,6 +35,7 @@ from .rpc import BROKER_ERRORS, ack_quietly, requeue_quietly
 log = logging.getLogger(__name__)
 
 ATTEMPTS_HEADER = "x-attempts"
+ERROR_LENGTH = 200  # characters of the error's first line a dead letter carries
 BATCH_PREFETCH = 200  # messages a process's batch consumers may hold unacknowledged
 BATCH_SIZE = histogram("liaison_consumer_batch_size", "Messages handled together, by queue.",
                        ["queue"], buckets=(1, 2, 5, 10, 20, 50, 100, 200))
@@ -78,12 +81,11 @@ class ReliableConsumer(Consumer):
         headers[ATTEMPTS_HEADER] = attempts
         permanent = isinstance(error, ValidationFailed)
         if permanent or attempts >= self.max_attempts:
-            headers.update({"x-error": str(error)[:2000],
-                            "x-error-type": type(error).__name__,
-                            "x-error-trace": "".join(
-                                traceback.format_exception(*exc_info))[-4000:]})
+            headers.pop("x-error-trace", None)  # a replayed dead letter of an earlier version
+            headers.update({"x-error": short_reason(error),
+                            "x-error-type": type(error).__name__})
             log.warning("%s: dead-lettering a message after %d attempt(s): %s",
-                        self.queue_name, attempts, error)
+                        self.queue_name, attempts, error, exc_info=exc_info)
             self._publish(message, self.dead_letter_queue.name, headers)
         else:
             eventlet.sleep(self.retry_delay * attempts)
@@ -93,6 +95,12 @@ class ReliableConsumer(Consumer):
         self.publisher.publish(message.body, exchange=DEFAULT_EXCHANGE, routing_key=queue_name,
                                headers=headers, content_type=message.content_type,
                                content_encoding=message.content_encoding, serializer=None)
+
+
+def short_reason(error):
+    """The first line of the error, at most ERROR_LENGTH characters."""
+    lines = str(error).strip().splitlines()
+    return lines[0][:ERROR_LENGTH] if lines else ""
 
 
 class BatchQueueConsumer(QueueConsumer):

@@ -13,6 +13,12 @@ are cleared from their documents in one write; a sweeper publishes entries older
 (or a broker outage longer than that) leaves behind. Delivery is therefore at least once
 (exactly once while no process dies): consumers deduplicate on the envelope `id`.
 
+An entry leaves the outbox only once the broker confirmed it and a queue took it: an event
+no queue takes (its type is not catalogued, so not even the archive is bound to it) is
+returned by the broker (kit.publishing) and stays, to be sent again until a queue is bound
+for it. The entries published with it in the same batch that went through are cleared, not
+sent again.
+
 Conditional updates ("change it only if it is still version 7") are atomic on both: on
 MongoDB by itself, on the embedded store as one SQLite transaction.
 
@@ -36,9 +42,10 @@ from nameko.standalone.events import get_event_exchange
 
 from contracts.envelope import decode, encode
 from contracts.fields import utcnow
+from contracts.topology import DEFAULT_RETENTION
 
 from .collection import OUTBOX, UNSENT, UnitOfWork
-from .publishing import BatchPublisher
+from .publishing import BatchPublisher, PublishFailed
 from .sqlite import FILE as SQLITE_FILE, SqliteDatabase
 from .tables import MongoDatabase
 
@@ -136,6 +143,17 @@ def opened(messages):
     return [decode(body) for _, body in messages]
 
 
+class OutboxKept(Exception):
+    """`drain` published what it read but `kept` ({doc id: entry ids}): entries the broker
+    refused or returned (no queue takes them), left in the outbox. `sent` went out."""
+
+    def __init__(self, kept, sent, errors):
+        super().__init__(f"{sum(map(len, kept.values()))} outbox entries kept: "
+                         + "; ".join(sorted(set(map(str, errors)))))
+        self.kept = kept
+        self.sent = sent
+
+
 def drain(table, publish_all, only=None, stale_before=None):
     """Publish outbox entries read from the store, then remove the ones sent. Returns how
     many were published.
@@ -143,12 +161,15 @@ def drain(table, publish_all, only=None, stale_before=None):
     `only` ({doc id: entry ids}) limits it to what one worker queued; `stale_before` to
     entries queued before then (what a dead process left). With neither: everything.
     `publish_all(messages)` takes (routing key, body) pairs and returns once the broker has
-    confirmed them all.
+    confirmed them all. When it names the messages that did not go through (a PublishFailed
+    with `failed`: refused, or returned because no queue takes them) the others are removed,
+    those stay, the next documents are still drained, and OutboxKept names what stayed at
+    the end; any other error stops the drain and is raised as it is.
     """
     query = {UNSENT: True}  # by equality on its index: only documents with unsent entries
     if only is not None:
         query["_id"] = {"$in": list(only)}
-    sent = 0
+    sent, kept, errors = 0, {}, []
     for doc in table.find(query):
         try:
             entries = [e for e in doc.get(OUTBOX_FIELD) or []
@@ -160,12 +181,23 @@ def drain(table, publish_all, only=None, stale_before=None):
                           table.name, doc["_id"])
             continue
         if entries:
-            publish_all(messages)
-            remove_sent(table, doc["_id"], [e["id"] for e in entries])
+            try:
+                publish_all(messages)
+            except PublishFailed as error:
+                if error.failed is None:
+                    raise
+                failed = set(error.failed)
+                kept[doc["_id"]] = [e["id"] for i, e in enumerate(entries) if i in failed]
+                errors.append(error)
+                entries = [e for i, e in enumerate(entries) if i not in failed]
+            if entries:
+                remove_sent(table, doc["_id"], [e["id"] for e in entries])
         elif not doc.get(OUTBOX_FIELD):  # marked, but nothing left to send
             table.update({"_id": doc["_id"], OUTBOX_FIELD: {"$size": 0}},
                          {"$set": {UNSENT: False}})
         sent += len(entries)
+    if kept:
+        raise OutboxKept(kept, sent, errors)
     return sent
 
 
@@ -241,7 +273,9 @@ class Storage(DependencyProvider):
         if "cloudevents" not in config.get("SERIALIZERS", {}):
             raise RuntimeError("events need the cloudevents serializer: merge "
                                "kit.storage.SERIALIZATION_CONFIG into the config")
-        self.publisher = BatchPublisher(config["AMQP_URI"], self.exchange)
+        self.publisher = BatchPublisher(config["AMQP_URI"], self.exchange,
+                                        retention=config.get("FEEDS_RETENTION")
+                                        or DEFAULT_RETENTION)
 
     def start(self):
         self.repository_cls(self.database).ensure_indexes()
@@ -294,25 +328,29 @@ class Storage(DependencyProvider):
 
     def _send(self, batch):
         """Publish the entries of several workers from memory in one batch, then clear them
-        from the outbox in one write per table. What fails (the broker is away) is kept, to be
-        tried again from the store every `retry_interval` seconds."""
+        from the outbox in one write per table. What fails is kept, to be tried again from
+        the store every `retry_interval` seconds: the whole batch when the broker is away,
+        only the entries it refused or returned when it names them (the others went
+        through and are cleared)."""
+        placed = [(name, table, doc_id, e) for touched in batch
+                  for name, (table, docs) in touched.items()
+                  for doc_id, entries in docs.items() for e in entries]
+        failed = ()
         try:
-            self.publisher.publish_all(messages_of(
-                e for touched in batch for _, docs in touched.values()
-                for entries in docs.values() for e in entries))
+            self.publisher.publish_all(messages_of(e for *_, e in placed))
         except Exception as error:
-            log.warning("publishing events failed (%s); retrying in %ss", error,
-                        self.retry_interval)
-            self.unsent.extend((table, {doc_id: {e["id"] for e in entries}
-                                        for doc_id, entries in docs.items()})
-                               for touched in batch for table, docs in touched.values())
+            failed = getattr(error, "failed", None)
+            failed = set(range(len(placed)) if failed is None else failed)
+            log.warning("publishing %d of %d events failed (%s); retrying in %ss",
+                        len(failed), len(placed), error, self.retry_interval)
+        sent, unsent = {}, {}
+        for i, (name, table, doc_id, entry) in enumerate(placed):
+            docs = (unsent if i in failed else sent).setdefault(name, (table, {}))[1]
+            docs.setdefault(doc_id, []).append(entry["id"])
+        self.unsent.extend((table, {doc_id: set(ids) for doc_id, ids in docs.items()})
+                           for table, docs in unsent.values())
+        if not sent:
             return
-        sent = {}
-        for touched in batch:
-            for name, (table, docs) in touched.items():
-                mine = sent.setdefault(name, (table, {}))[1]
-                for doc_id, entries in docs.items():
-                    mine.setdefault(doc_id, []).extend(e["id"] for e in entries)
         try:
             for table, docs in sent.values():
                 clear_sent(table, docs)
@@ -323,8 +361,14 @@ class Storage(DependencyProvider):
         """Publish what a dead process left: entries queued before `stale_before` (default:
         older than STALE_AFTER)."""
         cutoff = stale_before or utcnow() - STALE_AFTER
-        tables = self.repository_cls(self.database).outbox_tables()
-        return sum(drain(t, self.publisher.publish_all, stale_before=cutoff) for t in tables)
+        sent = 0
+        for table in self.repository_cls(self.database).outbox_tables():
+            try:
+                sent += drain(table, self.publisher.publish_all, stale_before=cutoff)
+            except OutboxKept as kept:  # not taken yet: left for the next sweep
+                log.warning("outbox sweep of %s: %s", table.name, kept)
+                sent += kept.sent
+        return sent
 
     def _retry(self):
         while True:
@@ -333,6 +377,10 @@ class Storage(DependencyProvider):
             for table, entries in batches:
                 try:
                     drain(table, self.publisher.publish_all, only=entries)
+                except OutboxKept as kept:  # the rest went out; these are tried again
+                    log.warning("publishing events failed (%s); retrying in %ss", kept,
+                                self.retry_interval)
+                    self.unsent.append((table, kept.kept))
                 except Exception as error:
                     log.warning("publishing events failed (%s); retrying in %ss", error,
                                 self.retry_interval)

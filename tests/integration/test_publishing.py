@@ -1,14 +1,24 @@
-"""Batches of events on a real RabbitMQ: confirmed all together, or an error."""
+"""Batches of events on a real RabbitMQ: confirmed all together, or an error naming what did
+not go through; every catalogued type is kept in the archive stream, and a type no queue
+takes is returned, counted and reported."""
 import json
+import logging
+import time
+from urllib.parse import quote, urlsplit
 
 import eventlet
 import kombu
 import pytest
+import requests
+from prometheus_client import REGISTRY
 
 from contracts.envelope import CONTENT_TYPE
-from kit.publishing import BatchPublisher, PublishFailed
+from contracts.topology import ARCHIVE, DEFAULT_RETENTION
+from infra.sandbox import MANAGEMENT, MANAGEMENT_AUTH
+from kit.publishing import BatchPublisher, PublishFailed, PublishUnroutable
 
 EXCHANGE = "test.events"
+REGISTRY_EXCHANGE = "enterprise.events"  # a service's exchange: its types are catalogued
 
 
 @pytest.fixture
@@ -65,16 +75,19 @@ def test_a_batch_the_broker_refuses_in_part_raises_and_the_next_one_goes_out(bro
     full = kombu.Queue("full", exchange, routing_key="thing.1", queue_arguments={
         "x-max-length": 0, "x-overflow": "reject-publish"})(channel)
     full.declare()
-    seen = kombu.Queue("seen", exchange, routing_key="thing.0")(channel)
+    seen = kombu.Queue("seen", exchange, bindings=[
+        kombu.binding(exchange, routing_key=key) for key in ("thing.0", "thing.2")])(channel)
     seen.declare()
     publisher = BatchPublisher(rabbit_config["AMQP_URI"], EXCHANGE)
 
-    with pytest.raises(PublishFailed):
+    with pytest.raises(PublishFailed) as refused:
         publisher.publish_all(messages("a", 3))  # thing.1 is refused by its full queue
     publisher.publish_all(messages("b", 1))
     publisher.close()
 
-    assert [json.loads(m.body)["id"] for m in drain(seen)] == ["a-0", "b-0"]
+    assert not isinstance(refused.value, PublishUnroutable)
+    assert refused.value.failed == [1]
+    assert [json.loads(m.body)["id"] for m in drain(seen)] == ["a-0", "a-2", "b-0"]
 
 
 def test_many_batches_at_once_on_new_channels_are_all_confirmed(received, rabbit_config):
@@ -130,3 +143,104 @@ def test_a_channel_idle_too_long_is_replaced_and_a_dead_one_is_survived(received
     assert len({id(first), id(second), id(third)}) == 3
     assert first.connection.connection is None or not first.connection.connected
     assert received() == ["a-0", "b-0", "c-0"]
+
+
+def vhost_of(rabbit_config):
+    return urlsplit(rabbit_config["AMQP_URI"]).path.lstrip("/")
+
+
+def archived(rabbit_config, count, timeout=10):
+    """The first `count` messages of the archive stream (read from its start, as a new
+    agency is replayed), as (routing key, body)."""
+    got = []
+    with kombu.Connection(rabbit_config["AMQP_URI"]) as connection:
+        channel = connection.channel()
+        channel.basic_qos(0, 100, False)  # a stream is read with a prefetch and acks
+
+        def take(message):
+            got.append((message.delivery_info["routing_key"], message.body))
+            channel.basic_ack(message.delivery_tag)
+
+        channel.basic_consume(ARCHIVE, callback=take,
+                              arguments={"x-stream-offset": "first"})
+        deadline = time.monotonic() + timeout
+        while len(got) < count and time.monotonic() < deadline:
+            try:
+                connection.drain_events(timeout=0.2)
+            except TimeoutError:
+                pass
+        try:  # anything beyond `count` would show too
+            connection.drain_events(timeout=0.3)
+        except TimeoutError:
+            pass
+    return got
+
+
+def archive_arguments(rabbit_config):
+    answer = requests.get(f"{MANAGEMENT}/queues/{quote(vhost_of(rabbit_config), safe='')}/"
+                          f"{ARCHIVE}", auth=MANAGEMENT_AUTH, timeout=10)
+    answer.raise_for_status()
+    return answer.json()["arguments"]
+
+
+def event(n):
+    return json.dumps({"id": f"e-{n}", "n": n})
+
+
+def unroutable_count(exchange, event_type):
+    return REGISTRY.get_sample_value("liaison_events_unroutable_total",
+                                     {"exchange": exchange, "type": event_type}) or 0
+
+
+def test_a_catalogued_type_is_kept_in_the_archive_stream(rabbit_config):
+    """On a fresh vhost nothing else is bound: the publisher declares the archive itself."""
+    publisher = BatchPublisher(rabbit_config["AMQP_URI"], REGISTRY_EXCHANGE)
+    publisher.publish_all([("station.created", event(1)), ("officer.registered", event(2))])
+    publisher.close()
+
+    assert archived(rabbit_config, 2) == [("station.created", event(1)),
+                                          ("officer.registered", event(2))]
+    assert archive_arguments(rabbit_config) == {"x-queue-type": "stream",
+                                                "x-max-age": DEFAULT_RETENTION}
+
+
+def test_the_archive_keeps_the_retention_it_was_made_with(rabbit_config, caplog):
+    first = BatchPublisher(rabbit_config["AMQP_URI"], REGISTRY_EXCHANGE, retention="7D")
+    first.publish_all([("station.created", event(1))])
+    first.close()
+    other = BatchPublisher(rabbit_config["AMQP_URI"], REGISTRY_EXCHANGE, retention="30D")
+    with caplog.at_level(logging.WARNING, logger="kit.publishing"):
+        other.publish_all([("station.created", event(2))])  # still published
+    other.close()
+
+    assert archive_arguments(rabbit_config)["x-max-age"] == "7D"
+    assert [body for _, body in archived(rabbit_config, 2)] == [event(1), event(2)]
+    assert any("30D" in r.getMessage() for r in caplog.records)
+
+
+def test_an_uncatalogued_type_is_returned_counted_and_named_and_its_siblings_go_out(
+        rabbit_config, caplog):
+    publisher = BatchPublisher(rabbit_config["AMQP_URI"], REGISTRY_EXCHANGE)
+    before = unroutable_count(REGISTRY_EXCHANGE, "station.painted")
+    batch = [("station.created", event(0)), ("station.painted", event(1)),
+             ("grid.created", event(2))]
+
+    with caplog.at_level(logging.ERROR, logger="kit.publishing"):
+        with pytest.raises(PublishUnroutable) as unroutable:
+            publisher.publish_all(batch)
+
+    assert isinstance(unroutable.value, PublishFailed)  # a caller keeps what failed
+    assert unroutable.value.failed == [1]  # the siblings were confirmed
+    assert unroutable.value.types == ["station.painted"]
+    assert "station.painted" in str(unroutable.value)
+    assert unroutable_count(REGISTRY_EXCHANGE, "station.painted") == before + 1
+    [logged] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "station.painted" in logged.getMessage()
+    assert REGISTRY_EXCHANGE in logged.getMessage()
+    assert len(publisher.idle) == 1  # the channel settled everything: pooled again
+
+    publisher.publish_all([("station.created", event(3))])  # on that same channel
+    publisher.close()
+    assert archived(rabbit_config, 3) == [("station.created", event(0)),
+                                          ("grid.created", event(2)),
+                                          ("station.created", event(3))]

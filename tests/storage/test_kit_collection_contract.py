@@ -12,6 +12,7 @@ from marshmallow import Schema, fields
 from contracts.fields import UtcDateTime
 from kit import storage
 from kit.collection import Collection, Events, Kind, UnitOfWork
+from kit.publishing import PublishFailed, PublishUnroutable
 from kit.testing import backend_fixture, published
 
 T0 = datetime(2026, 3, 1, 8, 0)
@@ -376,6 +377,50 @@ def test_an_outbox_is_drained_once_and_an_unreadable_entry_does_not_block_it(cas
     assert len(table.get("c2")[storage.OUTBOX_FIELD]) == 2
     assert storage.drain(table, lambda batch: sent.extend(storage.opened(batch)),
                          stale_before=T0) == 0
+
+
+def test_entries_the_broker_did_not_take_stay_and_the_rest_are_removed(cases, backend):
+    """A publish that names what did not go through (returned: no queue takes its type) keeps
+    only those; the others are removed, and the next documents are still drained."""
+    for n in (1, 2):
+        new = case(n)
+        new.events.append(Opened(new.id, T0))
+        new.events.append(Renamed(new.id, f"case {n} renamed"))
+        cases.add(new)
+    table = backend.database.table("cases")
+    sent = []
+
+    def publish_all(batch):
+        failed = [i for i, (key, _) in enumerate(batch) if key == "case.renamed"]
+        sent.extend(key for i, (key, _) in enumerate(batch) if i not in failed)
+        raise PublishUnroutable("no queue takes case.renamed", failed, ["case.renamed"])
+
+    with pytest.raises(storage.OutboxKept) as kept:
+        storage.drain(table, publish_all, stale_before=T0)
+    assert kept.value.sent == 2 and sent == ["case.opened", "case.opened"]
+    for doc_id in ("c1", "c2"):
+        [left] = table.get(doc_id)[storage.OUTBOX_FIELD]
+        assert left["type"] == "case.renamed" and table.get(doc_id)[storage.UNSENT_FIELD]
+        assert kept.value.kept[doc_id] == [left["id"]]
+
+    assert storage.drain(table, lambda batch: sent.extend(key for key, _ in batch),
+                         only=kept.value.kept) == 2
+    assert sent[2:] == ["case.renamed", "case.renamed"]
+    assert table.find({storage.UNSENT_FIELD: True}) == []
+
+
+def test_a_publish_that_cannot_say_what_went_through_keeps_everything(cases, backend):
+    new = case(1)
+    new.events.append(Opened(new.id, T0))
+    cases.add(new)
+    table = backend.database.table("cases")
+
+    def publish_all(batch):
+        raise PublishFailed("the broker did not answer")
+
+    with pytest.raises(PublishFailed):
+        storage.drain(table, publish_all, stale_before=T0)
+    assert len(table.get("c1")[storage.OUTBOX_FIELD]) == 1
 
 
 def test_what_is_stored_survives_a_new_connection(cases, backend, unit):
