@@ -27,6 +27,7 @@ import socket
 from datetime import datetime, timedelta
 
 import eventlet
+from amqp.exceptions import PreconditionFailed
 from eventlet.semaphore import Semaphore
 from kombu import Connection
 from nameko.extensions import DependencyProvider
@@ -130,7 +131,7 @@ class Fanout(DependencyProvider):
                                       config.get("DATA_DIR") or "data")
         self.repo = Repository(self.database)
         self.publisher = BatchPublisher(self.amqp_uri, topology.AGENCY_EXCHANGE,
-                                        timeout=5.0)
+                                        timeout=5.0, retention=self.retention_text)
         self.lock = Semaphore(1)
         self.subscriptions = {}
         self.replays = {}
@@ -141,8 +142,14 @@ class Fanout(DependencyProvider):
         self.repo.ensure_indexes()
         self.next = self.repo.next_offset()
         POSITION.set(self.next)
-        with self._channel() as channel:
-            broker.declare_shared(channel, self.retention_text)
+        try:
+            with self._channel() as channel:
+                broker.declare_shared(channel, self.retention_text)
+        except PreconditionFailed:  # the archive keeps the retention it was made with
+            log.warning("the archive stream exists with another retention than %s; it keeps "
+                        "its own (a broker policy changes it)", self.retention_text)
+            with self._channel() as channel:
+                broker.declare_shared(channel, None)
         self.refresh()
         self.container.spawn_managed_thread(self._follow)
         for subscription in list(self.subscriptions.values()):
