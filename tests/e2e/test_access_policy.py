@@ -92,6 +92,9 @@ def county(api, supervisor, token):
     other_officer = next(o["id"] for o in officers if o["id"] != officer)
     places = {kind: ok(api("GET", f"/v1/{kind}?per_page=1", supervisor))["items"][0]["id"]
               for kind in ("stations", "parks", "grids")}
+    feeds = [ok(api("POST", "/v1/subscriptions", token("admin", sub="matrix-admin"),
+                    json={"agency": agency, "filters": [{"prefix": {"type": "incident."}}]}),
+                201)["id"] for agency in (AGENCY, "environment")]
     tokens = {
         "admin": token("admin", sub="matrix-admin"),
         "supervisor": supervisor,
@@ -104,10 +107,11 @@ def county(api, supervisor, token):
               "dispute_id": d1["id"], "officer_id": officer, "department": mine, "places": places,
               "kind": "stations", "letter_id": "no-such-letter", "term": 0,
               "referral_id": referral, "invitation_id": invitations[0],
-              "year": utc_year(), "check_id": f"{utc_year()}-Q1"}
+              "year": utc_year(), "check_id": f"{utc_year()}-Q1",
+              "subscription_id": feeds[0]}
     outside = dict(inside, enterprise_id=e2, incident_id=i2["id"], request_id=r2["id"],
                    dispute_id=d2["id"], officer_id=other_officer, department=not_mine,
-                   invitation_id=invitations[1])
+                   invitation_id=invitations[1], subscription_id=feeds[1])
     return {"tokens": tokens, "inside": inside, "outside": outside, "officer": officer,
             "chief": chief, "e1": e1, "e2": e2, "i1": i1, "i2": i2, "r1": r1, "r2": r2}
 
