@@ -77,6 +77,12 @@ class Subscription:
         self.deleted_by = actor
 
 
+def sequence(offset):
+    """An event's CloudEvents `sequence` in a feed: its archive offset, zero-padded so that
+    it sorts as it was delivered."""
+    return f"{offset:016d}"
+
+
 def retention_of(text):
     """A RabbitMQ x-max-age ("90D", "12h", "1Y") as a timedelta."""
     units = {"Y": 365 * 86400, "M": 30 * 86400, "D": 86400, "h": 3600, "m": 60, "s": 1}

@@ -40,7 +40,7 @@ from kit.publishing import BatchPublisher
 from kit.storage import open_database
 
 from . import broker
-from .domain import retention_of
+from .domain import retention_of, sequence
 from .projection import admits, project
 from .store import Repository
 
@@ -62,10 +62,6 @@ LATENCY = histogram("liaison_feed_delivery_seconds",
                     "From an event's time to its delivery to the agencies (live).",
                     buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60))
 REPLAYS = gauge("liaison_feed_replays", "Replays running.")
-
-
-def sequence(offset):
-    return f"{offset:016d}"
 
 
 def _event_time(envelope):

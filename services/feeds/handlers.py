@@ -8,9 +8,8 @@ from contracts import topology
 from kit.errors import ValidationFailed
 
 from . import broker
-from .domain import Refused, Subscription, broker_user
+from .domain import Refused, Subscription, broker_user, sequence
 from .exceptions import AgencySubscribed, SubscriptionDeleted
-from .fanout import sequence
 from .projection import check_purpose
 
 
