@@ -18,7 +18,7 @@ from amqp.exceptions import AccessRefused
 from kombu import Connection
 
 from infra import launch
-from infra.launch import PROCESSES, Platform
+from infra.launch import MANAGES_BROKER, PROCESSES, Platform
 from infra.sandbox import MANAGEMENT, MANAGEMENT_AUTH, create_vhost, delete_vhost, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -301,9 +301,12 @@ def test_each_process_runs_as_a_broker_user_of_its_own_deleted_when_the_launcher
         users = _connected_users(vhost, expected)
         assert set(users) == expected, users
         assert "guest" not in users
-        # Plain users, allowed on the platform's vhost only.
-        for user in expected:
-            assert _management(f"users/{user}").json()["tags"] == []
+        # Plain users, allowed on the platform's vhost only; only a process that manages the
+        # broker (the feeds process makes agencies' users) is an administrator.
+        for name, _, _ in PROCESSES:
+            user = f"{vhost}.{name}"
+            assert _management(f"users/{user}").json()["tags"] == (
+                ["administrator"] if name in MANAGES_BROKER else [])
             permissions = _management(f"users/{user}/permissions").json()
             assert [(p["vhost"], p["configure"], p["write"], p["read"]) for p in permissions] \
                 == [(vhost, ".*", ".*", ".*")]
@@ -314,7 +317,11 @@ def test_each_process_runs_as_a_broker_user_of_its_own_deleted_when_the_launcher
             name = modules[args[args.index("infra.serve") + 2]]
             env = _environ(pid)
             assert env["AMQP_URI"].startswith(f"amqp://{vhost}.{name}:")
-            assert "guest" not in env["AMQP_URI"] and "BROKER_ADMIN_URI" not in env
+            assert "guest" not in env["AMQP_URI"]
+            if name in MANAGES_BROKER:
+                assert env["BROKER_ADMIN_URI"].startswith(f"http://{vhost}.{name}:")
+            else:
+                assert "BROKER_ADMIN_URI" not in env
         assert _users_of(vhost) == expected
 
         launched.interrupt()
