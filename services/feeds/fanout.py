@@ -24,6 +24,7 @@ archive, zero-padded, so it sorts as it was delivered.
 import json
 import logging
 import socket
+import time
 from datetime import datetime, timedelta
 
 import eventlet
@@ -50,6 +51,7 @@ PREFETCH = 1000         # archive messages the broker may send ahead (streams ne
 BATCH = 500             # messages handled together
 REPLAY_MARGIN = timedelta(minutes=10)  # read the archive from this long before T
 IDLE = 0.3              # seconds without a message before a replay checks whether it caught up
+GATHER = 0.01           # seconds a batch gathers after its first message
 
 DELIVERED = counter("liaison_feed_deliveries_total",
                     "Projected events delivered to an agency's queue, live or replayed.",
@@ -376,13 +378,17 @@ class Fanout(DependencyProvider):
 
 
 def _drain(connection, buffer, timeout):
-    """Wait up to `timeout` for messages, then take whatever else has arrived (up to a
-    batch); True if any came."""
+    """Wait up to `timeout` for messages, then take what else arrives within GATHER seconds
+    (up to a batch): a steady trickle must not hold a batch back; True if any came."""
     before = len(buffer)
     try:
         connection.drain_events(timeout=timeout)
+        until = time.monotonic() + GATHER
         while len(buffer) < BATCH:
-            connection.drain_events(timeout=0.005)
+            left = until - time.monotonic()
+            if left <= 0:
+                break
+            connection.drain_events(timeout=min(left, 0.005))
     except socket.timeout:
         pass
     return len(buffer) > before
