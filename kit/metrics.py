@@ -1,13 +1,14 @@
 """Prometheus metrics for every nameko process, from one provider.
 
 `Metrics` times every entrypoint of the service it is declared on (requests, errors by kind,
-latency histogram) and serves the process's registry on `METRICS_PORT` (0 or unset: not
+latency histogram; `timed` does the same for work outside nameko's workers) and serves the process's registry on `METRICS_PORT` (0 or unset: not
 served, still counted). An expected error (a refusal) is counted, and logged as one line
 without a traceback (`kit.logs`); only an unexpected one is logged with its traceback. HTTP
 answers are counted by route and status with `count_http_response()`, whether or not a
 worker ran. Domain gauges are declared by each service with `gauge()`.
 """
 import time
+from contextlib import contextmanager
 
 from nameko.extensions import DependencyProvider
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
@@ -34,6 +35,23 @@ def _metric(kind, name, documentation, labels, **options):
     if name not in _gauges:
         _gauges[name] = kind(name, documentation, list(labels), **options)
     return _gauges[name]
+
+
+@contextmanager
+def timed(service, entrypoint, expected=()):
+    """The same requests, errors and duration as a worker's, for work a service runs outside
+    nameko's workers (a stream it follows, a queue of outsiders it reads): one call of
+    `entrypoint` per `with`."""
+    started = time.perf_counter()
+    try:
+        yield
+    except Exception as error:
+        kind = "expected" if isinstance(error, expected) else "unexpected"
+        ERRORS.labels(service, entrypoint, kind, type(error).__name__).inc()
+        raise
+    finally:
+        REQUESTS.labels(service, entrypoint).inc()
+        LATENCY.labels(service, entrypoint).observe(time.perf_counter() - started)
 
 
 def count_http_response(service, route, status):

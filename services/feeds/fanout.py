@@ -36,7 +36,7 @@ from nameko.extensions import DependencyProvider
 from contracts import topology
 from contracts.envelope import decode, encode
 from contracts.fields import naive_utc, utcnow
-from kit.metrics import counter, gauge, histogram
+from kit.metrics import counter, gauge, histogram, timed
 from kit.publishing import BatchPublisher
 from kit.storage import open_database
 
@@ -47,6 +47,7 @@ from .store import Repository
 
 log = logging.getLogger(__name__)
 
+SERVICE = "feeds"
 PREFETCH = 1000         # archive messages the broker may send ahead (streams need a prefetch)
 BATCH = 500             # messages handled together
 REPLAY_MARGIN = timedelta(minutes=10)  # read the archive from this long before T
@@ -269,7 +270,8 @@ class Fanout(DependencyProvider):
                 _drain(connection, buffer, 1.0)
                 while buffer:
                     batch, buffer[:] = buffer[:BATCH], buffer[BATCH:]
-                    self._deliver_live(batch)
+                    with timed(SERVICE, "fanout_live"):
+                        self._deliver_live(batch)
                     channel.basic_ack(batch[-1].delivery_tag, multiple=True)
         finally:
             self._close(connection)
@@ -334,7 +336,7 @@ class Fanout(DependencyProvider):
             channel = self._consume(connection, self.next if start is None else start, buffer)
             while True:
                 idle = not _drain(connection, buffer, IDLE)
-                with self.lock:
+                with timed(SERVICE, "fanout_replay"), self.lock:
                     out, rows, caught_up = [], [], None
                     now = utcnow()
                     for message in buffer:

@@ -24,7 +24,7 @@ from nameko.extensions import DependencyProvider
 
 from contracts import topology
 from contracts.api.feeds import ReportInput
-from kit.metrics import counter
+from kit.metrics import counter, timed
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,8 @@ class ReportIntake(DependencyProvider):
                     continue
                 while inbox:
                     message = inbox.pop(0)
-                    self._take(publishing, message)
+                    with timed("feeds", "report_intake"):
+                        self._take(publishing, message)
                     channel.basic_ack(message.delivery_tag)
         finally:
             self.connection.release()

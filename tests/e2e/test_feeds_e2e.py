@@ -520,3 +520,43 @@ def test_an_agency_reaches_its_own_subscription_and_its_document_only(api, admin
         refused = api("POST", f"/v1/subscriptions/{mine['id']}/replay", admin,
                       json={"since": since})
         assert refused.status_code == 400 and why in refused.text, refused.text
+
+
+def test_the_feeds_process_counts_its_work_as_every_entrypoint_is_counted(
+        platform, api, supervisor, admin, subscribe, enterprise_ids):
+    """Requests, errors and durations for the fan-out and the report intake, under the same
+    names and labels as every worker's, and the deliveries by agency."""
+    import requests
+
+    mine = subscribe("statistics", [{"prefix": {"type": "incident."}}])
+    report_incident(api, supervisor, enterprise_ids[0], "metrics probe")
+    assert api("POST", f"/v1/subscriptions/{mine['id']}/replay", admin,
+               json={"since": (datetime.now(timezone.utc)
+                               - timedelta(minutes=1)).isoformat()}).status_code == 200
+    connection = connect(platform, mine["credentials"])
+    try:
+        channel = connection.channel()
+        channel.basic_publish(amqp.Message(b"not json", user_id=mine["broker_user"]),
+                              exchange=topology.REPORTS_EXCHANGE, routing_key="statistics")
+    finally:
+        connection.close()
+
+    def counted(text, entrypoint):
+        found = re.search(r'^liaison_entrypoint_requests_total\{entrypoint="%s",'
+                          r'service="feeds"\} (\S+)$' % entrypoint, text, re.M)
+        return found is not None and float(found.group(1)) > 0
+
+    deadline = time.monotonic() + 20
+    while True:
+        text = requests.get(platform.metrics_url("feeds"), timeout=10).text
+        if all(counted(text, e) for e in ("fanout_live", "fanout_replay", "report_intake")) \
+                or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    for entrypoint in ("fanout_live", "fanout_replay", "report_intake"):
+        assert counted(text, entrypoint), entrypoint
+        assert f'liaison_entrypoint_duration_seconds_count{{entrypoint="{entrypoint}"' in text
+    assert re.search(r'^liaison_feed_deliveries_total\{agency="statistics",mode="live"\} ',
+                     text, re.M)
+    assert re.search(r'^liaison_feed_reports_total\{agency="statistics",outcome="refused"\} ',
+                     text, re.M)
