@@ -1,9 +1,10 @@
 """Prometheus metrics for every nameko process, from one provider.
 
 `Metrics` times every entrypoint of the service it is declared on (requests, errors by kind,
-latency histogram; `timed` does the same for work outside nameko's workers) and serves the process's registry on `METRICS_PORT` (0 or unset: not
-served, still counted). An expected error (a refusal) is counted, and logged as one line
-without a traceback (`kit.logs`); only an unexpected one is logged with its traceback. HTTP
+latency histogram; `timed` does the same for work outside nameko's workers) and serves the
+process's registry on `METRICS_PORT` (0 or unset: not served, still counted), on the address
+`METRICS_HOST` (127.0.0.1 unless set: a container sets 0.0.0.0 so that Prometheus reaches
+it). An expected error (a refusal) is counted, and logged as one line without a traceback (`kit.logs`); only an unexpected one is logged with its traceback. HTTP
 answers are counted by route and status with `count_http_response()`, whether or not a
 worker ran. Domain gauges are declared by each service with `gauge()`.
 """
@@ -79,7 +80,8 @@ class Metrics(DependencyProvider):
         logs.one_line_for_expected_errors()
         port = int(self.container.config.get("METRICS_PORT") or 0)
         if port and port not in _served_ports:
-            start_http_server(port, addr="127.0.0.1", registry=REGISTRY)
+            host = self.container.config.get("METRICS_HOST") or "127.0.0.1"
+            start_http_server(port, addr=host, registry=REGISTRY)
             _served_ports.add(port)
 
     def worker_setup(self, worker_ctx):
