@@ -3,8 +3,11 @@
 `python -m infra.launch` starts them, waits until the gateway is ready, loads the demo county
 (once: a registry that already has stations is left alone), prints the gateway URL and a
 supervisor token, restarts a process that dies, and stops them all on Ctrl-C (or SIGTERM,
-SIGHUP) within 5 s. A second platform runs beside it on other ports, another data folder and
-a vhost of its own (`--port 0 --metrics-port 0 --vhost NAME --data-dir DIR`).
+SIGHUP) within 5 s. When `prometheus` is installed it runs beside them (infra/prometheus.py:
+every process's metrics and the broker's, the alerting rules of infra/prometheus/rules.yml),
+on a free port (`--prometheus-port`), and its URL is printed too. A second platform runs
+beside it on other ports, another data folder and a vhost of its own (`--port 0
+--metrics-port 0 --vhost NAME --data-dir DIR`).
 
 The user of AMQP_URI (guest by default) is the launcher's only: it makes, through the
 management API, a broker user for each process (`<vhost>.<process>`, a new password at every
@@ -259,6 +262,9 @@ class Platform:
     # until stop() deletes the users, so a process started again runs as before.
     users: dict = field(default_factory=dict, init=False, repr=False)
     made: list = field(default_factory=list, init=False)  # the broker users this platform made
+    # name -> Popen of a program that serves the platform without being one of its processes
+    # (Prometheus, infra/prometheus.py): stopped with them, and not started again if it exits.
+    companions: dict = field(default_factory=dict, init=False, repr=False)
     _api: Management | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -341,13 +347,15 @@ class Platform:
         proc.wait(timeout=30)
 
     def stop(self, timeout=STOP_GRACE):
-        """SIGTERM every process (nameko stops its containers), and SIGKILL the process group
-        of any still running after `timeout` seconds; then delete the broker users made for
-        them (those only: another platform's are left alone)."""
-        for proc in self.procs.values():
+        """SIGTERM every process (nameko stops its containers) and companion, and SIGKILL the
+        process group of any still running after `timeout` seconds; then delete the broker
+        users made for them (those only: another platform's are left alone)."""
+        procs = [*self.procs.values(), *self.companions.values()]
+        self.companions = {}
+        for proc in procs:
             _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for proc in self.procs.values():
+        for proc in procs:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -453,6 +461,11 @@ def parse_args(argv):
                         help="the broker vhost, made if missing (AMQP_VHOST; default: that of "
                              "AMQP_URI); a second platform on one broker needs its own")
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo county")
+    parser.add_argument("--prometheus-port", type=_port, default=env("PROMETHEUS_PORT") or 0,
+                        help="Prometheus's HTTP port, when prometheus is installed "
+                             "(PROMETHEUS_PORT; default 0: a free one)")
+    parser.add_argument("--no-prometheus", action="store_true",
+                        help="do not run Prometheus beside the platform")
     return parser.parse_args(argv)
 
 
@@ -465,12 +478,16 @@ def prepare(args):
     make_private_dir(data_dir)
     gateway_port = args.port or free_port()
     metrics_base = args.metrics_port or free_port(span=len(PROCESSES))
-    for what, port in [("the gateway", gateway_port)] + [
-            (f"{name} metrics", metrics_base + offset) for name, _, offset in PROCESSES]:
+    ports = [("the gateway", gateway_port)] + [
+        (f"{name} metrics", metrics_base + offset) for name, _, offset in PROCESSES]
+    if args.prometheus_port and not args.no_prometheus:
+        ports.append(("Prometheus", args.prometheus_port))
+    for what, port in ports:
         if _in_use(port):
             raise RefusedToStart(f"port {port} ({what}) is in use, perhaps by another platform; "
-                                 "choose others with --port and --metrics-port (or "
-                                 "GATEWAY_PORT and METRICS_BASE_PORT), or 0 for free ones")
+                                 "choose others with --port, --metrics-port and "
+                                 "--prometheus-port (or GATEWAY_PORT, METRICS_BASE_PORT and "
+                                 "PROMETHEUS_PORT), or 0 for free ones")
     amqp_uri = os.environ.get("AMQP_URI") or "amqp://guest:guest@localhost:5672/"
     if args.vhost:
         amqp_uri = with_vhost(amqp_uri, args.vhost)
@@ -512,15 +529,19 @@ def main(argv=None):
     except Stopping:
         return
 
+    from . import prometheus
     from .load_demo import load_demo
     from .retire import retire_queues
 
     failed = None
+    monitor = None
     try:
         moved = retire_queues(platform.amqp_uri)
         if moved:
             print(f"Moved {moved} messages from retired queues.")
         platform.start()
+        if not args.no_prometheus and prometheus.installed():
+            monitor = prometheus.Prometheus(platform, port=args.prometheus_port).start()
         platform.wait_ready()
         if not args.no_demo:
             print(load_demo(platform.amqp_uri))
@@ -528,6 +549,15 @@ def main(argv=None):
         token = rules.issue("supervisor", "launcher:demo-supervisor")
         print(f"\nGateway:   {platform.url}/v1   (API document: {platform.url}/v1/openapi.json)")
         print("Metrics:   " + ", ".join(platform.metrics_url(n) for n, _, _ in PROCESSES))
+        if monitor is not None and monitor.wait_ready(timeout=15):
+            print(f"Prometheus: {monitor.url}   (active alerts: {monitor.url}/api/v1/alerts; "
+                  "rules in infra/prometheus/rules.yml)")
+        elif monitor is not None:
+            print(f"Prometheus: did not start; see {platform.log_dir / 'prometheus.log'}")
+            monitor = None
+        elif not args.no_prometheus:
+            print("Prometheus: not started: prometheus is not installed (infra/setup "
+                  "installs it)")
         print(f"Broker:    {broker_name(platform.amqp_uri)}")
         print(f"Data:      {platform.data_dir}   (logs in {platform.log_dir})")
         print(f"Supervisor token (8 h):\n{token}\n")
@@ -535,6 +565,11 @@ def main(argv=None):
         print("Ctrl-C stops every process.", flush=True)
         while True:
             time.sleep(0.5)
+            if monitor is not None and monitor.proc.poll() is not None:
+                print(f"prometheus exited with {monitor.proc.returncode}; see "
+                      f"{platform.log_dir / 'prometheus.log'}", flush=True)
+                platform.companions.pop(prometheus.NAME, None)
+                monitor = None
             for key, proc in list(platform.procs.items()):
                 if proc.poll() is not None:
                     print(f"{key} exited with {proc.returncode}; starting it again", flush=True)

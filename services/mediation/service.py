@@ -33,6 +33,10 @@ FULL_SWEEP = timedelta(seconds=60)
 BY_GRADE = gauge("liaison_disputes", "Disputes by grade and status.", ["grade", "status"])
 DEADLINES_PASSED = counter("liaison_dispute_deadlines_passed_total",
                            "Dispute deadlines that passed, by kind.", ["deadline"])
+# The missed kinds are counted from zero at start, so that the first one of a process's life
+# is an increase too (the alert LiaisonMediationDeadlinesPassed watches them).
+for _missed in ("settle", "term", "letter"):
+    DEADLINES_PASSED.labels(_missed)
 ESCALATIONS = counter("liaison_dispute_escalations_total",
                       "Disputes moved up a tier, by the tier left and how.", ["tier", "how"])
 RISKS = counter("liaison_dispute_risks_flagged_total",

@@ -3,6 +3,7 @@ each stopped by a terminal's Ctrl-C (SIGINT to its whole process group); each pr
 user of its own; and what it refuses before starting anything."""
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -24,6 +25,8 @@ from infra.sandbox import MANAGEMENT, MANAGEMENT_AUTH, create_vhost, delete_vhos
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 120
 STOP_WITHIN = 5.0
+# The launcher runs Prometheus beside the processes when it is installed.
+COMPANIONS = 1 if shutil.which("prometheus") else 0
 
 
 def _env(**extra):
@@ -63,6 +66,8 @@ class Launched:
         self.url = re.search(r"Gateway:\s+(\S+)/v1", out).group(1)
         self.metrics = re.findall(r"http://\S+/metrics", out)
         self.token = re.search(r"Supervisor token \(8 h\):\n(\S+)", out).group(1)
+        prometheus = re.search(r"Prometheus: (http://\S+)", out)
+        self.prometheus = prometheus.group(1) if prometheus else None
         self.pids = {self.proc.pid, *_descendants(self.proc.pid)}
         return self
 
@@ -195,8 +200,14 @@ def test_two_platforms_side_by_side_each_stopped_by_ctrl_c(tmp_path, vhosts):
                 assert requests.get(url, timeout=10).status_code == 200
         # Each platform's services answer only its own gateway.
         assert _consumers(vhost_a, "rpc-enterprise") == _consumers(vhost_b, "rpc-enterprise") == 1
-        # the launcher and each of its processes
-        assert len(first.pids) == len(second.pids) == 1 + len(PROCESSES)
+        # the launcher, each of its processes and Prometheus, each platform's own
+        assert len(first.pids) == len(second.pids) == 1 + len(PROCESSES) + COMPANIONS
+        if COMPANIONS:
+            assert first.prometheus and second.prometheus
+            assert first.prometheus != second.prometheus
+            for one in (first, second):
+                assert requests.get(one.prometheus + "/-/ready", timeout=10).status_code == 200
+            assert (first.data_dir / "prometheus" / "data").is_dir()
 
         # Everything under the data folder is private to the user running the platform.
         written = [first.data_dir, *first.data_dir.rglob("*")]
@@ -271,7 +282,7 @@ def test_a_launcher_killed_outright_takes_its_processes_with_it(tmp_path, vhosts
     try:
         launched.wait_started()
         services = launched.pids - {launched.proc.pid}
-        assert len(services) == len(PROCESSES)
+        assert len(services) == len(PROCESSES) + COMPANIONS
         launched.proc.kill()  # SIGKILL: the launcher cannot stop anything itself
         launched.proc.wait(timeout=5)
         deadline = time.monotonic() + STOP_WITHIN
@@ -312,8 +323,15 @@ def test_each_process_runs_as_a_broker_user_of_its_own_deleted_when_the_launcher
                 == [(vhost, ".*", ".*", ".*")]
         # A process knows only its own credentials, and no way into the management API.
         modules = {module: name for name, module, _ in PROCESSES}
+        served = 0
         for pid in launched.pids - {launched.proc.pid}:
             args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+            if "infra.serve" not in args:
+                # Prometheus: no credentials at all, nor the launcher's secrets
+                assert Path(args[0]).name == "prometheus"
+                assert not {"AMQP_URI", "BROKER_ADMIN_URI", "JWT_SECRET"} & set(_environ(pid))
+                continue
+            served += 1
             name = modules[args[args.index("infra.serve") + 2]]
             env = _environ(pid)
             assert env["AMQP_URI"].startswith(f"amqp://{vhost}.{name}:")
@@ -322,6 +340,7 @@ def test_each_process_runs_as_a_broker_user_of_its_own_deleted_when_the_launcher
                 assert env["BROKER_ADMIN_URI"].startswith(f"http://{vhost}.{name}:")
             else:
                 assert "BROKER_ADMIN_URI" not in env
+        assert served == len(PROCESSES)
         assert _users_of(vhost) == expected
 
         launched.interrupt()
