@@ -276,30 +276,9 @@ def _leaves(value, key=""):
 
 
 def _archived_types(platform, since):
-    """The event types in the archive from `since` on, read as the platform's own user."""
-    connection = amqp.Connection("localhost:5672", userid="guest", password="guest",
-                                 virtual_host=_vhost(platform))
-    connection.connect()
-    try:
-        channel = connection.channel()
-        channel.basic_qos(0, 500, False)
-        types = set()
-
-        def take(message):
-            envelope = json.loads(message.body)
-            if datetime.fromisoformat(envelope["time"]) >= since:
-                types.add(envelope["type"])
-            channel.basic_ack(message.delivery_tag)
-
-        channel.basic_consume(topology.ARCHIVE, callback=take,
-                              arguments={"x-stream-offset": "first"})
-        while True:
-            try:
-                connection.drain_events(timeout=1.0)
-            except TimeoutError:
-                return types
-    finally:
-        connection.close()
+    """The event types in the archive from `since` on."""
+    return {envelope["type"] for _, envelope in _archive(platform)
+            if datetime.fromisoformat(envelope["time"]) >= since}
 
 
 def test_no_personal_data_or_free_text_reaches_an_agency_without_a_purpose(
