@@ -175,8 +175,14 @@ class Fanout(DependencyProvider):
         return next((s.agency for s in list(self.subscriptions.values())
                      if s.broker_user == user), None)
 
-    def position(self):
-        return self.next
+    def go_live(self, add):
+        """`add(live_from)` stores a new subscription live from the next offset the live
+        thread will do; it is delivered to from that very batch on (under the live thread's
+        lock, so no batch passes between the position taken and the subscription seen)."""
+        with self.lock:
+            subscription = add(self.next)
+            self.subscriptions[subscription.id] = subscription
+        return subscription
 
     def declare_agency(self, agency):
         with self._channel() as channel:

@@ -35,12 +35,11 @@ def create(repo, fanout, admin, vhost, data, actor, now):
     user, password = broker_user(vhost, agency), secrets.token_urlsafe(24)
     fanout.declare_agency(agency)
     admin.provision(user, password, agency)
-    subscription = Subscription(
-        id=str(uuid.uuid4()), agency=agency, filters=filters, purpose=data.get("purpose"),
-        broker_user=user, created_at=now, created_by=actor, live_from=fanout.position())
-    repo.subscriptions.add(subscription)
-    fanout.refresh()
-    return subscription, password
+    def add(live_from):
+        return repo.subscriptions.add(Subscription(
+            id=str(uuid.uuid4()), agency=agency, filters=filters, purpose=data.get("purpose"),
+            broker_user=user, created_at=now, created_by=actor, live_from=live_from))
+    return fanout.go_live(add), password
 
 
 def delete(repo, fanout, admin, subscription_id, actor, now):

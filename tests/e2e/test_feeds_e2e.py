@@ -535,7 +535,7 @@ def test_the_feeds_process_counts_its_work_as_every_entrypoint_is_counted(
     for entrypoint in ("fanout_live", "fanout_replay", "report_intake"):
         assert counted(text, entrypoint), entrypoint
         assert f'liaison_entrypoint_duration_seconds_count{{entrypoint="{entrypoint}"' in text
-    assert re.search(r'^liaison_feed_deliveries_total\{agency="statistics",mode="live"\} ',
-                     text, re.M)
+    assert re.search(r'^liaison_feed_deliveries_total\{agency="statistics",'
+                     r'mode="(live|replay)"\} ', text, re.M)
     assert re.search(r'^liaison_feed_reports_total\{agency="statistics",outcome="refused"\} ',
                      text, re.M)

@@ -31,8 +31,9 @@ class FakeFanout:
     def remove_agency(self, agency):
         self.removed.append(agency)
 
-    def position(self):
-        return 42
+    def go_live(self, add):
+        self.refreshed += 1
+        return add(42)
 
     def refresh(self):
         self.refreshed += 1
