@@ -79,7 +79,17 @@ class Reporter:
         self.connection = None
 
     def post(self, path, body, key):
-        """The answer's status, or None when there was no answer."""
+        """The answer's status, or None when there was no answer. A kept-alive connection the
+        gateway closed while it was idle (it closes one after HTTP_READ_TIMEOUT) fails before
+        any answer: the report is sent again at once on a new connection, with the same
+        Idempotency-Key, as a careful client does."""
+        reused = self.connection is not None
+        status = self._post(path, body, key)
+        if status is None and reused:
+            status = self._post(path, body, key)
+        return status
+
+    def _post(self, path, body, key):
         headers = {"Authorization": f"Bearer {self.token}", "Idempotency-Key": key,
                    "Content-Type": "application/json"}
         try:
