@@ -536,7 +536,7 @@ def main(argv=None):
     failed = None
     monitor = None
     try:
-        moved = retire_queues(platform.amqp_uri)
+        moved = retire_queues(platform.amqp_uri, queue_type=os.environ.get("QUEUE_TYPE"))
         if moved:
             print(f"Moved {moved} messages from retired queues.")
         platform.start()

@@ -5,10 +5,13 @@ of its own; it is now kept by one reliable consumer on `enterprise.file`. The ol
 bound to `enterprise.events` until deleted, and would keep every registry event forever.
 `retire_queues` moves what they still hold into the new queue (filing is idempotent on the
 event id) and deletes them. Run at every start of the platform; a queue already gone is
-passed over.
+passed over. The new queue is declared as its consumer declares it, of the configured type
+(QUEUE_TYPE: contracts.topology.work_queue_arguments).
 """
 from amqp.exceptions import NotFound
 from kombu import Connection, Queue
+
+from contracts.topology import work_queue_arguments
 
 RETIRED = {
     f"evt-enterprise-{event}--enterprise.{handler}": "enterprise.file"
@@ -18,7 +21,7 @@ RETIRED = {
 }
 
 
-def retire_queues(amqp_uri, retired=None):
+def retire_queues(amqp_uri, retired=None, queue_type=None):
     """Move and delete each retired queue; returns how many messages were moved."""
     moved = 0
     with Connection(amqp_uri) as connection:
@@ -28,7 +31,8 @@ def retire_queues(amqp_uri, retired=None):
                 channel.queue_declare(old, passive=True)
             except NotFound:
                 continue
-            Queue(new, durable=True)(channel).declare()
+            Queue(new, durable=True,
+                  queue_arguments=work_queue_arguments(new, queue_type))(channel).declare()
             while (message := channel.basic_get(old)) is not None:
                 channel.basic_publish_confirm(message, exchange="", routing_key=new)
                 channel.basic_ack(message.delivery_tag)

@@ -16,6 +16,12 @@ confirms), so a crash in between means a redelivery, never a loss: handlers must
 idempotent.
 A connection lost while a message is settled does not stop the service: the broker delivers
 the message again.
+
+Both queues are of the type the configuration names (`QUEUE_TYPE`, classic by default;
+contracts.topology.queue_arguments): as quorum queues, the queue also dead-letters into
+`<queue_name>.dead` a message it has given DELIVERY_LIMIT times without an acknowledgement
+(one that kills, or stalls, every process that takes it), with the broker's `x-death`
+reason `delivery_limit` instead of `x-error`.
 """
 import logging
 
@@ -27,6 +33,8 @@ from kombu import Exchange, Queue, binding
 from nameko.exceptions import ContainerBeingKilled
 from nameko.amqp.publish import Publisher
 from nameko.messaging import Consumer, QueueConsumer
+
+from contracts.topology import queue_arguments, work_queue_arguments
 
 from .errors import ValidationFailed
 from .metrics import histogram
@@ -42,18 +50,40 @@ BATCH_SIZE = histogram("liaison_consumer_batch_size", "Messages handled together
 DEFAULT_EXCHANGE = Exchange("", type="direct")  # the broker's default: routing key = queue
 
 
+class QueueWithDeadLetters(Queue):
+    """A queue whose every declaration (by its consumer at each connection, by a publisher)
+    declares its dead-letter queue `dead_letters` first: the broker drops what a queue
+    dead-letters (a quorum queue, at its delivery limit) into a queue that does not exist,
+    and nothing else would declare it before the first failure."""
+
+    attrs = Queue.attrs + (("dead_letters", None),)
+
+    def declare(self, nowait=False, channel=None):
+        if self.dead_letters is not None and not self.no_declare:
+            self.dead_letters(channel or self.channel).declare(nowait=nowait)
+        return super().declare(nowait=nowait, channel=channel)
+
+
 class ReliableConsumer(Consumer):
     def __init__(self, queue_name, max_attempts=5, retry_delay=0.2, bindings=(), **kwargs):
         self.queue_name = queue_name
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
-        self.dead_letter_queue = Queue(f"{queue_name}.dead", durable=True)
-        queue = Queue(queue_name, durable=True, bindings=[
-            binding(Exchange(exchange, type="topic", durable=True), routing_key=key)
-            for exchange, key in bindings] or None)
+        self.bindings = [binding(Exchange(exchange, type="topic", durable=True), routing_key=key)
+                         for exchange, key in bindings] or None
+        self.dead_letter_queue, queue = self.queues()
         super().__init__(queue, requeue_on_error=False, **kwargs)
 
+    def queues(self, queue_type=None):
+        """(dead-letter queue, queue), declared for `queue_type` (QUEUE_TYPE)."""
+        dead = Queue(f"{self.queue_name}.dead", durable=True,
+                     queue_arguments=queue_arguments(queue_type))
+        return dead, QueueWithDeadLetters(
+            self.queue_name, durable=True, bindings=self.bindings, dead_letters=dead,
+            queue_arguments=work_queue_arguments(self.queue_name, queue_type))
+
     def setup(self):
+        self.dead_letter_queue, self.queue = self.queues(self.container.config.get("QUEUE_TYPE"))
         super().setup()
         self.publisher = Publisher(self.container.config["AMQP_URI"], serializer="json",
                                    declare=[self.queue, self.dead_letter_queue])

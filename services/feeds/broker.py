@@ -7,7 +7,9 @@ permission), and nothing else: no configure, no other queue, no event exchange, 
 the default exchange. Revoking deletes the user and closes its open connections at once.
 
 `declare_agency` / `remove_agency` make and remove the agency's queue (bound to its key on
-the agencies' exchange, dead-lettering into its bounded dead-letter queue) over AMQP.
+the agencies' exchange, dead-lettering into its bounded dead-letter queue) over AMQP. The
+agencies' queues and the reports' are of the configured type (QUEUE_TYPE, classic or quorum:
+contracts.topology.queue_arguments).
 """
 import re
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -80,26 +82,36 @@ class BrokerAdmin:
         return [c["name"] for c in answer.json() if c.get("user") == user]
 
 
-def declare_shared(channel, retention):
+def declare_shared(channel, retention, queue_type=topology.CLASSIC):
     """What the feeds component needs before anything: the archive (bound to every catalogued
     type), the agencies' exchange, and the reports exchange with its queue."""
     topology.declare_archive(channel, retention=retention)
     channel.exchange_declare(topology.AGENCY_EXCHANGE, "topic", durable=True,
                              auto_delete=False)
+    declare_reports(channel, queue_type)
+
+
+def declare_reports(channel, queue_type=topology.CLASSIC):
+    """The reports exchange, its queue (bound to every agency's key) and the queue's dead
+    letters: a quorum reports queue dead-letters there what it gave DELIVERY_LIMIT times."""
     channel.exchange_declare(topology.REPORTS_EXCHANGE, "topic", durable=True,
                              auto_delete=False)
-    channel.queue_declare(topology.REPORTS_QUEUE, durable=True, auto_delete=False)
+    channel.queue_declare(topology.REPORTS_DEAD, durable=True, auto_delete=False,
+                          arguments=topology.dead_letter_arguments(queue_type))
+    channel.queue_declare(topology.REPORTS_QUEUE, durable=True, auto_delete=False,
+                          arguments=topology.work_queue_arguments(topology.REPORTS_QUEUE,
+                                                                  queue_type))
     channel.queue_bind(topology.REPORTS_QUEUE, topology.REPORTS_EXCHANGE, "#")
 
 
-def declare_agency(channel, agency):
+def declare_agency(channel, agency, queue_type=topology.CLASSIC):
     channel.exchange_declare(topology.AGENCY_EXCHANGE, "topic", durable=True,
                              auto_delete=False)
     dead = topology.dead_letter_queue(agency)
     channel.queue_declare(dead, durable=True, auto_delete=False,
-                          arguments=topology.dead_letter_arguments())
+                          arguments=topology.dead_letter_arguments(queue_type))
     channel.queue_declare(topology.feed_queue(agency), durable=True, auto_delete=False,
-                          arguments=topology.feed_queue_arguments(agency))
+                          arguments=topology.feed_queue_arguments(agency, queue_type))
     channel.queue_bind(topology.feed_queue(agency), topology.AGENCY_EXCHANGE, agency)
 
 

@@ -125,6 +125,7 @@ class Fanout(DependencyProvider):
         self.amqp_uri = config["AMQP_URI"]
         self.retention_text = config.get("FEEDS_RETENTION") or topology.DEFAULT_RETENTION
         self.retention = retention_of(self.retention_text)
+        self.queue_type = topology.queue_type(config.get("QUEUE_TYPE"))
         self.database = open_database(self.container.service_name,
                                       config.get("MONGO_URI") or None,
                                       config.get("DATA_DIR") or "data")
@@ -143,12 +144,12 @@ class Fanout(DependencyProvider):
         POSITION.set(self.next)
         try:
             with self._channel() as channel:
-                broker.declare_shared(channel, self.retention_text)
+                broker.declare_shared(channel, self.retention_text, self.queue_type)
         except PreconditionFailed:  # the archive keeps the retention it was made with
             log.warning("the archive stream exists with another retention than %s; it keeps "
                         "its own (a broker policy changes it)", self.retention_text)
             with self._channel() as channel:
-                broker.declare_shared(channel, None)
+                broker.declare_shared(channel, None, self.queue_type)
         self.refresh()
         self.container.spawn_managed_thread(self._follow)
         for subscription in list(self.subscriptions.values()):
@@ -186,7 +187,7 @@ class Fanout(DependencyProvider):
 
     def declare_agency(self, agency):
         with self._channel() as channel:
-            broker.declare_agency(channel, agency)
+            broker.declare_agency(channel, agency, self.queue_type)
 
     def remove_agency(self, agency):
         with self._channel() as channel:
@@ -199,7 +200,7 @@ class Fanout(DependencyProvider):
         with self.lock:
             self.subscriptions[subscription.id] = subscription
             with self._channel() as channel:
-                broker.declare_agency(channel, subscription.agency)
+                broker.declare_agency(channel, subscription.agency, self.queue_type)
                 broker.purge_agency(channel, subscription.agency)
         running = self.replays.get(subscription.id)
         if running is not None:
@@ -263,7 +264,7 @@ class Fanout(DependencyProvider):
         try:
             with self._channel() as channel:
                 for subscription in list(self.subscriptions.values()):
-                    broker.declare_agency(channel, subscription.agency)
+                    broker.declare_agency(channel, subscription.agency, self.queue_type)
         except Exception as error:  # the broker is still away: the next try redeclares
             log.info("agencies' queues not declared again yet (%s)", type(error).__name__)
 

@@ -10,7 +10,9 @@ queue of external reports (with publisher confirms; acknowledged only after), wh
 (source, reference) makes the same report sent twice one incident.
 
 The intake reads raw messages itself (not through a framework consumer): what an outsider
-sends (any content type, any bytes) must never stop it.
+sends (any content type, any bytes) must never stop it. It declares the queues it uses as
+their owners do, of the configured type (QUEUE_TYPE): dispatch's queue as kit.reliable
+declares it, the reports' and the dead-letter queues as the feeds broker module does.
 """
 import json
 import logging
@@ -25,6 +27,8 @@ from nameko.extensions import DependencyProvider
 from contracts import topology
 from contracts.api.feeds import ReportInput
 from kit.metrics import counter, timed
+
+from . import broker
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,7 @@ class ReportIntake(DependencyProvider):
         from .fanout import Fanout
 
         self.amqp_uri = self.container.config["AMQP_URI"]
+        self.queue_type = topology.queue_type(self.container.config.get("QUEUE_TYPE"))
         self.connection = None
         self.fanout = next(d for d in self.container.extensions if isinstance(d, Fanout))
 
@@ -93,11 +98,10 @@ class ReportIntake(DependencyProvider):
         try:
             publishing = self.connection.channel()
             publishing.confirm_select()
-            publishing.queue_declare(DISPATCH_REPORTS, durable=True, auto_delete=False)
-            publishing.exchange_declare(topology.REPORTS_EXCHANGE, "topic", durable=True,
-                                        auto_delete=False)
-            publishing.queue_declare(topology.REPORTS_QUEUE, durable=True, auto_delete=False)
-            publishing.queue_bind(topology.REPORTS_QUEUE, topology.REPORTS_EXCHANGE, "#")
+            publishing.queue_declare(DISPATCH_REPORTS, durable=True, auto_delete=False,
+                                     arguments=topology.work_queue_arguments(
+                                         DISPATCH_REPORTS, self.queue_type))
+            broker.declare_reports(publishing, self.queue_type)
             channel = self.connection.channel()
             channel.basic_qos(0, 50, False)
             inbox = []
@@ -120,7 +124,7 @@ class ReportIntake(DependencyProvider):
         agency = self.agency_of(user) if user else None
         if agency is None:
             REPORTS.labels("", "unknown_sender").inc()
-            self._publish(publishing, message.body, f"{topology.REPORTS_QUEUE}.dead",
+            self._publish(publishing, message.body, topology.REPORTS_DEAD,
                           "user_id: not the broker user of an agency with an active "
                           "subscription")
             return
@@ -140,7 +144,7 @@ class ReportIntake(DependencyProvider):
     def _publish(self, channel, body, queue, reason):
         if queue.endswith(".dead"):
             channel.queue_declare(queue, durable=True, auto_delete=False,
-                                  arguments=topology.dead_letter_arguments())
+                                  arguments=topology.dead_letter_arguments(self.queue_type))
         headers = {} if reason is None else {"x-error": reason,
                                              "x-error-type": "ValidationFailed"}
         channel.basic_publish_confirm(

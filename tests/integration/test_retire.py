@@ -35,3 +35,30 @@ def test_a_retired_queue_hands_its_messages_on_and_is_gone(rabbit_config):
         still_there = False
     connection.release()
     assert not still_there
+
+
+def test_the_successor_is_declared_of_the_configured_type(rabbit_config):
+    """With QUEUE_TYPE=quorum the successor is a quorum queue, declared as its reliable
+    consumer declares it (else that consumer would be refused)."""
+    from urllib.parse import quote, unquote, urlsplit
+
+    import requests
+
+    from contracts.topology import work_queue_arguments
+    from infra.sandbox import MANAGEMENT, MANAGEMENT_AUTH
+
+    uri = rabbit_config["AMQP_URI"]
+    with kombu.Connection(uri) as connection:
+        old = kombu.Queue("evt-old-q", durable=True)
+        connection.Producer().publish({"id": "e1"}, routing_key="evt-old-q", declare=[old],
+                                      serializer="json")
+    assert retire_queues(uri, {"evt-old-q": "things.qfile"}, queue_type="quorum") == 1
+
+    vhost = quote(unquote(urlsplit(uri).path[1:]) or "/", safe="")
+    queue = requests.get(f"{MANAGEMENT}/queues/{vhost}/things.qfile", auth=MANAGEMENT_AUTH,
+                         timeout=10).json()
+    assert queue["type"] == "quorum"
+    assert queue["arguments"] == work_queue_arguments("things.qfile", "quorum")
+    with kombu.Connection(uri) as connection:  # its consumer's declaration is accepted
+        kombu.Queue("things.qfile", durable=True, queue_arguments=work_queue_arguments(
+            "things.qfile", "quorum"))(connection.channel()).declare()
