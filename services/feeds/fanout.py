@@ -25,6 +25,7 @@ import json
 import logging
 import socket
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import eventlet
@@ -225,19 +226,14 @@ class Fanout(DependencyProvider):
         except Exception:  # already broken
             pass
 
-    class _Scoped:
-        def __init__(self, fanout):
-            self.fanout = fanout
-
-        def __enter__(self):
-            self.connection = self.fanout._open()
-            return self.connection.channel()
-
-        def __exit__(self, *exc):
-            self.fanout._close(self.connection)
-
+    @contextmanager
     def _channel(self):
-        return self._Scoped(self)
+        """A channel on a connection of its own, closed on the way out."""
+        connection = self._open()
+        try:
+            yield connection.channel()
+        finally:
+            self._close(connection)
 
     def _consume(self, connection, offset, buffer):
         channel = connection.channel()
@@ -345,6 +341,7 @@ class Fanout(DependencyProvider):
                 idle = not _drain(connection, buffer, IDLE)
                 with timed(SERVICE, "fanout_replay"), self.lock:
                     out, rows, caught_up = [], [], None
+                    projections = Projections()
                     now = utcnow()
                     for message in buffer:
                         offset, envelope = _read(message)
@@ -359,7 +356,7 @@ class Fanout(DependencyProvider):
                         if at is None or at < since:
                             continue
                         out.append((subscription.agency,
-                                    Projections().body(subscription, envelope, offset)))
+                                    projections.body(subscription, envelope, offset)))
                         rows.append(delivery([subscription], envelope, offset, now, "replay"))
                     if buffer:
                         channel.basic_ack(buffer[-1].delivery_tag, multiple=True)
