@@ -74,6 +74,13 @@ def replay(repo, fanout, subscription_id, since, actor, now):
     return subscription
 
 
+def subscriptions(repo, amqp_uri, skip, limit):
+    """A page of the subscriptions, newest first, as the API shows them, and the total."""
+    items, total = repo.subscriptions.list(None, sort=[("created_at", -1)], skip=skip,
+                                           limit=limit)
+    return [view(s, amqp_uri) for s in items], total
+
+
 def deliveries(repo, subscription_id, since, until, skip, limit):
     repo.subscriptions.get(subscription_id)
     rows, total = repo.deliveries_of(subscription_id, since, until, skip, limit)

@@ -14,7 +14,7 @@ from contracts.fields import utcnow
 from kit.errors import RecordNotFound, ServiceUnavailable, ValidationFailed
 from kit.metrics import Metrics
 from kit.rpc import rpc
-from kit.schemas import dump, load, page_of, PageQuery
+from kit.schemas import dump, load, paged
 from kit.storage import Storage
 
 from . import handlers, schemas
@@ -65,12 +65,8 @@ class FeedsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def list_subscriptions(self, query=None):
-        paging = load(PageQuery, query or {})
-        items, total = self.store.subscriptions.list(
-            None, sort=[("created_at", -1)], skip=(paging["page"] - 1) * paging["per_page"],
-            limit=paging["per_page"])
-        return page_of([handlers.view(s, self.config["AMQP_URI"]) for s in items], total,
-                       paging["page"], paging["per_page"], schemas.Subscription)
+        return paged(query, lambda skip, limit: handlers.subscriptions(
+            self.store, self.config["AMQP_URI"], skip, limit), schemas.Subscription)
 
     @rpc(expected_exceptions=EXPECTED)
     def get_subscription(self, subscription_id):
@@ -90,12 +86,11 @@ class FeedsService:
     @rpc(expected_exceptions=EXPECTED)
     def deliveries(self, subscription_id, query=None):
         query = dict(query or {})
-        paging = load(PageQuery, {k: query.pop(k) for k in ("page", "per_page") if k in query})
-        span = load(schemas.DeliveryQuery, query)
-        rows, total = handlers.deliveries(
-            self.store, subscription_id, span.get("since"), span.get("until"),
-            (paging["page"] - 1) * paging["per_page"], paging["per_page"])
-        return page_of(rows, total, paging["page"], paging["per_page"], schemas.Delivery)
+        span = load(schemas.DeliveryQuery,
+                    {k: query.pop(k) for k in ("since", "until") if k in query})
+        return paged(query, lambda skip, limit: handlers.deliveries(
+            self.store, subscription_id, span.get("since"), span.get("until"), skip, limit),
+            schemas.Delivery)
 
     @rpc(expected_exceptions=EXPECTED)
     def asyncapi(self, subscription_id):
