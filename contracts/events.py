@@ -10,10 +10,12 @@ only where its subscription records a purpose.
 from marshmallow import Schema, fields, validate
 
 from .fields import UtcDateTime
-from .vocabulary import (ABSENCE_KINDS, DEPARTMENTS, DISPUTE_KINDS, DISPUTE_SOURCES,
-                         DISPUTE_STATUSES, ENTERPRISE_KINDS, LEVELS, OFFICER_ROLES,
-                         PANEL_AGENCIES, REFERRAL_STATES, RISK_FLAGS, RISK_GRADES, STAGES,
-                         STATION_KINDS, TIERS)
+from .vocabulary import (ABSENCE_KINDS, CATEGORIES, DEPARTMENTS, DISPUTE_KINDS,
+                         DISPUTE_SOURCES, DISPUTE_STATUSES, ENTERPRISE_KINDS, HAZARD_KINDS,
+                         HAZARD_SEVERITIES, HAZARD_SOURCES, HAZARD_STATUSES, LEVELS,
+                         OFFICER_ROLES, OUTREACH_KINDS, PANEL_AGENCIES, PATROL_AREAS,
+                         PATROL_KINDS, PRIORITIES, REFERRAL_STATES, RISK_FLAGS, RISK_GRADES,
+                         STAGES, STATION_KINDS, TIERS)
 
 
 class StationFacts(Schema):
@@ -346,10 +348,110 @@ class ObjectionRecorded(Schema):
     at = UtcDateTime(required=True)
 
 
+class PlaceFacts(Schema):
+    """Where field work happened: the station whose area it is, and the park, grid and
+    enterprise when it was in one."""
+    station_id = fields.String(required=True)
+    park_id = fields.String(required=True, allow_none=True)
+    grid_id = fields.String(required=True, allow_none=True)
+    enterprise_id = fields.String(required=True, allow_none=True)
+
+
+class PatrolRecorded(PlaceFacts):
+    """A joint patrol of police and enterprises' guards was recorded, with what it found
+    (counts; the hazards and incidents it raised follow as their own events). Person-times are
+    its participants, officers and guards, each once."""
+    patrol_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(PATROL_KINDS))
+    area_kind = fields.String(required=True, validate=validate.OneOf(PATROL_AREAS))
+    area_id = fields.String(required=True)
+    start = UtcDateTime(required=True)
+    end = UtcDateTime(required=True)
+    officer_ids = fields.List(fields.String(), required=True)
+    guards = fields.Integer(required=True)
+    person_times = fields.Integer(required=True)
+    suspicious_persons = fields.Integer(required=True)
+    suspicious_vehicles = fields.Integer(required=True)
+    people_helped = fields.Integer(required=True)
+    hazards_found = fields.Integer(required=True)
+    incidents_raised = fields.Integer(required=True)
+
+
+class PatrolIncidentRaised(Schema):
+    """A patrol's finding is to be an incident: dispatch takes it in (reported by `fieldwork`,
+    its reference the finding's id), under the id `incident_id`
+    (contracts.identities.external_incident_id)."""
+    finding_id = fields.String(required=True)
+    patrol_id = fields.String(required=True)
+    incident_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
+    description = fields.String(required=True)
+    location = fields.String(required=True)
+    at = UtcDateTime(required=True)
+
+
+class HazardFound(PlaceFacts):
+    """A hazard at an enterprise was found (by a patrol, on a visit, or reported by the
+    enterprise itself); one rectified on the spot needs no order."""
+    hazard_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(HAZARD_KINDS))
+    severity = fields.String(required=True, validate=validate.OneOf(HAZARD_SEVERITIES))
+    source = fields.String(required=True, validate=validate.OneOf(HAZARD_SOURCES))
+    source_ref = fields.String(required=True, allow_none=True)
+    rectified_on_spot = fields.Boolean(required=True)
+    found_at = UtcDateTime(required=True)
+
+
+class HazardOrder(PlaceFacts):
+    """A rectification order to the enterprise, with its deadline by severity
+    (hazard.order_issued: dispatch plans the verification visit `verification_visit_id`, merged
+    with a visit already planned nearby), or the order passed its deadline unrectified
+    (hazard.order_overdue: dispatch pages the station's leader)."""
+    hazard_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(HAZARD_KINDS))
+    severity = fields.String(required=True, validate=validate.OneOf(HAZARD_SEVERITIES))
+    deadline = UtcDateTime(required=True)
+    verification_visit_id = fields.String(required=True)
+    at = UtcDateTime(required=True)
+
+
+class HazardStep(PlaceFacts):
+    """The enterprise reported a hazard rectified (hazard.rectification_reported), an officer
+    verified it (hazard.rectified, `on_time` against the order's deadline) or found it not
+    rectified (hazard.verification_failed)."""
+    hazard_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(HAZARD_STATUSES))
+    on_time = fields.Boolean(required=True, allow_none=True)
+    actor = fields.String(required=True)
+    at = UtcDateTime(required=True)
+
+
+class OutreachHeld(PlaceFacts):
+    """A legal-awareness session, a training (of enterprises' guards too) or a publicity
+    drive was held: how many attended, guards trained, materials handed out."""
+    outreach_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(OUTREACH_KINDS))
+    at = UtcDateTime(required=True)
+    attendees = fields.Integer(required=True)
+    guards_trained = fields.Integer(required=True)
+    materials = fields.Integer(required=True)
+
+
+class GuardRegistered(Schema):
+    """An enterprise's security guard joined the joint patrol team (its name stays in field
+    work)."""
+    guard_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    at = UtcDateTime(required=True)
+
+
 REGISTRY_SOURCE = "/services/enterprise"
 DISPATCH_SOURCE = "/services/dispatch"
 MEDIATION_SOURCE = "/services/mediation"
 APPRAISAL_SOURCE = "/services/appraisal"
+FIELDWORK_SOURCE = "/services/fieldwork"
 
 # The registry's events, by type. The catalogue (contracts/asyncapi.json) is generated from this.
 REGISTRY_EVENTS = {
@@ -420,7 +522,21 @@ APPRAISAL_EVENTS = {
     "objection.recorded": ObjectionRecorded,
 }
 
+FIELDWORK_EVENTS = {
+    "guard.registered": GuardRegistered,
+    "patrol.recorded": PatrolRecorded,
+    "patrol.incident_raised": PatrolIncidentRaised,
+    "hazard.found": HazardFound,
+    "hazard.order_issued": HazardOrder,
+    "hazard.order_overdue": HazardOrder,
+    "hazard.rectification_reported": HazardStep,
+    "hazard.rectified": HazardStep,
+    "hazard.verification_failed": HazardStep,
+    "outreach.held": OutreachHeld,
+}
+
 # Every event on the platform, by the service whose exchange carries it.
 CATALOGUE = {"enterprise": REGISTRY_EVENTS, "dispatch": DISPATCH_EVENTS,
-             "mediation": MEDIATION_EVENTS, "appraisal": APPRAISAL_EVENTS}
+             "mediation": MEDIATION_EVENTS, "appraisal": APPRAISAL_EVENTS,
+             "fieldwork": FIELDWORK_EVENTS}
 EVENT_SCHEMAS = {etype: schema for events in CATALOGUE.values() for etype, schema in events.items()}

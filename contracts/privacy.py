@@ -22,8 +22,9 @@ CLASSES, so a projection drops it).
 from marshmallow import fields
 
 from .events import (EVENT_SCHEMAS, AvailabilityChanged, DisputeRegistered, DisputeStep,
-                     EnterpriseFacts, GridFacts, IncidentStep, NotificationIssued, OfficerFacts,
-                     ParkFacts, ReferralStep, RequestChanged, StationFacts, VisitPlanned)
+                     EnterpriseFacts, GridFacts, HazardFound, HazardOrder, IncidentStep,
+                     NotificationIssued, OfficerFacts, OutreachHeld, ParkFacts, PatrolRecorded,
+                     ReferralStep, RequestChanged, StationFacts, VisitPlanned)
 
 OPEN, PERSONAL, TEXT = "open", "personal", "text"
 
@@ -57,6 +58,13 @@ NAMED = {
         # times
         "valid_from", "reported_at", "sent_at", "ack_deadline", "at", "closed_at",
         "expected_at", "registered_at", "due", "expires_at", "rated_at",
+        # field work: its records' ids (a guard's is pseudonymous, as an officer's), codes,
+        # counts and times
+        "patrol_id", "finding_id", "hazard_id", "outreach_id", "guard_id",
+        "verification_visit_id", "area_kind", "area_id", "severity", "rectified_on_spot",
+        "on_time", "guards", "person_times", "suspicious_persons", "suspicious_vehicles",
+        "people_helped", "hazards_found", "incidents_raised", "attendees", "guards_trained",
+        "materials", "found_at", "deadline",
     }),
     PERSONAL: frozenset({
         "badge_number",
@@ -93,6 +101,10 @@ BY_SCHEMA = {
     # a department's code, an officer's id or an agency's code
     RequestChanged: {"routed_to.kind": OPEN, "routed_to.target": OPEN},
     VisitPlanned: {"start": OPEN, "end": OPEN},
+    PatrolRecorded: {"kind": OPEN, "start": OPEN, "end": OPEN},
+    HazardFound: {"kind": OPEN},
+    HazardOrder: {"kind": OPEN},
+    OutreachHeld: {"kind": OPEN},
     DisputeRegistered: {"kind": OPEN},
     # codes only (see the schema)
     DisputeStep: {"detail": OPEN},

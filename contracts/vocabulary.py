@@ -97,3 +97,21 @@ CHIEF_CRITERIA = ("responsiveness", "problem_solving", "conduct")
 # The grounds a feed's purpose may name for protected fields to reach an agency (PIPL Art. 13).
 LEGAL_BASES = ("consent", "contract", "statutory_duty", "emergency", "public_interest",
                "disclosed", "other_law")
+
+# --- field work ---------------------------------------------------------------------------
+
+# A patrol on foot, in a vehicle, or by watching the video network; the area it covered.
+PATROL_KINDS = ("foot", "vehicle", "video")
+PATROL_AREAS = ("park", "grid", "enterprise")
+PATROL_MEMBERS = ("officer", "guard")
+HAZARD_KINDS = ("fire", "hazardous_chemicals", "site_security", "traffic", "public_order",
+                "other")
+HAZARD_SEVERITIES = ("low", "medium", "high", "critical")
+# Days an enterprise has to rectify a hazard, by severity (the rectification order's deadline).
+RECTIFY_DAYS = {"low": 30, "medium": 15, "high": 7, "critical": 1}
+HAZARD_SOURCES = ("patrol", "visit", "enterprise")
+HAZARD_STATUSES = ("rectified", "ordered", "reported_rectified", "overdue")
+OUTREACH_KINDS = ("legal_session", "training", "guard_training", "publicity")
+# The areas a work report is made for: a province is every county the platform holds.
+REPORT_AREAS = ("province", "county", "station", "park", "grid", "enterprise")
+REPORT_LANGUAGES = ("zh", "en")

@@ -8,14 +8,13 @@ are written with it; the handlers never build an event.
 """
 import uuid
 
+from contracts.identities import external_incident_id
 from kit.errors import ValidationFailed, raised_as
 
 from .domain import Incident, Recipient, ladder_from_responders
 from .exceptions import InvalidRequest, IncidentNotFound
 from .service_requests import Routing, ServiceRequest, default_routing
 from .visits import Visit, VisitBook, cadence_compliance
-
-EXTERNAL_IDS = uuid.UUID("5b0d1f1e-7c2a-4f57-9a4e-2f1d6c0b9e11")
 CLIENT_IDS = uuid.UUID("0c9a4d52-31e6-4b8e-8f0d-7a2b5e61c3f4")
 
 
@@ -39,7 +38,7 @@ def report_incident(repo, responders_of, data, policy, now, reporter=None, reque
     first)."""
     if reporter is None:
         reporter = {"role": "agency", "id": data["source"]}
-        key = uuid.uuid5(EXTERNAL_IDS, f"{data['source']}:{data['reference']}")
+        key = external_incident_id(data["source"], data["reference"])
     else:
         key = None if request_key is None else uuid.uuid5(CLIENT_IDS, request_key)
 
