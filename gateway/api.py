@@ -119,8 +119,8 @@ def api(method, url, **options):
             if rule.public:
                 return route(service, request, None, **values)
             grant = policy.Gate(service.enterprise, service.dispatch, service.mediation,
-                                service.appraisal, service.feeds).authorize(operation,
-                                                                             principal, values)
+                                service.appraisal, service.feeds,
+                                service.fieldwork).authorize(operation, principal, values)
             answer = route(service, request, grant, **values)
             status, body = answer if isinstance(answer, tuple) else (None, answer)
             body = grant.project(body, values.get("kind"))

@@ -47,10 +47,11 @@ GATEWAY = {
 def table():
     """The one table, type name -> (status, code): the caller's rows, each service's (in its
     module of gateway.routes), then the gateway's own."""
-    from .routes import appraisal, dispatch, feeds, mediation, registry  # here: routes answer so
+    from .routes import (appraisal, dispatch, feeds, fieldwork, mediation,  # here: routes
+                         registry)                                        # answer so
 
     return {**CALLER, **registry.ERRORS, **dispatch.ERRORS, **mediation.ERRORS,
-            **appraisal.ERRORS, **feeds.ERRORS, **GATEWAY}
+            **appraisal.ERRORS, **feeds.ERRORS, **fieldwork.ERRORS, **GATEWAY}
 
 
 UNEXPECTED = (500, "UNEXPECTED_ERROR")

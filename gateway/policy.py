@@ -65,6 +65,10 @@ HANDLE_DISPUTE = dict(MANAGE, officer=SEAT, mediator=ALL)
 EVERYONE = {"admin": ALL, "supervisor": ALL, "officer": ALL, "mediator": ALL, "enterprise": ALL,
             "agency": ALL}
 ENTERPRISE_READERS = dict(MANAGE, officer=SEAT, enterprise=OWN)
+# Field work: guards and hazards belong to an enterprise; patrols and outreach to the bureau.
+FIELD_WORK = dict(MANAGE, officer=SEAT, enterprise=OWN)
+PATROLLERS = dict(MANAGE, officer=ALL)
+REPORT_READERS = dict(MANAGE, agency=ALL)
 PLACE_VIEWS = {"agency": {"stations": views.AgencyStation, "parks": views.AgencyPark,
                           "grids": views.AgencyGrid}}
 
@@ -170,6 +174,24 @@ RULES = {
     **{operation: Rule({"admin": ALL, "agency": SUBSCRIBER}, target="subscription")
        for operation in ("get_subscription", "replay_subscription", "list_deliveries",
                          "subscription_asyncapi")},
+    # field work: an enterprise its own guards and hazards (it reports hazards and their
+    # rectification itself), an officer those of its seats; patrols and outreach are the
+    # bureau's records; the work report's aggregate figures are also an agency's
+    "register_guard": Rule(FIELD_WORK, target="body_enterprise"),
+    "list_guards": Rule(FIELD_WORK, listing="guards"),
+    "get_guard": Rule(FIELD_WORK, target="guard"),
+    "record_patrol": Rule(PATROLLERS),
+    "list_patrols": Rule(PATROLLERS),
+    "get_patrol": Rule(PATROLLERS),
+    "report_hazard": Rule(FIELD_WORK, target="body_enterprise"),
+    "list_hazards": Rule(FIELD_WORK, listing="hazards"),
+    "get_hazard": Rule(FIELD_WORK, target="hazard"),
+    "report_rectified": Rule(FIELD_WORK, target="hazard"),
+    "verify_hazard": Rule(dict(MANAGE, officer=SEAT), target="hazard"),
+    "record_outreach": Rule(PATROLLERS),
+    "list_outreach": Rule(PATROLLERS),
+    "work_report": Rule(REPORT_READERS),
+    "work_report_document": Rule(REPORT_READERS),
 }
 
 
@@ -232,12 +254,14 @@ class Gate:
     seats, departments and colleagues; the incident, request or dispute acted on). Made
     afresh for each call: it keeps what it read for that call only."""
 
-    def __init__(self, registry, dispatch, mediation=None, appraisal=None, feeds=None):
+    def __init__(self, registry, dispatch, mediation=None, appraisal=None, feeds=None,
+                 fieldwork=None):
         self.registry = registry
         self.dispatch = dispatch
         self.mediation = mediation
         self.appraisal = appraisal
         self.feeds = feeds
+        self.fieldwork = fieldwork
         self._reach = None
         self._record = None
 
@@ -265,8 +289,8 @@ class Gate:
         return self._reach
 
     def record(self, rule, values):
-        """The incident, request, dispute or invitation the operation targets, read once per
-        call."""
+        """The incident, request, dispute, invitation, subscription, guard or hazard the
+        operation targets, read once per call."""
         if self._record is None:
             read = {"incident": lambda: self.dispatch.get_incident(values["incident_id"]),
                     "request": lambda: self.dispatch.get_request(values["request_id"]),
@@ -274,7 +298,9 @@ class Gate:
                     "invitation": lambda: self.appraisal.get_invitation(
                         values["invitation_id"]),
                     "subscription": lambda: self.feeds.get_subscription(
-                        values["subscription_id"])}
+                        values["subscription_id"]),
+                    "guard": lambda: self.fieldwork.get_guard(values["guard_id"]),
+                    "hazard": lambda: self.fieldwork.get_hazard(values["hazard_id"])}
             self._record = read[rule.target]()
         return self._record
 

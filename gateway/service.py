@@ -6,11 +6,13 @@ from kit.metrics import Metrics
 from kit.rpc import TimedRpcProxy
 
 from .readiness import Readiness
-from .routes import appraisal, dispatch, feeds, health, mediation, registry  # modules: one class here
+from .routes import (appraisal, dispatch, feeds, fieldwork, health, mediation,  # modules: one
+                     registry)                                                  # class here
 
 
 class GatewayService(health.HealthRoutes, registry.RegistryRoutes, dispatch.DispatchRoutes,
-                     mediation.MediationRoutes, appraisal.AppraisalRoutes, feeds.FeedsRoutes):
+                     mediation.MediationRoutes, appraisal.AppraisalRoutes, feeds.FeedsRoutes,
+                     fieldwork.FieldworkRoutes):
     name = "gateway"
 
     enterprise = TimedRpcProxy("enterprise")
@@ -18,6 +20,7 @@ class GatewayService(health.HealthRoutes, registry.RegistryRoutes, dispatch.Disp
     mediation = TimedRpcProxy("mediation")
     appraisal = TimedRpcProxy("appraisal")
     feeds = TimedRpcProxy("feeds")
+    fieldwork = TimedRpcProxy("fieldwork")
     metrics = Metrics()
     heap = SettledHeap()
     readiness = Readiness()

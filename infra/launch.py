@@ -55,6 +55,7 @@ PROCESSES = (
     ("mediation", "services.mediation.service", 3),
     ("appraisal", "services.appraisal.service", 4),
     ("feeds", "services.feeds.service", 5),
+    ("fieldwork", "services.fieldwork.service", 6),
     ("gateway", "gateway.service", 0),
 )
 RPC_QUEUES = tuple(f"rpc-{name}" for name, _, _ in PROCESSES if name != "gateway")

@@ -19,7 +19,7 @@ def _pinged(proxy):
         return str(error)
 
 
-SERVICES = ("enterprise", "dispatch", "mediation", "appraisal")  # the gateway's proxies, by name
+SERVICES = ("enterprise", "dispatch", "mediation", "appraisal", "fieldwork")  # the gateway's proxies, by name
 
 
 class HealthRoutes:
