@@ -7,6 +7,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from contracts.vocabulary import CHIEF_CRITERIA, CHIEF_SEATS
 
 from .demo import build_demo_county
+from .demo_fieldwork import field_year, load_field_work
 
 
 def _iso(moment):
@@ -61,10 +62,17 @@ def load_demo(amqp_uri, today=None):
         disputes = load_disputes(cluster.mediation, list(enterprises.values()))
         chief_ratings = load_chief_ratings(cluster.appraisal, county["assignments"], officers,
                                            today)
+        seated = {row["credit_code"]: [officers[row[seat]] for seat in ("a_officer", "b_officer")
+                                       if officers.get(row[seat])]
+                  for row in county["assignments"]}
+        field_work = load_field_work(cluster.fieldwork, field_year(
+            today, [(e, seated.get(code, [])) for code, e in enterprises.items()],
+            list(parks.values()), list(grids.values()), list(officers.values())))
     return (f"Demo county loaded: {len(stations)} stations and posts, {len(parks)} parks, "
             f"{len(grids)} grids, {len(enterprises)} enterprises and projects, "
             f"{len(officers)} officers, {len(county['assignments'])} assignments, "
-            f"{disputes} disputes, {chief_ratings} three-chiefs ratings.")
+            f"{disputes} disputes, {chief_ratings} three-chiefs ratings; a year of field "
+            f"work: {field_work}.")
 
 
 def load_chief_ratings(appraisal, assignments, officers, today):

@@ -107,7 +107,7 @@ class PatrolFilter(Schema):
     kind = fields.String(validate=validate.OneOf(PATROL_KINDS))
     station_id = fields.String(validate=ID)
     area_id = fields.String(validate=ID)
-    member_id = fields.String(validate=ID)
+    officer_id = fields.String(validate=ID)
 
 
 class HazardFilter(Schema):
@@ -165,10 +165,12 @@ class Patrol(Schema):
     kind = fields.String(required=True)
     area_kind = fields.String(required=True)
     area_id = fields.String(required=True)
+    station_id = fields.String(required=True, attribute="place.station_id")
     place = fields.Nested(PlaceOut, required=True)
     start = UtcDateTime(required=True)
     end = UtcDateTime(required=True)
     members = fields.List(fields.Nested(MemberOut), required=True)
+    officer_ids = fields.List(fields.String(), required=True)
     person_times = fields.Function(lambda p: len(p.members), required=True)
     suspicious_persons = fields.Integer(required=True)
     suspicious_vehicles = fields.Integer(required=True)
@@ -217,6 +219,7 @@ class Outreach(Schema):
     kind = fields.String(required=True)
     area_kind = fields.String(required=True)
     area_id = fields.String(required=True)
+    station_id = fields.String(required=True, attribute="place.station_id")
     place = fields.Nested(PlaceOut, required=True)
     at = UtcDateTime(required=True)
     topic = fields.String(required=True)

@@ -18,7 +18,7 @@ ERRORS = {
     "InvalidFieldWork": (400, "VALIDATION_FAILED"),
 }
 GUARDS_LISTED = ("enterprise_id",)
-PATROLS_LISTED = ("kind", "station_id", "area_id", "member_id")
+PATROLS_LISTED = ("kind", "station_id", "area_id", "officer_id")
 HAZARDS_LISTED = ("enterprise_id", "status", "severity")
 OUTREACH_LISTED = ("kind", "station_id")
 

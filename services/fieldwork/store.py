@@ -71,9 +71,9 @@ class Repository:
                                 sort=[("registered_at", -1)], skip=skip, limit=limit)
 
     def list_patrols(self, skip, limit, kind=None, station_id=None, area_id=None,
-                     member_id=None):
+                     officer_id=None):
         query = {k: v for k, v in (("kind", kind), ("station_id", station_id),
-                                   ("area_id", area_id), ("member_ids", member_id)) if v}
+                                   ("area_id", area_id), ("member_ids", officer_id)) if v}
         return self.patrols.list(query, sort=[("start", -1)], skip=skip, limit=limit)
 
     def list_hazards(self, skip, limit, enterprise_id=None, enterprise_ids=None, status=None,

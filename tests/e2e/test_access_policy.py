@@ -95,6 +95,16 @@ def county(api, supervisor, token):
     feeds = [ok(api("POST", "/v1/subscriptions", token("admin", sub="matrix-admin"),
                     json={"agency": agency, "filters": [{"prefix": {"type": "incident."}}]}),
                 201)["id"] for agency in (AGENCY, "environment")]
+    guards = [ok(api("POST", "/v1/guards", supervisor,
+                     json={"enterprise_id": e, "name": "matrix guard"}), 201)["id"]
+              for e in (e1, e2)]
+    hazards = [ok(api("POST", "/v1/hazards", supervisor, json={
+        "enterprise_id": e, "kind": "fire", "severity": "low", "description": "matrix probe"}),
+        201)["id"] for e in (e1, e2)]
+    patrol = ok(api("POST", "/v1/patrols", supervisor, json={
+        "kind": "foot", "area_kind": "enterprise", "area_id": e1,
+        "start": "2026-01-05T08:00:00Z", "end": "2026-01-05T10:00:00Z",
+        "members": [{"kind": "officer", "id": officer}]}), 201)["id"]
     tokens = {
         "admin": token("admin", sub="matrix-admin"),
         "supervisor": supervisor,
@@ -108,10 +118,12 @@ def county(api, supervisor, token):
               "kind": "stations", "letter_id": "no-such-letter", "term": 0,
               "referral_id": referral, "invitation_id": invitations[0],
               "year": utc_year(), "check_id": f"{utc_year()}-Q1",
-              "subscription_id": feeds[0]}
+              "subscription_id": feeds[0], "guard_id": guards[0], "hazard_id": hazards[0],
+              "patrol_id": patrol}
     outside = dict(inside, enterprise_id=e2, incident_id=i2["id"], request_id=r2["id"],
                    dispute_id=d2["id"], officer_id=other_officer, department=not_mine,
-                   invitation_id=invitations[1], subscription_id=feeds[1])
+                   invitation_id=invitations[1], subscription_id=feeds[1],
+                   guard_id=guards[1], hazard_id=hazards[1])
     return {"tokens": tokens, "inside": inside, "outside": outside, "officer": officer,
             "chief": chief, "e1": e1, "e2": e2, "i1": i1, "i2": i2, "r1": r1, "r2": r2}
 

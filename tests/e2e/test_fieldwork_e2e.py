@@ -1,0 +1,254 @@
+"""Field work on a platform of its own, over HTTP and AMQP: a patrol's findings become an
+incident in dispatch and a hazard whose order, verification visit and overdue escalation other
+consumers see on the broker; a verification merged with a visit already planned; the work
+report reproducing a planted Hengkou period and staying right through a kill -9 of the process
+that keeps it; bad input refused naming the field, with nothing created."""
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+
+from contracts.events import EVENT_SCHEMAS
+from gateway.auth import issue_token
+from infra.launch import demo_platform, jwt_secret
+from kit.testing import EventTap
+from services.enterprise.domain import credit_code_check_char
+
+pytestmark = pytest.mark.e2e
+
+TIMEOUT = 30
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    with demo_platform(tmp_path_factory.mktemp("fieldwork"), "e2e-fieldwork",
+                       {"RPC_TIMEOUT": "5", "COUNTY": "520000-e2e"}) as platform:
+        yield platform
+
+
+@pytest.fixture(scope="module")
+def token(platform):
+    secret = jwt_secret(platform.data_dir)
+
+    def make(role, sub=None, **ids):
+        return issue_token(secret, role, sub or f"e2e-fieldwork-{role}", ids.get("enterprise_id"),
+                           ids.get("officer_id"))
+    return make
+
+
+@pytest.fixture(scope="module")
+def http(platform, token):
+    """http(method, path, expect=200 or 201, as_=token, **kwargs) -> the JSON answer."""
+    session = requests.Session()
+    supervisor = token("supervisor")
+
+    def call(method, path, expect=None, as_=None, **kwargs):
+        headers = {"Authorization": "Bearer " + (as_ or supervisor)}
+        response = session.request(method, platform.url + path, timeout=TIMEOUT,
+                                   headers=headers, **kwargs)
+        wanted = expect or ((200, 201) if method != "GET" else (200,))
+        wanted = wanted if isinstance(wanted, tuple) else (wanted,)
+        assert response.status_code in wanted, (method, path, response.status_code,
+                                                 response.text)
+        return response.json() if "json" in response.headers.get("Content-Type", "") else \
+            response
+    return call
+
+
+def iso(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def now():
+    return datetime.now(timezone.utc)
+
+
+def eventually(condition, timeout=TIMEOUT, every=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(every)
+    return condition()
+
+
+@pytest.fixture(scope="module")
+def seated(http):
+    """An enterprise with its A officer and its station's leader in post."""
+    for enterprise in http("GET", "/v1/enterprises?per_page=100")["items"]:
+        answer = http("GET", f"/v1/enterprises/{enterprise['id']}/responders")
+        seats = {s["seat"]: s["officer_id"] for s in answer["seats"]}
+        if {"a_officer", "station_leader"} <= set(seats):
+            return {"enterprise": enterprise, "seats": seats}
+    pytest.fail("no enterprise with an A officer and a station leader")
+
+
+def test_a_patrol_s_findings_become_an_incident_and_a_hazard_that_escalates(
+        platform, http, token, seated):
+    enterprise, seats = seated["enterprise"], seated["seats"]
+    officer = seats["a_officer"]
+    with EventTap(platform.amqp_uri, "dispatch.events", schemas=EVENT_SCHEMAS) as dispatch, \
+            EventTap(platform.amqp_uri, "fieldwork.events", schemas=EVENT_SCHEMAS) as fieldwork:
+        guard = http("POST", "/v1/guards", json={"enterprise_id": enterprise["id"],
+                                                 "name": "李护卫", "phone": "13912345678"})
+        began = now() - timedelta(hours=50)  # the patrol ran two days ago: its order is late
+        patrol = http("POST", "/v1/patrols", as_=token("officer", officer_id=officer), json={
+            "kind": "foot", "area_kind": "enterprise", "area_id": enterprise["id"],
+            "start": iso(began), "end": iso(began + timedelta(hours=2)),
+            "members": [{"kind": "officer", "id": officer}, {"kind": "guard", "id": guard["id"]}],
+            "findings": {
+                "suspicious_persons": 2, "people_helped": 1,
+                "hazards": [{"enterprise_id": enterprise["id"], "kind": "fire",
+                             "severity": "critical", "description": "消防通道堵塞"}],
+                "incidents": [{"enterprise_id": enterprise["id"], "category": "theft",
+                               "priority": "high", "description": "工地电缆被盗",
+                               "location": "二号门"}]}})
+        assert patrol["person_times"] == 2 and patrol["officer_ids"] == [officer]
+        [finding] = patrol["incidents"]
+        [hazard_id] = patrol["hazard_ids"]
+
+        # the incident: taken in by dispatch under the id the patrol names, paged as any other
+        incident = eventually(lambda: _get(http, f"/v1/incidents/{finding['incident_id']}"))
+        assert incident and incident["category"] == "theft"
+        assert incident["enterprise_id"] == enterprise["id"]
+        assert incident["notifications"], "the incident paged nobody"
+
+        # the hazard: ordered with a deadline by its severity, already passed, so overdue
+        hazard = http("GET", f"/v1/hazards/{hazard_id}")
+        assert (hazard["source"], hazard["source_ref"]) == ("patrol", patrol["id"])
+        assert hazard["order"]["visit_id"]
+        overdue = eventually(lambda: _with(http, f"/v1/hazards/{hazard_id}",
+                                           lambda h: h["status"] == "overdue"))
+        assert overdue, "the order never went overdue"
+
+        # what separate consumers see: the order, its verification visit, the page to the
+        # station's leader
+        assert fieldwork.wait(lambda es: {e["type"] for e in es if
+                                          e["data"].get("hazard_id") == hazard_id} >=
+                              {"hazard.found", "hazard.order_issued", "hazard.order_overdue"},
+                              TIMEOUT)
+        visit_id = hazard["order"]["visit_id"]
+        assert dispatch.wait(lambda es: any(e["data"].get("visit_id") == visit_id
+                                            for e in es if e["type"].startswith("visit.")),
+                             TIMEOUT), "dispatch planned no verification visit"
+
+        def paged_leader(envelopes):
+            for e in envelopes:
+                data = e["data"]
+                if (e["type"] == "notification.issued"
+                        and hazard_id in data["description"]
+                        and data["recipient"]["role"] == "station_leader"):
+                    return data
+            return None
+        assert dispatch.wait(paged_leader, TIMEOUT), "the station's leader was not paged"
+        page = paged_leader(dispatch.snapshot())
+        assert page["recipient"]["id"] == seats["station_leader"]
+        assert page["category"] == "safety_hazard" and page["priority"] == "emergency"
+        assert "消防" not in page["description"]  # the hazard's words stay in field work
+        escalations = [e for e in dispatch.of_type("incident.reported")
+                       if hazard_id in e["data"]["description"]]
+        assert len(escalations) == 1
+
+        verified_planning = eventually(lambda: _with(
+            http, f"/v1/hazards/{hazard_id}", lambda h: h["verification"] is not None))
+        assert verified_planning["verification"]["visit_id"] == visit_id
+
+        # the enterprise reports it rectified, an officer verifies: rectified, late
+        own = token("enterprise", enterprise_id=enterprise["id"])
+        http("POST", f"/v1/hazards/{hazard_id}/rectification", as_=own)
+        done = http("POST", f"/v1/hazards/{hazard_id}/verification",
+                    as_=token("officer", officer_id=officer), json={"passed": True})
+        assert (done["status"], done["on_time"]) == ("rectified", False)
+        assert fieldwork.wait(lambda es: any(e["type"] == "hazard.rectified" and
+                                             e["data"]["hazard_id"] == hazard_id for e in es),
+                              TIMEOUT)
+        # no event carries the guard's name or phone
+        assert not [e for e in fieldwork.snapshot()
+                    if "李护卫" in str(e) or "13912345678" in str(e)]
+
+
+def test_a_verification_check_joins_a_visit_already_planned(platform, http, token):
+    enterprises = http("GET", "/v1/enterprises?per_page=100")["items"]
+    for enterprise in reversed(enterprises):
+        seats = {s["seat"]: s["officer_id"] for s in http(
+            "GET", f"/v1/enterprises/{enterprise['id']}/responders")["seats"]}
+        if "a_officer" in seats:
+            break
+    officer = token("officer", officer_id=seats["a_officer"])
+    deadline = now() + timedelta(days=7)  # a high-severity hazard's order: seven days
+    with EventTap(platform.amqp_uri, "dispatch.events", schemas=EVENT_SCHEMAS) as dispatch:
+        planned = http("POST", "/v1/visits", as_=officer, json={
+            "enterprise_id": enterprise["id"], "purpose": "季度走访",
+            "start": iso(deadline + timedelta(hours=2)),
+            "end": iso(deadline + timedelta(hours=3))})
+        visit_id = planned["visit"]["id"]
+        hazard = http("POST", "/v1/hazards", as_=officer, json={
+            "enterprise_id": enterprise["id"], "kind": "site_security", "severity": "high",
+            "description": "围挡破损", "source": "visit"})
+        assert hazard["status"] == "ordered"
+        merged = eventually(lambda: _with(http, f"/v1/hazards/{hazard['id']}",
+                                          lambda h: h["verification"] is not None))
+        assert merged["verification"]["merged_into"] == visit_id
+        assert dispatch.wait(lambda es: any(
+            e["type"] == "visit.merged" and e["data"]["visit_id"] == hazard["order"]["visit_id"]
+            and e["data"]["merged_into"] == visit_id for e in es), TIMEOUT)
+    visits = http("GET", f"/v1/enterprises/{enterprise['id']}/visits")
+    host = next(v for v in visits if v["id"] == visit_id)
+    assert f"hazard verification {hazard['id']}" in host["purpose"]
+    assert not [v for v in visits if v["merged_into"] is None
+                and v["id"] == hazard["order"]["visit_id"]], "a second visit was planned"
+
+
+def _get(http, path):
+    response = http("GET", path, expect=(200, 404))
+    return response if isinstance(response, dict) and "id" in response else None
+
+
+def _with(http, path, condition):
+    found = http("GET", path)
+    return found if condition(found) else None
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/v1/patrols", {"kind": "foot", "area_kind": "park", "area_id": "no-such-park",
+                     "start": "2026-01-05T08:00:00Z", "end": "2026-01-05T10:00:00Z",
+                     "members": [{"kind": "officer", "id": "x"}]}, "area_id"),
+    ("/v1/patrols", {"kind": "swim", "area_kind": "park", "area_id": "p",
+                     "start": "2026-01-05T08:00:00Z", "end": "2026-01-05T10:00:00Z",
+                     "members": [{"kind": "officer", "id": "x"}]}, "kind"),
+    ("/v1/patrols", {"kind": "foot", "area_kind": "park", "area_id": "p",
+                     "start": "2026-01-05T08:00:00Z", "end": "2026-01-05T07:00:00Z",
+                     "members": [{"kind": "officer", "id": "x"}]}, "end"),
+    ("/v1/hazards", {"enterprise_id": "nope", "kind": "fire", "severity": "low",
+                     "description": "x"}, "enterprise_id"),
+    ("/v1/hazards", {"enterprise_id": "nope", "kind": "fire", "severity": "dire",
+                     "description": "x"}, "severity"),
+    ("/v1/guards", {"enterprise_id": "nope", "name": "x"}, "enterprise_id"),
+    ("/v1/outreach", {"kind": "legal_session", "area_kind": "park", "area_id": "p",
+                      "at": "2026-01-05T08:00:00Z", "topic": "x", "materials": -1},
+     "materials"),
+])
+def test_bad_input_is_refused_naming_the_field_and_creates_nothing(http, path, body, field):
+    listing = {"/v1/patrols": "/v1/patrols", "/v1/hazards": "/v1/hazards",
+               "/v1/guards": "/v1/guards", "/v1/outreach": "/v1/outreach"}[path]
+    before = http("GET", listing)["total"]
+    refused = http("POST", path, expect=400, json=body)
+    assert refused["error"] == "VALIDATION_FAILED" and field in str(refused["fields"]), refused
+    assert http("GET", listing)["total"] == before
+
+
+def test_a_patrol_naming_an_unknown_guard_creates_no_hazard(http, seated):
+    enterprise = seated["enterprise"]
+    hazards = http("GET", "/v1/hazards")["total"]
+    refused = http("POST", "/v1/patrols", expect=400, json={
+        "kind": "foot", "area_kind": "enterprise", "area_id": enterprise["id"],
+        "start": iso(now() - timedelta(hours=3)), "end": iso(now() - timedelta(hours=1)),
+        "members": [{"kind": "officer", "id": seated["seats"]["a_officer"]},
+                    {"kind": "guard", "id": "no-such-guard"}],
+        "findings": {"hazards": [{"enterprise_id": enterprise["id"], "kind": "fire",
+                                  "severity": "low", "description": "x"}]}})
+    assert "members" in refused["fields"]
+    assert http("GET", "/v1/hazards")["total"] == hazards
