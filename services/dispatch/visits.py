@@ -169,6 +169,21 @@ class VisitBook:
                                      list(visit.participants), visit.merged_into))
 
 
+VERIFIER_SEATS = ("a_officer", "b_officer", "station_leader")
+
+
+def verifying_officer(responders: dict, hazard_id: str) -> str:
+    """Who verifies a hazard's rectification at an enterprise, from the registry's responders
+    answer (a plain dict): the officer of the first filled seat of VERIFIER_SEATS, absent
+    now or not (the check is at the order's deadline). InvalidVisit when none is filled."""
+    by_seat = {seat["seat"]: seat["officer_id"] for seat in responders.get("seats", ())}
+    officer_id = next((by_seat[seat] for seat in VERIFIER_SEATS if by_seat.get(seat)), None)
+    if officer_id is None:
+        raise InvalidVisit({"enterprise_id": [
+            f"no A officer, B officer or station leader to verify hazard {hazard_id}"]})
+    return officer_id
+
+
 LEAD_CADENCE_DAYS = 30  # the project's lead visits monthly
 LIAISON_CADENCE_DAYS = 7  # the assigned liaison officer revisits weekly
 

@@ -12,7 +12,7 @@ from services.dispatch.exceptions import (InvalidRequest, InvalidVisit, NotOnCas
 from services.dispatch.service_requests import (DEPARTMENTS, TRANSITIONS, Note, Routing,
                                                 ServiceRequest, default_routing)
 from services.dispatch.visits import (PlanOutcome, Visit, VisitBook, VisitPolicy,
-                                      cadence_compliance, plan_visit)
+                                      cadence_compliance, plan_visit, verifying_officer)
 
 NOON = datetime(2025, 4, 15, 12, 0)
 
@@ -720,6 +720,29 @@ class TestPlanVisit:
         host = visit(None, MON)
         outcome = plan_visit([host], visit(None, MON + timedelta(hours=1), officer="o2"))
         assert outcome.kind == "merged" and outcome.visit.participants == ["o2"]
+
+
+class TestVerifyingOfficer:
+    @staticmethod
+    def answer(*seats):
+        return {"seats": [{"seat": seat, "officer_id": f"o-{seat}", "available": False}
+                          for seat in seats]}
+
+    @pytest.mark.parametrize("seats, officer", [
+        (("b_officer", "a_officer", "station_leader"), "o-a_officer"),
+        (("bureau_leader", "b_officer", "station_leader"), "o-b_officer"),
+        (("bureau_leader", "station_leader", "area_chief"), "o-station_leader")])
+    def test_a_then_b_then_the_station_leader_verifies_absent_now_or_not(self, seats,
+                                                                        officer):
+        assert verifying_officer(self.answer(*seats), "h1") == officer
+
+    def test_without_any_of_them_the_verification_is_refused(self):
+        with pytest.raises(InvalidVisit) as exc:
+            verifying_officer(self.answer("bureau_leader", "area_chief"), "h1")
+        assert refused(exc) == {"enterprise_id": [
+            "no A officer, B officer or station leader to verify hazard h1"]}
+        with pytest.raises(InvalidVisit):
+            verifying_officer({"seats": []}, "h1")
 
 
 class TestRecordedEvents:
