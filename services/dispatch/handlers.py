@@ -78,24 +78,54 @@ def link_dispute(repo, event, now):
 
 
 RISK_LADDER = ("station_leader", "bureau_leader")
+OVERDUE_PRIORITIES = {"critical": "emergency", "high": "high"}  # any other severity: medium
 
 
 def report_dispute_risk(repo, responders_of, event, policy, now):
     """Mediation graded a dispute high, critical or flagged (its `dispute.risk_flagged`
-    event): an incident of category dispute pages the station's leader at once (then the
-    bureau's leader, on the same ladder as any incident), and the officer on duty and the
-    station are told. Its text names the dispute and its grade, nothing personal. The event's
-    id decides the incident's, so a redelivered event makes no second one."""
+    event): an incident of category dispute pages the station's leader (see
+    _page_station_leader). Its text names the dispute and its grade, nothing personal."""
     data = event["data"]
     flags = ", ".join(data["flags"])
-    facts = {"enterprise_id": data["enterprise_id"], "category": "dispute",
-             "priority": "emergency" if "criminal_may_turn_deadly" in data["flags"]
-             else "high",
-             "description": f"dispute {data['dispute_id']} graded {data['grade']}"
-                            + (f" ({flags})" if flags else "")
-                            + f" by rules v{data['rule_version']}",
-             "location": "", "source": "mediation", "reference": event["id"]}
-    return report_incident(repo, responders_of, facts, policy, now, ladder_seats=RISK_LADDER)
+    return _page_station_leader(repo, responders_of, event, "mediation", {
+        "enterprise_id": data["enterprise_id"], "category": "dispute",
+        "priority": "emergency" if "criminal_may_turn_deadly" in data["flags"] else "high",
+        "description": f"dispute {data['dispute_id']} graded {data['grade']}"
+                       + (f" ({flags})" if flags else "")
+                       + f" by rules v{data['rule_version']}"}, policy, now)
+
+
+def report_overdue_order(repo, responders_of, event, policy, now):
+    """A hazard's rectification order passed its deadline unrectified (field work's
+    `hazard.order_overdue`): an incident of category safety_hazard pages the station's leader
+    (see _page_station_leader), emergency for a critical hazard, high for a high one, medium
+    otherwise. Its text names the hazard, its kind, severity and deadline, nothing personal.
+    An order that names no enterprise is refused (ValidationFailed)."""
+    data = event["data"]
+    return _page_station_leader(repo, responders_of, event, "fieldwork", {
+        "enterprise_id": _ordered_enterprise(data), "category": "safety_hazard",
+        "priority": OVERDUE_PRIORITIES.get(data["severity"], "medium"),
+        "description": f"hazard {data['hazard_id']} ({data['kind']}, {data['severity']}) not "
+                       f"rectified by its deadline {data['deadline']:%Y-%m-%d %H:%M} UTC"},
+        policy, now)
+
+
+def _page_station_leader(repo, responders_of, event, source, facts, policy, now):
+    """An incident of `facts` (enterprise_id, category, priority, description), reported by
+    `source` under the event's id, pages the station's leader at once (then the bureau's
+    leader, on the same ladder as any incident), and the officer on duty and the station are
+    told. The event's id decides the incident's, so a redelivered event makes no second
+    one."""
+    report = dict(facts, location="", source=source, reference=event["id"])
+    return report_incident(repo, responders_of, report, policy, now, ladder_seats=RISK_LADDER)
+
+
+def _ordered_enterprise(data):
+    """The enterprise a hazard's order was given to."""
+    if data["enterprise_id"] is None:
+        raise ValidationFailed({"enterprise_id": [
+            f"the order for hazard {data['hazard_id']} names no enterprise"]})
+    return data["enterprise_id"]
 
 
 def _responders(responders_of, enterprise_id):

@@ -5,7 +5,7 @@ from datetime import timedelta
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 
-from contracts.events import MEDIATION_EVENTS
+from contracts.events import FIELDWORK_EVENTS, MEDIATION_EVENTS
 from contracts.fields import utcnow
 from kit.deadlines import Deadlines, deadline_reached
 from kit.errors import RecordNotFound, ServiceUnavailable, ValidationFailed
@@ -118,6 +118,17 @@ class DispatchService:
         case that does not exist goes to dispatch.dispute_links.dead with its error."""
         event = open_event(envelope, MEDIATION_EVENTS)
         handlers.link_dispute(self.store, event, utcnow())
+
+    @consume_reliably("dispatch.overdue_orders",
+                      bindings=[("fieldwork.events", "hazard.order_overdue")])
+    def page_overdue_order(self, envelope):
+        """A hazard's order past its deadline pages the station's leader (see
+        handlers.report_overdue_order); an event that cannot be read goes to
+        dispatch.overdue_orders.dead with its error."""
+        event = open_event(envelope, FIELDWORK_EVENTS)
+        self._after(handlers.report_overdue_order(
+            self.store, self.who_responds(self.registry.responders), event,
+            policy(self.config), utcnow()))
 
     @rpc(expected_exceptions=EXPECTED)
     def get_incident(self, incident_id):

@@ -1,11 +1,15 @@
 """Dispatch's use cases on the in-memory store: intake (once per request key or per external
 reference), acknowledgement, the deadline that fails over or does nothing, races lost and
-recomputed, the case's own course, requests and visits, and the events each one publishes."""
+recomputed, the case's own course, requests and visits, what mediation's and field work's
+events make, and the events each one publishes."""
 from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
 
+from contracts.envelope import make_envelope, open_envelope
+from contracts.events import FIELDWORK_EVENTS, MEDIATION_EVENTS
+from contracts.identities import external_incident_id, verification_visit_id
 from kit.errors import ValidationFailed
 from kit.tables import MemoryDatabase
 from kit.testing import of_type, published
@@ -166,6 +170,77 @@ def test_an_external_report_delivered_twice_makes_one_incident_reported_by_its_a
     assert again == first and other.id != first.id
     assert (first.reporter_role, first.reporter_id) == ("agency", "110")
     assert repo.list_incidents()[1] == 2
+
+
+# --- mediation's and field work's events -------------------------------------------------------
+
+
+def opened(catalogue, kind, data, event_id):
+    """The event as a consumer opens it (contracts.envelope), its data through its schema."""
+    source = "/services/fieldwork" if catalogue is FIELDWORK_EVENTS else "/services/mediation"
+    return open_envelope(make_envelope(kind, source, "x", data, catalogue, now=NOW,
+                                       event_id=event_id), catalogue)
+
+
+DEADLINE = datetime(2026, 11, 5, 6)
+
+
+def hazard_order(kind="hazard.order_issued", event_id="ev-order", severity="high",
+                 deadline=DEADLINE, enterprise_id="e1", hazard_id="h-1"):
+    return opened(FIELDWORK_EVENTS, kind, {
+        "station_id": "s1", "park_id": None, "grid_id": "g1", "enterprise_id": enterprise_id,
+        "hazard_id": hazard_id, "kind": "fire", "severity": severity, "deadline": deadline,
+        "verification_visit_id": verification_visit_id(hazard_id), "at": NOW}, event_id)
+
+
+def leader_paging(repo, handler, event, **answer):
+    return handler(repo, lambda eid: responders(eid, **answer), event, POLICY, NOW)
+
+
+def test_a_dispute_risk_pages_the_station_leader_first_once(repo):
+    event = opened(MEDIATION_EVENTS, "dispute.risk_flagged", {
+        "dispute_id": "d-1", "enterprise_id": "e1", "station_id": "s1", "grade": "critical",
+        "flags": ["criminal_may_turn_deadly"], "rule_version": 3, "reasons": ["weapons"],
+        "at": NOW}, "ev-risk")
+    first = leader_paging(repo, handlers.report_dispute_risk, event)
+    again = leader_paging(repo, handlers.report_dispute_risk, event)
+
+    assert again == first and repo.list_incidents()[1] == 1
+    assert first.id == external_incident_id("mediation", "ev-risk")
+    assert (first.category, first.priority, first.location) == ("dispute", "emergency", "")
+    assert first.description == ("dispute d-1 graded critical (criminal_may_turn_deadly) "
+                                 "by rules v3")
+    assert [r.id for r in first.ladder] == ["o-sl", "o-bl"]
+    assert [n.recipient.id for n in first.notifications] == ["o-sl", "o-duty", "s1"]
+
+
+@pytest.mark.parametrize("severity, priority", [("critical", "emergency"), ("high", "high"),
+                                                ("medium", "medium"), ("low", "medium")])
+def test_an_overdue_order_pages_the_station_leader_once_at_a_priority_from_its_severity(
+        repo, severity, priority):
+    event = hazard_order("hazard.order_overdue", event_id="ev-overdue", severity=severity)
+    first = leader_paging(repo, handlers.report_overdue_order, event)
+    again = leader_paging(repo, handlers.report_overdue_order, event)
+
+    assert again == first and repo.list_incidents()[1] == 1
+    assert first.id == external_incident_id("fieldwork", "ev-overdue")
+    assert (first.reporter_role, first.reporter_id) == ("agency", "fieldwork")
+    assert (first.category, first.priority, first.location) == ("safety_hazard", priority, "")
+    assert first.description == (f"hazard h-1 (fire, {severity}) not rectified by its "
+                                 f"deadline 2026-11-05 06:00 UTC")
+    assert [r.id for r in first.ladder] == ["o-sl", "o-bl"]
+    assert [(n.recipient.id, n.reason) for n in first.notifications] == [
+        ("o-sl", "responsible"), ("o-duty", "duty"), ("s1", "station")]
+    assert types(repo) == ["incident.reported"] + ["notification.issued"] * 3
+
+
+def test_an_order_naming_no_enterprise_is_refused_and_nothing_is_made(repo):
+    with pytest.raises(ValidationFailed) as overdue:
+        leader_paging(repo, handlers.report_overdue_order,
+                      hazard_order("hazard.order_overdue", enterprise_id=None))
+
+    assert "enterprise_id" in overdue.value.errors
+    assert repo.list_incidents() == ([], 0)
 
 
 # --- the deadline -----------------------------------------------------------------------------
