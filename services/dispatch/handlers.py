@@ -77,6 +77,19 @@ def link_dispute(repo, event, now):
                              lambda case: case.link_dispute(data["dispute_id"], now))
 
 
+def take_in_patrol_incident(repo, responders_of, event, policy, now):
+    """A patrol's finding that is to be an incident (field work's `patrol.incident_raised`)
+    is taken in as a report from field work, its finding's id the reference: its id is then
+    the one the event names (contracts.identities.external_incident_id), and a redelivered
+    event makes no second incident."""
+    data = event["data"]
+    report = {field: data[field] for field in ("enterprise_id", "category", "priority",
+                                                "description", "location")}
+    return report_incident(repo, responders_of,
+                           dict(report, source="fieldwork", reference=data["finding_id"]),
+                           policy, now)
+
+
 RISK_LADDER = ("station_leader", "bureau_leader")
 OVERDUE_PRIORITIES = {"critical": "emergency", "high": "high"}  # any other severity: medium
 

@@ -119,6 +119,18 @@ class DispatchService:
         event = open_event(envelope, MEDIATION_EVENTS)
         handlers.link_dispute(self.store, event, utcnow())
 
+    @consume_reliably("dispatch.patrol_incidents",
+                      bindings=[("fieldwork.events", "patrol.incident_raised")])
+    def take_in_patrol_incident(self, envelope):
+        """A patrol's finding is taken in as an incident reported by field work (see
+        handlers.take_in_patrol_incident); an event that cannot be read, or names an
+        enterprise the registry does not know, goes to dispatch.patrol_incidents.dead with
+        its error."""
+        event = open_event(envelope, FIELDWORK_EVENTS)
+        self._after(handlers.take_in_patrol_incident(
+            self.store, self.who_responds(self.registry.responders), event,
+            policy(self.config), utcnow()))
+
     @consume_reliably("dispatch.overdue_orders",
                       bindings=[("fieldwork.events", "hazard.order_overdue")])
     def page_overdue_order(self, envelope):

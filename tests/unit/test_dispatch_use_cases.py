@@ -182,6 +182,15 @@ def opened(catalogue, kind, data, event_id):
                                        event_id=event_id), catalogue)
 
 
+def patrol_incident(finding_id="f-1"):
+    return opened(FIELDWORK_EVENTS, "patrol.incident_raised", {
+        "finding_id": finding_id, "patrol_id": "p-1",
+        "incident_id": external_incident_id("fieldwork", finding_id), "enterprise_id": "e1",
+        "category": "safety_hazard", "priority": "high",
+        "description": "Blocked fire exit in the dye house", "location": "Dye house",
+        "at": NOW}, f"ev-{finding_id}")
+
+
 DEADLINE = datetime(2026, 11, 5, 6)
 
 
@@ -195,6 +204,21 @@ def hazard_order(kind="hazard.order_issued", event_id="ev-order", severity="high
 
 def leader_paging(repo, handler, event, **answer):
     return handler(repo, lambda eid: responders(eid, **answer), event, POLICY, NOW)
+
+
+def test_a_patrol_incident_is_taken_in_once_under_the_id_field_work_named(repo):
+    event = patrol_incident()
+    first = leader_paging(repo, handlers.take_in_patrol_incident, event)
+    again = leader_paging(repo, handlers.take_in_patrol_incident, event)  # redelivered
+
+    assert first.id == event["data"]["incident_id"] == external_incident_id("fieldwork", "f-1")
+    assert again == first and repo.list_incidents()[1] == 1
+    assert (first.reporter_role, first.reporter_id) == ("agency", "fieldwork")
+    assert (first.enterprise_id, first.category, first.priority, first.description,
+            first.location) == ("e1", "safety_hazard", "high",
+                                "Blocked fire exit in the dye house", "Dye house")
+    assert [n.recipient.id for n in first.notifications] == ["o-a", "o-duty", "s1"]
+    assert types(repo) == ["incident.reported"] + ["notification.issued"] * 3
 
 
 def test_a_dispute_risk_pages_the_station_leader_first_once(repo):
