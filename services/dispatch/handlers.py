@@ -7,6 +7,7 @@ meanwhile) or a refusal (an acknowledgement that came too late). The events a ch
 are written with it; the handlers never build an event.
 """
 import uuid
+from datetime import timedelta
 
 from contracts.identities import external_incident_id
 from kit.errors import ValidationFailed, raised_as
@@ -14,7 +15,7 @@ from kit.errors import ValidationFailed, raised_as
 from .domain import Incident, Recipient, ladder_from_responders
 from .exceptions import InvalidRequest, IncidentNotFound
 from .service_requests import Routing, ServiceRequest, default_routing
-from .visits import Visit, VisitBook, cadence_compliance
+from .visits import Visit, VisitBook, cadence_compliance, verifying_officer
 CLIENT_IDS = uuid.UUID("0c9a4d52-31e6-4b8e-8f0d-7a2b5e61c3f4")
 
 
@@ -265,6 +266,33 @@ def plan_visit(repo, new_id, data, officer_id, policy):
     book = repo.visit_books.change(enterprise_id, lambda book: book.plan(proposed, policy),
                                    new=VisitBook)
     return book.outcome_of(new_id)
+
+
+VERIFICATION_LENGTH = timedelta(hours=1)
+
+
+def plan_verification(repo, responders_of, event, policy):
+    """A hazard's rectification order was issued (field work's `hazard.order_issued`): the
+    check of its rectification is planned as the visit the event names, from the order's
+    deadline for VERIFICATION_LENGTH, by the enterprise's A officer (else B, else the
+    station's leader; visits.verifying_officer). It is a required visit: merged into one
+    planned nearby or planned alone, and past the enterprise's limit merged into the nearest
+    visit of the full period, never refused. A book that holds the visit already (a
+    redelivered event) is left as it is. Returns how it was planned (visits.PlanOutcome)."""
+    data = event["data"]
+    enterprise_id, visit_id = _ordered_enterprise(data), data["verification_visit_id"]
+
+    def plan(book):
+        if book.holds(visit_id):
+            return False
+        officer_id = verifying_officer(_responders(responders_of, enterprise_id),
+                                       data["hazard_id"])
+        book.plan(Visit(visit_id, enterprise_id, officer_id,
+                        f"hazard verification {data['hazard_id']}", data["deadline"],
+                        data["deadline"] + VERIFICATION_LENGTH), policy, required=True)
+
+    book = repo.visit_books.change(enterprise_id, plan, new=VisitBook)
+    return book.outcome_of(visit_id)
 
 
 def cadence(repo, assignments, now):

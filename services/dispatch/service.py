@@ -219,6 +219,17 @@ class DispatchService:
         return dump(schemas.VisitOutcome, {"outcome": outcome.kind,
                                            "visit": outcome.visit})
 
+    @consume_reliably("dispatch.hazard_verifications",
+                      bindings=[("fieldwork.events", "hazard.order_issued")])
+    def plan_verification(self, envelope):
+        """A hazard's order has its verification planned as a visit, never refused (see
+        handlers.plan_verification); an event that cannot be read, or for an enterprise
+        without an officer to verify it, goes to dispatch.hazard_verifications.dead with its
+        error."""
+        event = open_event(envelope, FIELDWORK_EVENTS)
+        handlers.plan_verification(self.store, self.who_responds(self.registry.responders),
+                                   event, VisitPolicy())
+
     @rpc(expected_exceptions=EXPECTED)
     def visits(self, enterprise_id):
         return dump(schemas.Visit, self.store.visits_to(enterprise_id), many=True)

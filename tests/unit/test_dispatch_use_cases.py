@@ -16,7 +16,7 @@ from kit.testing import of_type, published
 from services.dispatch import handlers
 from services.dispatch.domain import Policy
 from services.dispatch.exceptions import (AcknowledgementTooLate, ChangedMeanwhile,
-                                          IncidentNotFound, NotOnCase,
+                                          IncidentNotFound, InvalidVisit, NotOnCase,
                                           RequestTransitionNotAllowed, VisitRefused)
 from services.dispatch.store import Repository
 from services.dispatch.visits import Visit, VisitBook, VisitPolicy
@@ -262,9 +262,79 @@ def test_an_order_naming_no_enterprise_is_refused_and_nothing_is_made(repo):
     with pytest.raises(ValidationFailed) as overdue:
         leader_paging(repo, handlers.report_overdue_order,
                       hazard_order("hazard.order_overdue", enterprise_id=None))
+    with pytest.raises(ValidationFailed) as issued:
+        verify(repo, hazard_order(enterprise_id=None))
 
-    assert "enterprise_id" in overdue.value.errors
-    assert repo.list_incidents() == ([], 0)
+    assert "enterprise_id" in overdue.value.errors and "enterprise_id" in issued.value.errors
+    assert repo.list_incidents() == ([], 0) and repo.all_visits() == []
+
+
+def verify(repo, event, asked=None, **answer):
+    def registry(enterprise_id):
+        if asked is not None:
+            asked.append(enterprise_id)
+        return responders(enterprise_id, **answer)
+
+    return handlers.plan_verification(repo, registry, event, VisitPolicy())
+
+
+def test_an_order_has_its_verification_planned_by_the_a_officer_at_its_deadline(repo):
+    outcome = verify(repo, hazard_order(), a_available=False)  # A is away now, not then
+
+    visit = outcome.visit
+    assert (outcome.kind, visit.id) == ("planned", verification_visit_id("h-1"))
+    assert (visit.officer_id, visit.purpose) == ("o-a", "hazard verification h-1")
+    assert (visit.start, visit.end) == (DEADLINE, DEADLINE + timedelta(hours=1))
+    assert types(repo) == ["visit.planned"]
+    assert published(repo.unit)[0]["subject"] == visit.id
+
+
+def test_an_order_due_near_a_planned_visit_has_its_verification_merged_into_it(repo):
+    plan(repo, "v5", "o-b", 5)
+    outcome = verify(repo, hazard_order())
+
+    assert (outcome.kind, outcome.visit.id, outcome.visit.participants) == ("merged", "v5",
+                                                                            ["o-a"])
+    assert outcome.visit.purpose == "visit 5; hazard verification h-1"
+    assert outcome.absorbed.merged_into == "v5"
+    merged = published(repo.unit)[-1]
+    assert (merged["type"], merged["subject"], merged["data"]["merged_into"]) == (
+        "visit.merged", verification_visit_id("h-1"), "v5")
+
+
+def test_an_order_redelivered_plans_nothing_more_and_asks_nobody(repo):
+    verify(repo, hazard_order())
+    book = repo.visit_books.get("e1")
+    asked = []
+
+    again = verify(repo, hazard_order(), asked)
+
+    assert again.visit.id == verification_visit_id("h-1") and asked == []
+    assert repo.visit_books.get("e1").version == book.version
+    assert types(repo) == ["visit.planned"]
+
+
+def test_an_order_for_an_enterprise_with_its_visits_used_up_is_merged_not_refused(repo):
+    for day in (2, 9, 16, 23):
+        plan(repo, f"v{day}", "o-b", day)
+    with pytest.raises(VisitRefused):
+        plan(repo, "v-more", "o-b", 13)
+
+    outcome = verify(repo, hazard_order(deadline=datetime(2026, 11, 13, 2)))
+
+    assert (outcome.kind, outcome.visit.id) == ("merged", "v16")
+    assert len([v for v in repo.visits_to("e1") if v.merged_into is None]) == 4
+
+
+def test_an_order_for_an_enterprise_nobody_can_verify_is_refused(repo):
+    def seatless(enterprise_id):
+        return dict(responders(enterprise_id), seats=[])
+
+    with pytest.raises(InvalidVisit) as refused:
+        handlers.plan_verification(repo, seatless, hazard_order(), VisitPolicy())
+
+    assert "enterprise_id" in refused.value.errors
+    assert repo.visits_to("e1") == [] and published(repo.unit) == []
 
 
 # --- the deadline -----------------------------------------------------------------------------
