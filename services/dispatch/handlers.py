@@ -7,6 +7,7 @@ meanwhile) or a refusal (an acknowledgement that came too late). The events a ch
 are written with it; the handlers never build an event.
 """
 import uuid
+from datetime import timedelta
 
 from contracts.identities import external_incident_id
 from kit.errors import ValidationFailed, raised_as
@@ -14,7 +15,7 @@ from kit.errors import ValidationFailed, raised_as
 from .domain import Incident, Recipient, ladder_from_responders
 from .exceptions import InvalidRequest, IncidentNotFound
 from .service_requests import Routing, ServiceRequest, default_routing
-from .visits import Visit, VisitBook, cadence_compliance
+from .visits import Visit, VisitBook, cadence_compliance, verifying_officer
 CLIENT_IDS = uuid.UUID("0c9a4d52-31e6-4b8e-8f0d-7a2b5e61c3f4")
 
 
@@ -77,25 +78,68 @@ def link_dispute(repo, event, now):
                              lambda case: case.link_dispute(data["dispute_id"], now))
 
 
+def take_in_patrol_incident(repo, responders_of, event, policy, now):
+    """A patrol's finding that is to be an incident (field work's `patrol.incident_raised`)
+    is taken in as a report from field work, its finding's id the reference: its id is then
+    the one the event names (contracts.identities.external_incident_id), and a redelivered
+    event makes no second incident."""
+    data = event["data"]
+    report = {field: data[field] for field in ("enterprise_id", "category", "priority",
+                                                "description", "location")}
+    return report_incident(repo, responders_of,
+                           dict(report, source="fieldwork", reference=data["finding_id"]),
+                           policy, now)
+
+
 RISK_LADDER = ("station_leader", "bureau_leader")
+OVERDUE_PRIORITIES = {"critical": "emergency", "high": "high"}  # any other severity: medium
 
 
 def report_dispute_risk(repo, responders_of, event, policy, now):
     """Mediation graded a dispute high, critical or flagged (its `dispute.risk_flagged`
-    event): an incident of category dispute pages the station's leader at once (then the
-    bureau's leader, on the same ladder as any incident), and the officer on duty and the
-    station are told. Its text names the dispute and its grade, nothing personal. The event's
-    id decides the incident's, so a redelivered event makes no second one."""
+    event): an incident of category dispute pages the station's leader (see
+    _page_station_leader). Its text names the dispute and its grade, nothing personal."""
     data = event["data"]
     flags = ", ".join(data["flags"])
-    facts = {"enterprise_id": data["enterprise_id"], "category": "dispute",
-             "priority": "emergency" if "criminal_may_turn_deadly" in data["flags"]
-             else "high",
-             "description": f"dispute {data['dispute_id']} graded {data['grade']}"
-                            + (f" ({flags})" if flags else "")
-                            + f" by rules v{data['rule_version']}",
-             "location": "", "source": "mediation", "reference": event["id"]}
-    return report_incident(repo, responders_of, facts, policy, now, ladder_seats=RISK_LADDER)
+    return _page_station_leader(repo, responders_of, event, "mediation", {
+        "enterprise_id": data["enterprise_id"], "category": "dispute",
+        "priority": "emergency" if "criminal_may_turn_deadly" in data["flags"] else "high",
+        "description": f"dispute {data['dispute_id']} graded {data['grade']}"
+                       + (f" ({flags})" if flags else "")
+                       + f" by rules v{data['rule_version']}"}, policy, now)
+
+
+def report_overdue_order(repo, responders_of, event, policy, now):
+    """A hazard's rectification order passed its deadline unrectified (field work's
+    `hazard.order_overdue`): an incident of category safety_hazard pages the station's leader
+    (see _page_station_leader), emergency for a critical hazard, high for a high one, medium
+    otherwise. Its text names the hazard, its kind, severity and deadline, nothing personal.
+    An order that names no enterprise is refused (ValidationFailed)."""
+    data = event["data"]
+    return _page_station_leader(repo, responders_of, event, "fieldwork", {
+        "enterprise_id": _ordered_enterprise(data), "category": "safety_hazard",
+        "priority": OVERDUE_PRIORITIES.get(data["severity"], "medium"),
+        "description": f"hazard {data['hazard_id']} ({data['kind']}, {data['severity']}) not "
+                       f"rectified by its deadline {data['deadline']:%Y-%m-%d %H:%M} UTC"},
+        policy, now)
+
+
+def _page_station_leader(repo, responders_of, event, source, facts, policy, now):
+    """An incident of `facts` (enterprise_id, category, priority, description), reported by
+    `source` under the event's id, pages the station's leader at once (then the bureau's
+    leader, on the same ladder as any incident), and the officer on duty and the station are
+    told. The event's id decides the incident's, so a redelivered event makes no second
+    one."""
+    report = dict(facts, location="", source=source, reference=event["id"])
+    return report_incident(repo, responders_of, report, policy, now, ladder_seats=RISK_LADDER)
+
+
+def _ordered_enterprise(data):
+    """The enterprise a hazard's order was given to."""
+    if data["enterprise_id"] is None:
+        raise ValidationFailed({"enterprise_id": [
+            f"the order for hazard {data['hazard_id']} names no enterprise"]})
+    return data["enterprise_id"]
 
 
 def _responders(responders_of, enterprise_id):
@@ -222,6 +266,33 @@ def plan_visit(repo, new_id, data, officer_id, policy):
     book = repo.visit_books.change(enterprise_id, lambda book: book.plan(proposed, policy),
                                    new=VisitBook)
     return book.outcome_of(new_id)
+
+
+VERIFICATION_LENGTH = timedelta(hours=1)
+
+
+def plan_verification(repo, responders_of, event, policy):
+    """A hazard's rectification order was issued (field work's `hazard.order_issued`): the
+    check of its rectification is planned as the visit the event names, from the order's
+    deadline for VERIFICATION_LENGTH, by the enterprise's A officer (else B, else the
+    station's leader; visits.verifying_officer). It is a required visit: merged into one
+    planned nearby or planned alone, and past the enterprise's limit merged into the nearest
+    visit of the full period, never refused. A book that holds the visit already (a
+    redelivered event) is left as it is. Returns how it was planned (visits.PlanOutcome)."""
+    data = event["data"]
+    enterprise_id, visit_id = _ordered_enterprise(data), data["verification_visit_id"]
+
+    def plan(book):
+        if book.holds(visit_id):
+            return False
+        officer_id = verifying_officer(_responders(responders_of, enterprise_id),
+                                       data["hazard_id"])
+        book.plan(Visit(visit_id, enterprise_id, officer_id,
+                        f"hazard verification {data['hazard_id']}", data["deadline"],
+                        data["deadline"] + VERIFICATION_LENGTH), policy, required=True)
+
+    book = repo.visit_books.change(enterprise_id, plan, new=VisitBook)
+    return book.outcome_of(visit_id)
 
 
 def cadence(repo, assignments, now):

@@ -5,7 +5,7 @@ from datetime import timedelta
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 
-from contracts.events import MEDIATION_EVENTS
+from contracts.events import FIELDWORK_EVENTS, MEDIATION_EVENTS
 from contracts.fields import utcnow
 from kit.deadlines import Deadlines, deadline_reached
 from kit.errors import RecordNotFound, ServiceUnavailable, ValidationFailed
@@ -119,6 +119,29 @@ class DispatchService:
         event = open_event(envelope, MEDIATION_EVENTS)
         handlers.link_dispute(self.store, event, utcnow())
 
+    @consume_reliably("dispatch.patrol_incidents",
+                      bindings=[("fieldwork.events", "patrol.incident_raised")])
+    def take_in_patrol_incident(self, envelope):
+        """A patrol's finding is taken in as an incident reported by field work (see
+        handlers.take_in_patrol_incident); an event that cannot be read, or names an
+        enterprise the registry does not know, goes to dispatch.patrol_incidents.dead with
+        its error."""
+        event = open_event(envelope, FIELDWORK_EVENTS)
+        self._after(handlers.take_in_patrol_incident(
+            self.store, self.who_responds(self.registry.responders), event,
+            policy(self.config), utcnow()))
+
+    @consume_reliably("dispatch.overdue_orders",
+                      bindings=[("fieldwork.events", "hazard.order_overdue")])
+    def page_overdue_order(self, envelope):
+        """A hazard's order past its deadline pages the station's leader (see
+        handlers.report_overdue_order); an event that cannot be read goes to
+        dispatch.overdue_orders.dead with its error."""
+        event = open_event(envelope, FIELDWORK_EVENTS)
+        self._after(handlers.report_overdue_order(
+            self.store, self.who_responds(self.registry.responders), event,
+            policy(self.config), utcnow()))
+
     @rpc(expected_exceptions=EXPECTED)
     def get_incident(self, incident_id):
         return dump(schemas.Incident, self.store.incidents.get(incident_id))
@@ -195,6 +218,17 @@ class DispatchService:
                                       VisitPolicy())
         return dump(schemas.VisitOutcome, {"outcome": outcome.kind,
                                            "visit": outcome.visit})
+
+    @consume_reliably("dispatch.hazard_verifications",
+                      bindings=[("fieldwork.events", "hazard.order_issued")])
+    def plan_verification(self, envelope):
+        """A hazard's order has its verification planned as a visit, never refused (see
+        handlers.plan_verification); an event that cannot be read, or for an enterprise
+        without an officer to verify it, goes to dispatch.hazard_verifications.dead with its
+        error."""
+        event = open_event(envelope, FIELDWORK_EVENTS)
+        handlers.plan_verification(self.store, self.who_responds(self.registry.responders),
+                                   event, VisitPolicy())
 
     @rpc(expected_exceptions=EXPECTED)
     def visits(self, enterprise_id):

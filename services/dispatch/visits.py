@@ -76,8 +76,23 @@ def _busiest_period(starts: list[datetime], at: datetime,
     return best
 
 
+def _nearest(visits: list[Visit], proposed: Visit) -> Visit:
+    return min(visits, key=lambda v: (abs(v.start - proposed.start), v.start))
+
+
+def _merge(host: Visit, proposed: Visit) -> PlanOutcome:
+    """The proposal merged into `host`: its officers and purpose added, the host's time kept."""
+    joining = [o for o in proposed.officers if o not in host.officers]
+    purpose = host.purpose
+    if proposed.purpose and proposed.purpose not in purpose.split("; "):
+        purpose = f"{purpose}; {proposed.purpose}" if purpose else proposed.purpose
+    merged = replace(host, purpose=purpose, participants=[*host.participants, *joining])
+    return PlanOutcome("merged", merged, replace(proposed, merged_into=host.id,
+                                                 participants=list(proposed.participants)))
+
+
 def plan_visit(existing: list[Visit], proposed: Visit,
-               policy: VisitPolicy = VisitPolicy()) -> PlanOutcome:
+               policy: VisitPolicy = VisitPolicy(), required: bool = False) -> PlanOutcome:
     """Merge the proposal into a nearby visit to the same enterprise, or plan it if the
     enterprise has room for another visit. Inputs are not changed; the outcome holds copies.
 
@@ -85,8 +100,10 @@ def plan_visit(existing: list[Visit], proposed: Visit,
     starts within `merge_window_hours` of it takes the proposal's officers and purpose and keeps
     its own time. Limit: the proposal is refused when some period of `period_days` containing
     its start already holds `max_visits_per_period` unmerged visits, counting visits planned
-    after it as well as before. An existing visit with the proposal's id is ignored, so a visit
-    can be re-planned at a new time."""
+    after it as well as before. A `required` proposal (a check that must take place, such as a
+    hazard's verification) is never refused: past the limit it joins the nearest (by start)
+    unmerged visit of that full period instead, however far from it. An existing visit with
+    the proposal's id is ignored, so a visit can be re-planned at a new time."""
     proposed.check()
     mine = [v for v in existing
             if v.enterprise_id == proposed.enterprise_id and v.merged_into is None
@@ -94,20 +111,18 @@ def plan_visit(existing: list[Visit], proposed: Visit,
     window = timedelta(hours=policy.merge_window_hours)
     near = [v for v in mine if _mergeable(v, proposed, window)]
     if near:
-        host = min(near, key=lambda v: (abs(v.start - proposed.start), v.start))
-        joining = [o for o in proposed.officers if o not in host.officers]
-        purpose = host.purpose
-        if proposed.purpose and proposed.purpose not in purpose.split("; "):
-            purpose = f"{purpose}; {proposed.purpose}" if purpose else proposed.purpose
-        merged = replace(host, purpose=purpose, participants=[*host.participants, *joining])
-        return PlanOutcome("merged", merged, replace(proposed, merged_into=host.id,
-                                                     participants=list(proposed.participants)))
+        return _merge(_nearest(near, proposed), proposed)
     period = timedelta(days=policy.period_days)
     count, begin = _busiest_period([v.start for v in mine], proposed.start, period)
     if count >= policy.max_visits_per_period:
-        raise VisitRefused({"start": [
-            f"enterprise already has {count} visits in the {policy.period_days} days from "
-            f"{begin:%Y-%m-%d %H:%M}; at most {policy.max_visits_per_period} are allowed"]})
+        if not required:
+            raise VisitRefused({"start": [
+                f"enterprise already has {count} visits in the {policy.period_days} days "
+                f"from {begin:%Y-%m-%d %H:%M}; at most {policy.max_visits_per_period} are "
+                f"allowed"]})
+        in_period = [v for v in mine if begin <= v.start < begin + period]
+        if in_period:  # none only when no visit at all is allowed
+            return _merge(_nearest(in_period, proposed), proposed)
     return PlanOutcome("planned", replace(proposed, participants=list(proposed.participants)))
 
 
@@ -120,11 +135,12 @@ class VisitBook:
     version: int = 0
     events: list = field(default_factory=list, repr=False, compare=False)
 
-    def plan(self, proposed: Visit, policy: VisitPolicy = VisitPolicy()) -> PlanOutcome:
+    def plan(self, proposed: Visit, policy: VisitPolicy = VisitPolicy(),
+             required: bool = False) -> PlanOutcome:
         """Plan the proposal as `plan_visit` decides, keep it in the book and record
         visit.planned or visit.merged (about the proposal). Raises VisitRefused, changing
-        nothing, past the limit."""
-        outcome = plan_visit(self.visits, proposed, policy)
+        nothing, past the limit, unless the proposal is `required`."""
+        outcome = plan_visit(self.visits, proposed, policy, required)
         if outcome.kind == "merged":
             self.visits = [outcome.visit if v.id == outcome.visit.id else v
                            for v in self.visits]
@@ -134,6 +150,10 @@ class VisitBook:
             self.visits.append(outcome.visit)
             self._record(VisitPlanned, outcome.visit)
         return outcome
+
+    def holds(self, visit_id: str) -> bool:
+        """Whether a visit `visit_id` was planned in this book (on its own or merged)."""
+        return any(v.id == visit_id for v in self.visits)
 
     def outcome_of(self, visit_id: str) -> PlanOutcome:
         """How the visit `visit_id` was planned: on its own, or merged into another."""
@@ -147,6 +167,21 @@ class VisitBook:
         self.events.append(event_cls(visit.id, visit.enterprise_id, visit.officer_id,
                                      visit.purpose, visit.start, visit.end,
                                      list(visit.participants), visit.merged_into))
+
+
+VERIFIER_SEATS = ("a_officer", "b_officer", "station_leader")
+
+
+def verifying_officer(responders: dict, hazard_id: str) -> str:
+    """Who verifies a hazard's rectification at an enterprise, from the registry's responders
+    answer (a plain dict): the officer of the first filled seat of VERIFIER_SEATS, absent
+    now or not (the check is at the order's deadline). InvalidVisit when none is filled."""
+    by_seat = {seat["seat"]: seat["officer_id"] for seat in responders.get("seats", ())}
+    officer_id = next((by_seat[seat] for seat in VERIFIER_SEATS if by_seat.get(seat)), None)
+    if officer_id is None:
+        raise InvalidVisit({"enterprise_id": [
+            f"no A officer, B officer or station leader to verify hazard {hazard_id}"]})
+    return officer_id
 
 
 LEAD_CADENCE_DAYS = 30  # the project's lead visits monthly

@@ -12,7 +12,7 @@ from services.dispatch.exceptions import (InvalidRequest, InvalidVisit, NotOnCas
 from services.dispatch.service_requests import (DEPARTMENTS, TRANSITIONS, Note, Routing,
                                                 ServiceRequest, default_routing)
 from services.dispatch.visits import (PlanOutcome, Visit, VisitBook, VisitPolicy,
-                                      cadence_compliance, plan_visit)
+                                      cadence_compliance, plan_visit, verifying_officer)
 
 NOON = datetime(2025, 4, 15, 12, 0)
 
@@ -676,6 +676,32 @@ class TestPlanVisit:
                                              officer="o9"))
         assert outcome.kind == "merged" and outcome.visit.id == "v3"
 
+    def test_a_required_visit_past_the_limit_joins_the_nearest_visit_of_the_full_period(self):
+        existing = [visit(f"v{i}", MON + timedelta(days=7 * i)) for i in range(4)]  # days 0-21
+        late = plan_visit(existing, visit("check", MON + timedelta(days=27), officer="o9",
+                                          purpose="verify"), required=True)
+        early = plan_visit(existing, visit("check", MON - timedelta(days=4), officer="o9"),
+                           required=True)
+
+        assert (late.kind, late.visit.id, late.absorbed.merged_into) == ("merged", "v3", "v3")
+        assert late.visit.start == existing[3].start  # the host keeps its time
+        assert (late.visit.participants, late.visit.purpose) == (["o9"], "check; verify")
+        assert (early.kind, early.visit.id) == ("merged", "v0")
+        assert existing[3].participants == []
+
+    def test_a_required_visit_with_room_is_planned_or_merged_as_any_other(self):
+        existing = [visit(f"v{i}", MON + timedelta(days=7 * i)) for i in range(3)]
+        alone = visit("check", MON + timedelta(days=24))
+        assert plan_visit(existing, alone, required=True) == PlanOutcome("planned", alone)
+        near = plan_visit(existing, visit("check", MON + timedelta(days=7, hours=5)),
+                          required=True)
+        assert (near.kind, near.visit.id) == ("merged", "v1")
+
+    def test_a_required_visit_is_planned_alone_where_no_visit_is_allowed(self):
+        proposal = visit("check", MON)
+        outcome = plan_visit([], proposal, VisitPolicy(max_visits_per_period=0), required=True)
+        assert outcome == PlanOutcome("planned", proposal)
+
     def test_policy_limits_are_configurable(self):
         existing = [visit("v1", MON)]
         policy = VisitPolicy(max_visits_per_period=1, period_days=7, merge_window_hours=2)
@@ -694,6 +720,29 @@ class TestPlanVisit:
         host = visit(None, MON)
         outcome = plan_visit([host], visit(None, MON + timedelta(hours=1), officer="o2"))
         assert outcome.kind == "merged" and outcome.visit.participants == ["o2"]
+
+
+class TestVerifyingOfficer:
+    @staticmethod
+    def answer(*seats):
+        return {"seats": [{"seat": seat, "officer_id": f"o-{seat}", "available": False}
+                          for seat in seats]}
+
+    @pytest.mark.parametrize("seats, officer", [
+        (("b_officer", "a_officer", "station_leader"), "o-a_officer"),
+        (("bureau_leader", "b_officer", "station_leader"), "o-b_officer"),
+        (("bureau_leader", "station_leader", "area_chief"), "o-station_leader")])
+    def test_a_then_b_then_the_station_leader_verifies_absent_now_or_not(self, seats,
+                                                                        officer):
+        assert verifying_officer(self.answer(*seats), "h1") == officer
+
+    def test_without_any_of_them_the_verification_is_refused(self):
+        with pytest.raises(InvalidVisit) as exc:
+            verifying_officer(self.answer("bureau_leader", "area_chief"), "h1")
+        assert refused(exc) == {"enterprise_id": [
+            "no A officer, B officer or station leader to verify hazard h1"]}
+        with pytest.raises(InvalidVisit):
+            verifying_officer({"seats": []}, "h1")
 
 
 class TestRecordedEvents:
@@ -744,6 +793,17 @@ class TestRecordedEvents:
         assert book.visits[0].participants == ["o2"]
         assert book.outcome_of("v2") == merged and book.outcome_of("v1") == PlanOutcome(
             "planned", book.visits[0])
+
+    def test_a_required_visit_in_a_full_book_is_merged_and_the_book_holds_it(self):
+        book = VisitBook("e1", [visit(f"v{n}", MON + timedelta(days=2 * n)) for n in range(4)])
+        outcome = book.plan(visit("v9", MON + timedelta(days=9), officer="o9"),
+                            required=True)
+
+        assert (outcome.kind, outcome.visit.id) == ("merged", "v3")
+        assert [(e.type, e.subject, e.merged_into) for e in book.events] == [
+            ("visit.merged", "v9", "v3")]
+        assert book.holds("v9") and book.holds("v3") and not book.holds("v10")
+        assert book.outcome_of("v9") == outcome
 
     def test_a_refused_visit_leaves_the_book_as_it_was(self):
         book = VisitBook("e1", [visit(f"v{n}", MON + timedelta(days=2 * n)) for n in range(4)])

@@ -1,18 +1,22 @@
 """Dispatch's use cases on the in-memory store: intake (once per request key or per external
 reference), acknowledgement, the deadline that fails over or does nothing, races lost and
-recomputed, the case's own course, requests and visits, and the events each one publishes."""
+recomputed, the case's own course, requests and visits, what mediation's and field work's
+events make, and the events each one publishes."""
 from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
 
+from contracts.envelope import make_envelope, open_envelope
+from contracts.events import FIELDWORK_EVENTS, MEDIATION_EVENTS
+from contracts.identities import external_incident_id, verification_visit_id
 from kit.errors import ValidationFailed
 from kit.tables import MemoryDatabase
 from kit.testing import of_type, published
 from services.dispatch import handlers
 from services.dispatch.domain import Policy
 from services.dispatch.exceptions import (AcknowledgementTooLate, ChangedMeanwhile,
-                                          IncidentNotFound, NotOnCase,
+                                          IncidentNotFound, InvalidVisit, NotOnCase,
                                           RequestTransitionNotAllowed, VisitRefused)
 from services.dispatch.store import Repository
 from services.dispatch.visits import Visit, VisitBook, VisitPolicy
@@ -166,6 +170,171 @@ def test_an_external_report_delivered_twice_makes_one_incident_reported_by_its_a
     assert again == first and other.id != first.id
     assert (first.reporter_role, first.reporter_id) == ("agency", "110")
     assert repo.list_incidents()[1] == 2
+
+
+# --- mediation's and field work's events -------------------------------------------------------
+
+
+def opened(catalogue, kind, data, event_id):
+    """The event as a consumer opens it (contracts.envelope), its data through its schema."""
+    source = "/services/fieldwork" if catalogue is FIELDWORK_EVENTS else "/services/mediation"
+    return open_envelope(make_envelope(kind, source, "x", data, catalogue, now=NOW,
+                                       event_id=event_id), catalogue)
+
+
+def patrol_incident(finding_id="f-1"):
+    return opened(FIELDWORK_EVENTS, "patrol.incident_raised", {
+        "finding_id": finding_id, "patrol_id": "p-1",
+        "incident_id": external_incident_id("fieldwork", finding_id), "enterprise_id": "e1",
+        "category": "safety_hazard", "priority": "high",
+        "description": "Blocked fire exit in the dye house", "location": "Dye house",
+        "at": NOW}, f"ev-{finding_id}")
+
+
+DEADLINE = datetime(2026, 11, 5, 6)
+
+
+def hazard_order(kind="hazard.order_issued", event_id="ev-order", severity="high",
+                 deadline=DEADLINE, enterprise_id="e1", hazard_id="h-1"):
+    return opened(FIELDWORK_EVENTS, kind, {
+        "station_id": "s1", "park_id": None, "grid_id": "g1", "enterprise_id": enterprise_id,
+        "hazard_id": hazard_id, "kind": "fire", "severity": severity, "deadline": deadline,
+        "verification_visit_id": verification_visit_id(hazard_id), "at": NOW}, event_id)
+
+
+def leader_paging(repo, handler, event, **answer):
+    return handler(repo, lambda eid: responders(eid, **answer), event, POLICY, NOW)
+
+
+def test_a_patrol_incident_is_taken_in_once_under_the_id_field_work_named(repo):
+    event = patrol_incident()
+    first = leader_paging(repo, handlers.take_in_patrol_incident, event)
+    again = leader_paging(repo, handlers.take_in_patrol_incident, event)  # redelivered
+
+    assert first.id == event["data"]["incident_id"] == external_incident_id("fieldwork", "f-1")
+    assert again == first and repo.list_incidents()[1] == 1
+    assert (first.reporter_role, first.reporter_id) == ("agency", "fieldwork")
+    assert (first.enterprise_id, first.category, first.priority, first.description,
+            first.location) == ("e1", "safety_hazard", "high",
+                                "Blocked fire exit in the dye house", "Dye house")
+    assert [n.recipient.id for n in first.notifications] == ["o-a", "o-duty", "s1"]
+    assert types(repo) == ["incident.reported"] + ["notification.issued"] * 3
+
+
+def test_a_dispute_risk_pages_the_station_leader_first_once(repo):
+    event = opened(MEDIATION_EVENTS, "dispute.risk_flagged", {
+        "dispute_id": "d-1", "enterprise_id": "e1", "station_id": "s1", "grade": "critical",
+        "flags": ["criminal_may_turn_deadly"], "rule_version": 3, "reasons": ["weapons"],
+        "at": NOW}, "ev-risk")
+    first = leader_paging(repo, handlers.report_dispute_risk, event)
+    again = leader_paging(repo, handlers.report_dispute_risk, event)
+
+    assert again == first and repo.list_incidents()[1] == 1
+    assert first.id == external_incident_id("mediation", "ev-risk")
+    assert (first.category, first.priority, first.location) == ("dispute", "emergency", "")
+    assert first.description == ("dispute d-1 graded critical (criminal_may_turn_deadly) "
+                                 "by rules v3")
+    assert [r.id for r in first.ladder] == ["o-sl", "o-bl"]
+    assert [n.recipient.id for n in first.notifications] == ["o-sl", "o-duty", "s1"]
+
+
+@pytest.mark.parametrize("severity, priority", [("critical", "emergency"), ("high", "high"),
+                                                ("medium", "medium"), ("low", "medium")])
+def test_an_overdue_order_pages_the_station_leader_once_at_a_priority_from_its_severity(
+        repo, severity, priority):
+    event = hazard_order("hazard.order_overdue", event_id="ev-overdue", severity=severity)
+    first = leader_paging(repo, handlers.report_overdue_order, event)
+    again = leader_paging(repo, handlers.report_overdue_order, event)
+
+    assert again == first and repo.list_incidents()[1] == 1
+    assert first.id == external_incident_id("fieldwork", "ev-overdue")
+    assert (first.reporter_role, first.reporter_id) == ("agency", "fieldwork")
+    assert (first.category, first.priority, first.location) == ("safety_hazard", priority, "")
+    assert first.description == (f"hazard h-1 (fire, {severity}) not rectified by its "
+                                 f"deadline 2026-11-05 06:00 UTC")
+    assert [r.id for r in first.ladder] == ["o-sl", "o-bl"]
+    assert [(n.recipient.id, n.reason) for n in first.notifications] == [
+        ("o-sl", "responsible"), ("o-duty", "duty"), ("s1", "station")]
+    assert types(repo) == ["incident.reported"] + ["notification.issued"] * 3
+
+
+def test_an_order_naming_no_enterprise_is_refused_and_nothing_is_made(repo):
+    with pytest.raises(ValidationFailed) as overdue:
+        leader_paging(repo, handlers.report_overdue_order,
+                      hazard_order("hazard.order_overdue", enterprise_id=None))
+    with pytest.raises(ValidationFailed) as issued:
+        verify(repo, hazard_order(enterprise_id=None))
+
+    assert "enterprise_id" in overdue.value.errors and "enterprise_id" in issued.value.errors
+    assert repo.list_incidents() == ([], 0) and repo.all_visits() == []
+
+
+def verify(repo, event, asked=None, **answer):
+    def registry(enterprise_id):
+        if asked is not None:
+            asked.append(enterprise_id)
+        return responders(enterprise_id, **answer)
+
+    return handlers.plan_verification(repo, registry, event, VisitPolicy())
+
+
+def test_an_order_has_its_verification_planned_by_the_a_officer_at_its_deadline(repo):
+    outcome = verify(repo, hazard_order(), a_available=False)  # A is away now, not then
+
+    visit = outcome.visit
+    assert (outcome.kind, visit.id) == ("planned", verification_visit_id("h-1"))
+    assert (visit.officer_id, visit.purpose) == ("o-a", "hazard verification h-1")
+    assert (visit.start, visit.end) == (DEADLINE, DEADLINE + timedelta(hours=1))
+    assert types(repo) == ["visit.planned"]
+    assert published(repo.unit)[0]["subject"] == visit.id
+
+
+def test_an_order_due_near_a_planned_visit_has_its_verification_merged_into_it(repo):
+    plan(repo, "v5", "o-b", 5)
+    outcome = verify(repo, hazard_order())
+
+    assert (outcome.kind, outcome.visit.id, outcome.visit.participants) == ("merged", "v5",
+                                                                            ["o-a"])
+    assert outcome.visit.purpose == "visit 5; hazard verification h-1"
+    assert outcome.absorbed.merged_into == "v5"
+    merged = published(repo.unit)[-1]
+    assert (merged["type"], merged["subject"], merged["data"]["merged_into"]) == (
+        "visit.merged", verification_visit_id("h-1"), "v5")
+
+
+def test_an_order_redelivered_plans_nothing_more_and_asks_nobody(repo):
+    verify(repo, hazard_order())
+    book = repo.visit_books.get("e1")
+    asked = []
+
+    again = verify(repo, hazard_order(), asked)
+
+    assert again.visit.id == verification_visit_id("h-1") and asked == []
+    assert repo.visit_books.get("e1").version == book.version
+    assert types(repo) == ["visit.planned"]
+
+
+def test_an_order_for_an_enterprise_with_its_visits_used_up_is_merged_not_refused(repo):
+    for day in (2, 9, 16, 23):
+        plan(repo, f"v{day}", "o-b", day)
+    with pytest.raises(VisitRefused):
+        plan(repo, "v-more", "o-b", 13)
+
+    outcome = verify(repo, hazard_order(deadline=datetime(2026, 11, 13, 2)))
+
+    assert (outcome.kind, outcome.visit.id) == ("merged", "v16")
+    assert len([v for v in repo.visits_to("e1") if v.merged_into is None]) == 4
+
+
+def test_an_order_for_an_enterprise_nobody_can_verify_is_refused(repo):
+    def seatless(enterprise_id):
+        return dict(responders(enterprise_id), seats=[])
+
+    with pytest.raises(InvalidVisit) as refused:
+        handlers.plan_verification(repo, seatless, hazard_order(), VisitPolicy())
+
+    assert "enterprise_id" in refused.value.errors
+    assert repo.visits_to("e1") == [] and published(repo.unit) == []
 
 
 # --- the deadline -----------------------------------------------------------------------------
