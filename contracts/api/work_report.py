@@ -5,7 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from ..vocabulary import LEVELS, REPORT_AREAS, REPORT_LANGUAGES
 
 ID = validate.Length(min=1, max=64)
-MAX_DAYS = 3 * 366  # the longest period one report covers
+MAX_DAYS = 3 * 365 + 1  # the longest period one report covers: three years
 
 
 class ReportQuery(Schema):
