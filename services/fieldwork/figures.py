@@ -8,6 +8,9 @@ Tables (kit.tables, laid out as MongoDB serves them well):
   with one write per document (its events grouped), each write guarded by the version read
   just before it and adding its events' counts and ids together, so a document holds an
   event's counts exactly when it holds its id.
+- `figures_by_month`: the same per (county, month): a county's or the province's report reads
+  the whole months of its period there and only the days at its edges in `figures` (a
+  province-year is 12 documents per county, not 365).
 - `places`: each enterprise's county, station, park, grid, level and name, from the
   registry's `enterprise.registered` / `enterprise.updated` (or, for an enterprise those
   have not named, from the registry when asked).
@@ -20,6 +23,7 @@ Tables (kit.tables, laid out as MongoDB serves them well):
   handled); see services.fieldwork.report.Folded.
 """
 from collections import defaultdict
+from datetime import timedelta
 
 from contracts.topology import events_exchange
 from kit.tables import DuplicateKey
@@ -27,8 +31,8 @@ from kit.tables import DuplicateKey
 from .report import (COUNTED, KEY_LEVELS, a_year_before, areas, assemble, carries_place,
                      coverage, fold)
 
-FIGURES, PLACES, COVERAGE, OFFICERS, ONCE = ("figures", "places", "coverage", "officers",
-                                             "counted_once")
+FIGURES, MONTHLY, PLACES, COVERAGE, OFFICERS, ONCE = (
+    "figures", "figures_by_month", "places", "coverage", "officers", "counted_once")
 PLACE_EVENTS = ("enterprise.registered", "enterprise.updated")
 OFFICER_EVENTS = ("officer.registered", "officer.updated")
 REGISTRY = (*PLACE_EVENTS, *OFFICER_EVENTS, "assignment.changed")
@@ -66,14 +70,16 @@ class Figures:
 
     def __init__(self, database):
         self.figures = database.table(FIGURES)
+        self.monthly = database.table(MONTHLY)
         self.places = database.table(PLACES)
         self.coverage = database.table(COVERAGE)
         self.officers = database.table(OFFICERS)
         self.once = database.table(ONCE)
 
     def ensure_indexes(self):
-        self.figures.ensure_index([("kind", 1), ("area", 1), ("day", 1)])
-        self.figures.ensure_index([("kind", 1), ("day", 1)])  # a province: every county
+        for table in (self.figures, self.monthly):
+            table.ensure_index([("kind", 1), ("area", 1), ("day", 1)])
+            table.ensure_index([("kind", 1), ("day", 1)])  # a province: every county
         for field in AREA_QUERY.values():
             if field != "_id":
                 self.coverage.ensure_index([(field, 1), ("covered", 1), ("_id", 1)])
@@ -122,7 +128,7 @@ class Figures:
         for enterprise_id, data in assignments.items():
             self._record_assignment(data, self._place(known, enterprise_id, county, place_of),
                                     county)
-        self._count(self._first_of_each(counted))
+        self._count(self._first_of_each(counted), county)
 
     def _known_places(self, events):
         """The places of the enterprises the events name, read in one go."""
@@ -207,28 +213,32 @@ class Figures:
                 claims[name] = self.once.get(name)["event"]
         return claims
 
-    def _count(self, batch):
+    def _count(self, batch, county):
         counted, firsts = batch
         claims = self._claim(firsts) if firsts else {}
-        groups = defaultdict(dict)  # document id -> {event id: counts}
+        days, months = defaultdict(dict), defaultdict(dict)  # document -> {event id: counts}
         for event_id, folded, targets in counted:
             if folded.once is not None and claims.get(folded.once) != event_id:
                 continue
             day = folded.day.isoformat()
             for kind, area in targets:
-                groups[(kind, area, day)][event_id] = folded.counts
-        pending = {_key(*doc): (doc, events) for doc, events in groups.items()}
-        for _ in range(RETRIES):
-            if not pending:
-                return
-            pending = self._write(pending)
-        raise RuntimeError(f"{len(pending)} figures documents kept changing under this "
-                           f"writer for {RETRIES} rounds")
+                days[(kind, area, day)][event_id] = folded.counts
+            months[("county", county, _month(folded.day))][event_id] = folded.counts
+        for table, groups in ((self.figures, days), (self.monthly, months)):
+            pending = {_key(*doc): (doc, events) for doc, events in groups.items()}
+            for _ in range(RETRIES):
+                if not pending:
+                    break
+                pending = self._write(table, pending)
+            else:
+                raise RuntimeError(f"{len(pending)} documents of {table.name} kept changing "
+                                   f"under this writer for {RETRIES} rounds")
 
-    def _write(self, pending):
+    @staticmethod
+    def _write(table, pending):
         """One round: every document read, each written if it has not changed since; the
         documents another writer changed meanwhile, to do again."""
-        stored = {row["_id"]: row for row in _find_keys(self.figures, pending)}
+        stored = {row["_id"]: row for row in _find_keys(table, pending)}
         updates, inserts = [], []
         for key, ((kind, area, day), events) in pending.items():
             row = stored.get(key)
@@ -249,15 +259,15 @@ class Figures:
                     "$push": {"applied": {"$each": fresh}}}))
         lost = []
         if updates:
-            done = self.figures.update_each([(query, change) for _, query, change in updates])
+            done = table.update_each([(query, change) for _, query, change in updates])
             lost += [key for (key, _, _), ok in zip(updates, done) if not ok]
         if inserts:
             try:
-                self.figures.insert_all(inserts)
+                table.insert_all(inserts)
             except DuplicateKey:  # some made meanwhile: each on its own, the others again
                 for row in inserts:
                     try:
-                        self.figures.insert(row)
+                        table.insert(row)
                     except DuplicateKey:
                         lost.append(row["_id"])
         return {key: pending[key] for key in lost}
@@ -269,17 +279,24 @@ class Figures:
         for the province: every county held) over the days start..end, both included: the
         figures of the period and of the same days a year before, and the area's coverage as
         it is now."""
-        period = self._days(area_kind, area_id, start, end)
-        before = self._days(area_kind, area_id, *a_year_before(start, end))
+        period = self._counts(area_kind, area_id, start, end)
+        before = self._counts(area_kind, area_id, *a_year_before(start, end))
         return assemble(area_kind, area_id, start, end, period, before,
                         self._coverage(area_kind, area_id))
 
-    def _days(self, area_kind, area_id, start, end):
-        query = {"kind": "county" if area_kind == "province" else area_kind,
-                 "day": {"$gte": start.isoformat(), "$lte": end.isoformat()}}
-        if area_kind != "province":
-            query["area"] = area_id
-        return [row["n"] for row in self.figures.find(query)]
+    def _counts(self, area_kind, area_id, start, end):
+        """The figures documents that make up start..end: for a county (or every county),
+        its whole months by month and the days before and after them by day."""
+        if area_kind not in ("province", "county"):
+            return _between(self.figures, area_kind, area_id, start.isoformat(),
+                            end.isoformat())
+        months, edges = whole_months(start, end)
+        found = [] if months is None else _between(
+            self.monthly, "county", area_id, _month(months[0]), _month(months[1]))
+        for first, last in edges:
+            found += _between(self.figures, "county", area_id, first.isoformat(),
+                              last.isoformat())
+        return found
 
     def _coverage(self, area_kind, area_id):
         query = {} if area_kind == "province" else {AREA_QUERY[area_kind]: area_id}
@@ -305,6 +322,37 @@ def _row(row, officers):
 
 def _key(kind, area, day):
     return f"{kind}:{area}:{day}"
+
+
+def _month(day):
+    return day.isoformat()[:7]  # 2025-03: how a document of figures_by_month names its span
+
+
+def _between(table, kind, area_id, first, last):
+    """The `n` of the documents of `kind` in `table` (of `area_id`; of every area of the
+    kind when None) whose span is from `first` to `last`, both included."""
+    query = {"kind": kind, "day": {"$gte": first, "$lte": last}}
+    if area_id is not None:
+        query["area"] = area_id
+    return [row["n"] for row in table.find(query)]
+
+
+def whole_months(start, end):
+    """((first, last) of the whole calendar months inside start..end, or None; the spans of
+    days before and after them, as (first, last) pairs, none empty)."""
+    first = start if start.day == 1 else _next_month(start)
+    after = _next_month(end) if end == _next_month(end) - timedelta(days=1) else \
+        end.replace(day=1)
+    if first >= after:
+        return None, [(start, end)]
+    edges = [(start, first - timedelta(days=1))] if start < first else []
+    if after <= end:
+        edges.append((after, end))
+    return (first, after - timedelta(days=1)), edges
+
+
+def _next_month(day):
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def _find_keys(table, keys):

@@ -78,11 +78,12 @@ class Killed(Exception):
 
 
 class Dying:
-    """A table that dies after `writes` more writes (an `update_each` is one: one
-    transaction on the embedded store), reading and writing through the real one."""
+    """A table that dies after `budget["left"]` more writes to the tables sharing the
+    budget (an `update_each` is one: one transaction on the embedded store), reading and
+    writing through the real one."""
 
-    def __init__(self, table, writes):
-        self.table, self.left = table, writes
+    def __init__(self, table, budget):
+        self.table, self.budget = table, budget
 
     def __getattr__(self, name):
         attribute = getattr(self.table, name)
@@ -90,9 +91,9 @@ class Dying:
             return attribute
 
         def write(*args, **kwargs):
-            if self.left == 0:
+            if self.budget["left"] == 0:
                 raise Killed()
-            self.left -= 1
+            self.budget["left"] -= 1
             return attribute(*args, **kwargs)
         return write
 
@@ -102,9 +103,11 @@ def test_a_batch_killed_at_any_write_counts_each_event_once_when_applied_again(s
     work = planted()
     county, batch = work[0]
     for writes in range(0, 40, 3):
+        budget = {"left": writes}
         dying = Figures.__new__(Figures)
-        dying.__dict__.update(store.__dict__, figures=Dying(store.figures, writes),
-                              once=Dying(store.once, writes))
+        dying.__dict__.update(store.__dict__, figures=Dying(store.figures, budget),
+                              monthly=Dying(store.monthly, budget),
+                              once=Dying(store.once, budget))
         try:
             dying.apply(batch, county, no_registry)
         except Killed:
@@ -161,6 +164,8 @@ def test_the_reports_queries_are_answered_by_the_indexes(store, backend):
     day = {"$gte": "2025-01-01", "$lte": "2025-12-31"}
     plans = [store.figures.plan({"kind": "county", "area": "hengkou", "day": day}),
              store.figures.plan({"kind": "county", "day": day}),
+             store.monthly.plan({"kind": "county", "day": {"$gte": "2025-01",
+                                                           "$lte": "2025-12"}}),
              store.figures.plan({"_id": {"$in": ["a", "b"]}}),
              store.coverage.plan({"station_id": "s1"}, sort=[("covered", 1), ("_id", 1)],
                                  limit=100)]

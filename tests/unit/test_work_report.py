@@ -17,7 +17,7 @@ from kit.errors import ValidationFailed
 from kit.schemas import dump, load
 from kit.tables import MemoryDatabase, MemoryTable
 from services.fieldwork import report
-from services.fieldwork.figures import BINDINGS, Figures
+from services.fieldwork.figures import BINDINGS, Figures, whole_months
 from services.fieldwork.report_html import document, printable
 
 YEAR = (date(2025, 1, 1), date(2025, 12, 31))
@@ -340,18 +340,18 @@ class Killed(Exception):
 
 
 class DyingTable(MemoryTable):
-    """The figures table of a process killed after `writes` more writes: it shares the
-    documents of the table it stands for."""
+    """A table of a process killed after `budget["left"]` more writes (to any of the tables
+    sharing the budget): it shares the documents of the table it stands for."""
 
-    def __init__(self, table, writes):
+    def __init__(self, table, budget):
         super().__init__(table.name)
         self.rows, self.unique, self._lock = table.rows, table.unique, table._lock
-        self.left = writes
+        self.budget = budget
 
     def _write(self):
-        if self.left == 0:
+        if self.budget["left"] == 0:
             raise Killed()
-        self.left -= 1
+        self.budget["left"] -= 1
 
     def update(self, query, changes, upsert=False):
         self._write()
@@ -363,11 +363,12 @@ class DyingTable(MemoryTable):
 
 
 def killed_after(database, writes):
-    """A database whose figures table dies after `writes` writes, over the same documents."""
+    """A database whose figures tables die after `writes` writes, over the same documents."""
     Figures(database)  # its tables made, so the dying one shares them
-    dying = MemoryDatabase()
+    dying, budget = MemoryDatabase(), {"left": writes}
     dying.tables = dict(database.tables)
-    dying.tables["figures"] = DyingTable(database.table("figures"), writes)
+    for name in ("figures", "figures_by_month", "counted_once"):
+        dying.tables[name] = DyingTable(database.table(name), budget)
     return dying
 
 
@@ -437,6 +438,33 @@ def test_every_area_kind_and_the_province_over_two_counties(store):
     assert store.report("grid", "g3", *YEAR)["figures"]["person_times"] == 3_600
     assert store.report("park", "p1", *YEAR)["figures"]["person_times"] == 400 * 4
     assert store.report("county", "nowhere", *YEAR)["figures"] == report.total([])
+
+
+def test_a_county_reads_whole_months_by_month_and_the_days_at_the_edges():
+    plant, store = Plant(), Figures(MemoryDatabase())
+    moments = [datetime(2024, 12, 20) + timedelta(days=d, hours=d % 24) for d in range(420)]
+    events = [plant.patrol(at, officers=("o1",), guards=d % 3, station="s1" if d % 2 else "s2")
+              for d, at in enumerate(moments)]
+    store.apply(events, "c1", no_registry)
+    store.apply(events[:40], "c2", no_registry)
+    for start, end in ((date(2025, 1, 1), date(2025, 12, 31)), (date(2025, 3, 15),
+                       date(2025, 5, 10)), (date(2025, 3, 15), date(2025, 3, 20)),
+                       (date(2024, 12, 31), date(2025, 2, 1)), (date(2025, 2, 1),
+                       date(2025, 2, 28)), (date(2025, 2, 2), date(2026, 2, 27))):
+        wanted = report.total(report.fold(e).counts for e in events
+                              if start <= e["data"]["start"].date() <= end)
+        county = store.report("county", "c1", start, end)["figures"]
+        stations = [store.report("station", s, start, end)["figures"] for s in ("s1", "s2")]
+        assert county == wanted == report.total(stations), (start, end)
+        assert store.report("province", None, start, end)["figures"]["patrols"] == \
+            wanted["patrols"] + store.report("county", "c2", start, end)["figures"]["patrols"]
+    assert whole_months(date(2025, 3, 15), date(2025, 5, 10)) == (
+        (date(2025, 4, 1), date(2025, 4, 30)),
+        [(date(2025, 3, 15), date(2025, 3, 31)), (date(2025, 5, 1), date(2025, 5, 10))])
+    assert whole_months(date(2025, 3, 2), date(2025, 3, 30)) == (
+        None, [(date(2025, 3, 2), date(2025, 3, 30))])
+    assert whole_months(date(2024, 2, 1), date(2024, 2, 29)) == (
+        (date(2024, 2, 1), date(2024, 2, 29)), [])
 
 
 def test_a_period_holds_its_first_and_last_days_only():
