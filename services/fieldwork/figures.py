@@ -101,7 +101,8 @@ class Figures:
         its schema) for `county` and the areas inside it; keep the registry's places,
         officers and assignments. `place_of(enterprise_id)` gives the place of an enterprise
         the read model does not know yet ({"station_id", "park_id", "grid_id", "level"}, or
-        None): it is kept, and not asked again. Events of other types are ignored.
+        None): a place it gives is kept, and not asked for again. Events of other types are
+        ignored.
 
         Safe to repeat with any part of the same events (see the class's guarantees)."""
         events = [e for e in events if e["type"] in COUNTED or e["type"] in REGISTRY]
@@ -112,8 +113,8 @@ class Figures:
             if kind in PLACE_EVENTS:
                 known[data["id"]] = self._record_place(data, county)
             elif kind in OFFICER_EVENTS:
-                self.officers.update({"_id": data["id"]}, {"$set": {
-                    "name": data["name"], "badge_number": data["badge_number"]}}, upsert=True)
+                _upsert(self.officers, {"_id": data["id"]}, {"$set": {
+                    "name": data["name"], "badge_number": data["badge_number"]}})
             elif kind == "assignment.changed":
                 latest = assignments.get(data["enterprise_id"])
                 if latest is None or data["revision"] > latest["revision"]:

@@ -3,9 +3,12 @@ Figures.report), the Hengkou and Weng'an figures planted event by event and read
 exactly, nothing counted twice however a batch is applied again, incidents at key
 enterprises year on year, coverage, the query and answer schemas, and the printable report
 in both languages. On the in-memory fake (kit.tables.MemoryDatabase)."""
+import ast
 import io
+import sys
 from datetime import date, datetime, timedelta
 from html import unescape
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -285,6 +288,17 @@ def test_an_event_counts_where_it_names_itself_or_where_its_enterprise_is():
     assert report.areas(plant.incident("i1", "e9"), place) == [
         ("station", "s3"), ("grid", "g5"), ("enterprise", "e9")]
     assert report.areas(plant.request("r1", "e9"), None) == [("enterprise", "e9")]
+
+
+def test_the_report_module_is_pure():
+    """Standard library and the contracts' value lists only (the import-linter contract for
+    domain modules holds it too once services/fieldwork is a package)."""
+    tree = ast.parse(Path(report.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom)}
+    assert imported <= set(sys.stdlib_module_names) | {"contracts.vocabulary"}, imported
 
 
 def test_every_figure_has_a_section_labels_and_what_adds_to_it():
