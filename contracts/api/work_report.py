@@ -6,6 +6,7 @@ from ..vocabulary import LEVELS, REPORT_AREAS, REPORT_LANGUAGES
 
 ID = validate.Length(min=1, max=64)
 MAX_DAYS = 3 * 365 + 1  # the longest period one report covers: three years
+FORMATS = ("html", "pdf")
 
 
 class ReportQuery(Schema):
@@ -30,6 +31,11 @@ class ReportQuery(Schema):
                 raise ValidationError("must not be before start", "end")
             if (end - start).days + 1 > MAX_DAYS:
                 raise ValidationError(f"a report covers at most {MAX_DAYS} days", "end")
+
+
+class ReportDocumentQuery(ReportQuery):
+    """The printable report's query: `format` html (the default) or pdf."""
+    format = fields.String(load_default="html", validate=validate.OneOf(FORMATS))
 
 
 # --- output ---------------------------------------------------------------------------------

@@ -1,18 +1,15 @@
 """The work report as a printable page, in Chinese or English labels: `printable(report,
 lang)` lays out a report (services.fieldwork.report.assemble) as text tables, which the HTML
-(a Jinja2 template) and the PDF (services.fieldwork.report_pdf) both show, so the two hold
-the same figures; `document(report, lang, format)` is either, as the gateway serves it.
+(`render_html`, a Jinja2 template) and the PDF (services.fieldwork.report_pdf.render_pdf)
+both show, so the two hold the same figures.
 """
 from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from . import report_pdf
-
 _TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                          autoescape=select_autoescape(("html",)))
-FORMATS = {"html": "text/html", "pdf": "application/pdf"}
 
 TEXTS = {  # key: (Chinese, English)
     "title": ("警企联络工作报告", "Police-enterprise liaison work report"),
@@ -122,16 +119,14 @@ def printable(report, lang="zh"):
         tuple(notes))
 
 
+def render_html(report, lang="zh"):
+    """The report as one HTML document (text) in `lang`'s labels."""
+    return html(printable(report, lang))
+
+
 def html(page):
-    """The printable report as one HTML document."""
+    """A laid-out report (`printable`) as one HTML document."""
     return _TEMPLATES.get_template("work_report.html").render(page=page)
-
-
-def document(report, lang="zh", format="html"):
-    """{"media_type", "content"}: the report as HTML or PDF, in `lang`'s labels."""
-    page = printable(report, lang)
-    content = report_pdf.render(page) if format == "pdf" else html(page).encode("utf-8")
-    return {"media_type": FORMATS[format], "content": content}
 
 
 def number(n):

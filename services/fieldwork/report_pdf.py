@@ -17,6 +17,8 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import (CondPageBreak, KeepTogether, Paragraph, SimpleDocTemplate,
                                 Table, TableStyle)
 
+from .report_html import printable
+
 FONT = "STSong-Light"
 PAGE = A4
 MARGIN = 1.8 * cm
@@ -49,8 +51,13 @@ def _styles(lang):
             "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=10)}
 
 
+def render_pdf(report, lang="zh"):
+    """The report as PDF bytes in `lang`'s labels; the same report gives the same bytes."""
+    return render(printable(report, lang))
+
+
 def render(page):
-    """The PDF's bytes."""
+    """A laid-out report (report_html.printable) as PDF bytes."""
     styles = _styles(page.lang)
     buffer = io.BytesIO()
     document = SimpleDocTemplate(

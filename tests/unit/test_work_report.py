@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from contracts.api.work_report import ReportQuery, WorkReport
+from contracts.api.work_report import ReportDocumentQuery, ReportQuery, WorkReport
 from contracts.envelope import make_envelope, open_envelope
 from contracts.events import CATALOGUE, EVENT_SCHEMAS
 from kit.errors import ValidationFailed
@@ -21,7 +21,8 @@ from kit.schemas import dump, load
 from kit.tables import MemoryDatabase, MemoryTable
 from services.fieldwork import report
 from services.fieldwork.figures import BINDINGS, Figures, whole_months
-from services.fieldwork.report_html import document, printable
+from services.fieldwork.report_html import printable, render_html
+from services.fieldwork.report_pdf import render_pdf
 
 YEAR = (date(2025, 1, 1), date(2025, 12, 31))
 T0 = datetime(2025, 3, 3, 9, 0)
@@ -588,6 +589,13 @@ def test_the_query_names_the_field_it_refuses():
                                        "lang": "zh"}
     assert load(ReportQuery, {"area_kind": "province", "start": "2025-01-01",
                               "end": "2025-01-01", "lang": "en"})["area_id"] is None
+    assert load(ReportDocumentQuery, good)["format"] == "html"
+    assert load(ReportDocumentQuery, dict(good, format="pdf", lang="en"))["format"] == "pdf"
+    with pytest.raises(ValidationFailed) as refused:
+        load(ReportDocumentQuery, dict(good, format="docx"))
+    assert list(refused.value.errors) == ["format"]
+    with pytest.raises(ValidationFailed):
+        load(ReportQuery, dict(good, format="pdf"))  # the JSON answer has no format
     for change, field in ((dict(area_id=None), "area_id"), (dict(area_kind="city"), "area_kind"),
                           (dict(end="2024-12-31"), "end"), (dict(end="2028-01-02"), "end"),
                           (dict(lang="fr"), "lang"), (dict(start="yesterday"), "start"),
@@ -630,7 +638,7 @@ def hengkou_report(store):
 ])
 def test_the_html_holds_the_figures_and_the_labels_of_its_language(hengkou_report, lang,
                                                                     labels):
-    page = unescape(document(hengkou_report, lang)["content"].decode("utf-8"))
+    page = unescape(render_html(hengkou_report, lang))
     for label in labels:
         assert label in page, label
     for name, value in HENGKOU.items():
@@ -643,15 +651,14 @@ def test_the_html_holds_the_figures_and_the_labels_of_its_language(hengkou_repor
 
 
 def test_the_pdf_is_chinese_text_and_the_same_report_gives_the_same_bytes(hengkou_report):
-    first = document(hengkou_report, "zh", "pdf")
-    assert first["media_type"] == "application/pdf"
-    assert first["content"].startswith(b"%PDF")
-    assert document(hengkou_report, "zh", "pdf")["content"] == first["content"]
-    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(first["content"])).pages)
+    first = render_pdf(hengkou_report, "zh")
+    assert first.startswith(b"%PDF")
+    assert render_pdf(hengkou_report, "zh") == first
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(first)).pages)
     assert "代办帮办业务(件)" in text and "20,000" in text and "1,200" in text
-    english = document(hengkou_report, "en", "pdf")["content"]
-    assert english.startswith(b"%PDF") and english != first["content"]
-    assert b"STSong-Light" in first["content"]
+    english = render_pdf(hengkou_report, "en")
+    assert english.startswith(b"%PDF") and english != first
+    assert b"STSong-Light" in first
 
 
 def test_the_printable_shows_a_change_and_none_when_there_was_nothing_before():
