@@ -39,6 +39,7 @@ class Readiness(Schema):
     dispatch = fields.String(required=True)
     mediation = fields.String(required=True)
     appraisal = fields.String(required=True)
+    fieldwork = fields.String(required=True)
 
 
 def _decimal_as_text(self, field, ret, **kwargs):

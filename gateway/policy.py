@@ -68,7 +68,6 @@ ENTERPRISE_READERS = dict(MANAGE, officer=SEAT, enterprise=OWN)
 # Field work: guards and hazards belong to an enterprise; patrols and outreach to the bureau.
 FIELD_WORK = dict(MANAGE, officer=SEAT, enterprise=OWN)
 PATROLLERS = dict(MANAGE, officer=ALL)
-REPORT_READERS = dict(MANAGE, agency=ALL)
 PLACE_VIEWS = {"agency": {"stations": views.AgencyStation, "parks": views.AgencyPark,
                           "grids": views.AgencyGrid}}
 
@@ -176,7 +175,8 @@ RULES = {
                          "subscription_asyncapi")},
     # field work: an enterprise its own guards and hazards (it reports hazards and their
     # rectification itself), an officer those of its seats; patrols and outreach are the
-    # bureau's records; the work report's aggregate figures are also an agency's
+    # bureau's records; the work report's aggregate figures are also an agency's, without
+    # the coverage rows that name officers, and the printable report is the bureau's
     "register_guard": Rule(FIELD_WORK, target="body_enterprise"),
     "list_guards": Rule(FIELD_WORK, listing="guards"),
     "get_guard": Rule(FIELD_WORK, target="guard"),
@@ -190,8 +190,8 @@ RULES = {
     "verify_hazard": Rule(dict(MANAGE, officer=SEAT), target="hazard"),
     "record_outreach": Rule(PATROLLERS),
     "list_outreach": Rule(PATROLLERS),
-    "work_report": Rule(REPORT_READERS),
-    "work_report_document": Rule(REPORT_READERS),
+    "work_report": Rule(dict(MANAGE, agency=ALL), views={"agency": views.AgencyWorkReport}),
+    "work_report_document": Rule(MANAGE),
 }
 
 

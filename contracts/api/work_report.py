@@ -70,7 +70,7 @@ class YearOnYear(Schema):
     change = fields.Float(required=True, allow_none=True)
 
 
-class Officer(Schema):
+class SeatHolder(Schema):
     id = fields.String(required=True)
     name = fields.String(required=True, allow_none=True)
     badge_number = fields.String(required=True, allow_none=True)
@@ -84,14 +84,14 @@ class CoverageRow(Schema):
     key = fields.Boolean(required=True)
     covered = fields.Boolean(required=True)
     revision = fields.Integer(required=True)
-    a_officer = fields.Nested(Officer, required=True, allow_none=True)
-    b_officer = fields.Nested(Officer, required=True, allow_none=True)
-    bureau_leader = fields.Nested(Officer, required=True, allow_none=True)
-    station_leader = fields.Nested(Officer, required=True, allow_none=True)
-    area_chief = fields.Nested(Officer, required=True, allow_none=True)
+    a_officer = fields.Nested(SeatHolder, required=True, allow_none=True)
+    b_officer = fields.Nested(SeatHolder, required=True, allow_none=True)
+    bureau_leader = fields.Nested(SeatHolder, required=True, allow_none=True)
+    station_leader = fields.Nested(SeatHolder, required=True, allow_none=True)
+    area_chief = fields.Nested(SeatHolder, required=True, allow_none=True)
 
 
-class Coverage(Schema):
+class ReportCoverage(Schema):
     """The area's enterprises now: how many, how many key, with an A and a B officer, with
     the three chiefs, with both (covered); the rows listed (gaps first) and how many not."""
     enterprises = fields.Integer(required=True)
@@ -115,4 +115,4 @@ class WorkReport(Schema):
     figures = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     sections = fields.List(fields.Nested(Section), required=True)
     key_incidents = fields.Nested(YearOnYear, required=True)
-    coverage = fields.Nested(Coverage, required=True)
+    coverage = fields.Nested(ReportCoverage, required=True)

@@ -68,8 +68,8 @@ FIGURES = (
     Figure("orders_issued", "hazards", "责令限期整改(处)", "rectification orders issued",
            "1 per hazard.order_issued"),
     Figure("rectified", "hazards", "整改完成(处)", "hazards rectified",
-           "1 per hazard.found rectified on the spot, 1 per hazard.rectified (verified after "
-           "an order)"),
+           "1 per hazard.rectified (field work sends one for a hazard rectified on the spot, "
+           "and one when an order's rectification is verified)"),
     Figure("rectified_on_time", "hazards", "按期整改(处)", "rectified by the order's deadline",
            "1 per hazard.rectified on time"),
     Figure("overdue", "hazards", "逾期未整改(处)", "orders overdue",
@@ -172,7 +172,7 @@ def _patrol(data, place):
 
 def _hazard_found(data, place):
     on_spot = int(bool(data["rectified_on_spot"]))
-    return {"hazards_found": 1, "rectified_on_spot": on_spot, "rectified": on_spot}, None
+    return {"hazards_found": 1, "rectified_on_spot": on_spot}, None
 
 
 def _hazard_rectified(data, place):

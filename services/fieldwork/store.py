@@ -11,6 +11,7 @@ from contracts.events import FIELDWORK_EVENTS, FIELDWORK_SOURCE
 from kit.collection import Collection, Events, Kind, UnitOfWork
 
 from .domain import Guard, Hazard, Outreach, Patrol
+from .figures import Figures
 from .exceptions import (GuardNotFound, HazardNotFound, OutreachNotFound, PatrolNotFound,
                          RecordChangedMeanwhile, RecordExists)
 
@@ -56,10 +57,12 @@ class Repository:
         self.patrols = Collection(database.table(PATROLS.table), PATROLS, EVENTS, self.unit)
         self.hazards = Collection(database.table(HAZARDS.table), HAZARDS, EVENTS, self.unit)
         self.outreach = Collection(database.table(OUTREACH.table), OUTREACH, EVENTS, self.unit)
+        self.figures = Figures(database)
 
     def ensure_indexes(self):
         for collection in (self.guards, self.patrols, self.hazards, self.outreach):
             collection.ensure_indexes()
+        self.figures.ensure_indexes()
 
     def outbox_tables(self):
         return [c.table for c in (self.guards, self.patrols, self.hazards, self.outreach)]

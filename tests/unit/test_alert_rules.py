@@ -97,6 +97,7 @@ def test_the_configuration_for_a_platform_is_valid_and_scrapes_it_all(tmp_path):
         "gateway": ["127.0.0.1:9100"], "enterprise": ["127.0.0.1:9101"],
         "dispatch": ["127.0.0.1:9102", "127.0.0.1:9112"], "mediation": ["127.0.0.1:9103"],
         "appraisal": ["127.0.0.1:9104"], "feeds": ["127.0.0.1:9105"],
+        "fieldwork": ["127.0.0.1:9106"],
         "rabbitmq": ["broker.example:15692"], "rabbitmq-queues": ["broker.example:15692"]}
     assert jobs["rabbitmq"]["metrics_path"] == "/metrics"
     assert jobs["rabbitmq-queues"]["metrics_path"] == "/metrics/detailed"
