@@ -44,8 +44,8 @@ def http(platform, token):
     session = requests.Session()
     supervisor = token("supervisor")
 
-    def call(method, path, expect=None, as_=None, **kwargs):
-        headers = {"Authorization": "Bearer " + (as_ or supervisor)}
+    def call(method, path, expect=None, as_=None, headers=None, **kwargs):
+        headers = dict(headers or {}, Authorization="Bearer " + (as_ or supervisor))
         response = session.request(method, platform.url + path, timeout=TIMEOUT,
                                    headers=headers, **kwargs)
         wanted = expect or ((200, 201) if method != "GET" else (200,))
@@ -252,3 +252,170 @@ def test_a_patrol_naming_an_unknown_guard_creates_no_hazard(http, seated):
                                   "severity": "low", "description": "x"}]}})
     assert "members" in refused["fields"]
     assert http("GET", "/v1/hazards")["total"] == hazards
+
+
+# --- the work report ---------------------------------------------------------------------------
+
+# Hengkou's "as of today" figures, as the report names them.
+HENGKOU = {"services_handled": 36, "hazards_found": 15, "rectified": 15, "screened": 42,
+           "settled": 42, "obstruction": 6, "legal_sessions": 6, "materials": 20_000,
+           "police_times": 1_200}
+POOL = 8
+
+
+def new_enterprise(http, like):
+    """A district key project of its own, in the grid and park of `like`, with its seats."""
+    first17 = "915227" + f"{int(time.time() * 1000) % 10**11:011d}"
+    enterprise = http("POST", "/v1/enterprises", json={
+        "name": "横口测试项目", "credit_code": first17 + credit_code_check_char(first17),
+        "kind": "project", "level": "district_key_project", "stage": "construction",
+        "grid_id": like["grid_id"], "park_id": like["park_id"], "address": "横口镇测试路1号"})
+    seats = http("GET", f"/v1/enterprises/{like['id']}/assignments")["current"]
+    http("POST", f"/v1/enterprises/{enterprise['id']}/assignments", json={
+        k: seats[k] for k in ("a_officer_id", "b_officer_id", "bureau_leader_id",
+                              "station_leader_id", "area_chief_id", "departments")})
+    return enterprise
+
+
+def plant_hengkou(http, enterprise_id, officers):
+    """Hengkou's figures planted on `enterprise_id` through the API, many at once."""
+    recent = now() - timedelta(hours=3)
+
+    def request(n):
+        made = http("POST", "/v1/requests", json={
+            "enterprise_id": enterprise_id, "service_code": "other",
+            "description": f"代办事项 {n}"})
+        http("POST", f"/v1/requests/{made['id']}/steps", json={"step": "close",
+                                                                "note": "已办结"})
+
+    def dispute(n):
+        taken = http("POST", "/v1/disputes", json={
+            "enterprise_id": enterprise_id, "kind": "construction_obstruction",
+            "amount_at_stake": 1000, "description": f"阻工纠纷 {n}",
+            "parties": [{"kind": "individual", "side": "applicant", "name": f"村民{n}"},
+                        {"kind": "company", "side": "respondent", "name": "施工方"}]})
+        signed = iso(now())
+        http("POST", f"/v1/disputes/{taken['id']}/agreement", json={
+            "facts": "阻工", "issues": "补偿", "signatures": [{"party": 0, "at": signed},
+                                                            {"party": 1, "at": signed}],
+            "terms": [{"party": 1, "obligation": "支付补偿",
+                       "due": iso(now() + timedelta(days=30))}]})
+
+    def obstruction(n):
+        http("POST", "/v1/incidents", json={
+            "enterprise_id": enterprise_id, "category": "obstruction", "priority": "medium",
+            "description": f"阻挠施工 {n}", "location": "工地"})
+
+    def hazard(n):
+        found = http("POST", "/v1/hazards", json={
+            "enterprise_id": enterprise_id, "kind": "site_security", "severity": "medium",
+            "description": f"隐患 {n}", "rectified_on_spot": n < 10})
+        if n >= 10:
+            http("POST", f"/v1/hazards/{found['id']}/rectification")
+            http("POST", f"/v1/hazards/{found['id']}/verification", json={"passed": True})
+
+    def session(n):
+        http("POST", "/v1/outreach", json={
+            "kind": "legal_session", "area_kind": "enterprise", "area_id": enterprise_id,
+            "at": iso(recent), "topic": "法律进工地", "attendees": 50,
+            "materials": 5_000 if n == 0 else 3_000})
+
+    def patrol(n):
+        http("POST", "/v1/patrols", json={
+            "kind": "foot", "area_kind": "enterprise", "area_id": enterprise_id,
+            "start": iso(recent), "end": iso(recent + timedelta(hours=1)),
+            "members": [{"kind": "officer", "id": o} for o in officers[:12]]})
+
+    work = ([(request, n) for n in range(36)] + [(dispute, n) for n in range(42)]
+            + [(obstruction, n) for n in range(6)] + [(hazard, n) for n in range(15)]
+            + [(session, n) for n in range(6)] + [(patrol, n) for n in range(100)])
+    with ThreadPoolExecutor(POOL) as pool:
+        for done in [pool.submit(step, n) for step, n in work]:
+            done.result()
+
+
+def period():
+    today = now().date()
+    return {"area_kind": "enterprise", "start": str(today - timedelta(days=2)),
+            "end": str(today)}
+
+
+def report_of(http, enterprise_id):
+    return http("GET", "/v1/work-report", params=dict(period(), area_id=enterprise_id))
+
+
+def figures_once_settled(http, enterprise_id, expected, timeout=60):
+    """The report's figures once `expected` holds of them (then read once more, a moment
+    later, so a late double count would show)."""
+    def settled():
+        answer = http("GET", "/v1/work-report", expect=(200, 503),
+                      params=dict(period(), area_id=enterprise_id))
+        if "figures" not in answer:  # 503 while field work starts again after a kill
+            return None
+        figures = answer["figures"]
+        return figures if all(figures[k] == v for k, v in expected.items()) else None
+    found = eventually(settled, timeout)
+    assert found, (expected, report_of(http, enterprise_id)["figures"])
+    time.sleep(2)
+    return report_of(http, enterprise_id)["figures"]
+
+
+def test_the_report_reproduces_a_planted_hengkou_period_and_survives_a_kill(
+        platform, http, token, seated):
+    enterprise = new_enterprise(http, seated["enterprise"])
+    officers = [o["id"] for o in http("GET", "/v1/officers?per_page=100")["items"]]
+    plant_hengkou(http, enterprise["id"], officers)
+
+    figures = figures_once_settled(http, enterprise["id"], HENGKOU)
+    assert {k: figures[k] for k in HENGKOU} == HENGKOU
+    # and nothing else was counted for it: every figure follows from what was planted
+    assert figures == dict(
+        {name: 0 for name in figures}, **HENGKOU, patrols=100, street_patrols=100,
+        foot_patrols=100, person_times=1_200, rectified_on_spot=10, orders_issued=5,
+        rectified_on_time=15, attendees=300, incidents=6, key_incidents=6)
+    report = report_of(http, enterprise["id"])
+    assert report["key_incidents"]["value"] == 6
+    assert report["coverage"]["enterprises"] == 1 and report["coverage"]["covered"] == 1
+
+    # an agency reads the figures, not who covers the enterprise
+    agency = http("GET", "/v1/work-report", as_=token("agency", sub="market_regulation"),
+                  params=dict(period(), area_id=enterprise["id"]))
+    assert agency["figures"] == figures and "rows" not in agency["coverage"]
+    http("GET", "/v1/work-report/document", expect=403,
+         as_=token("agency", sub="market_regulation"),
+         params=dict(period(), area_id=enterprise["id"]))
+
+    # kill -9 the process that keeps the report while requests keep closing
+    def until_answered(*args, **kwargs):
+        """The call, sent again while the gateway answers 503 (it waits for field work to
+        be back): a request's Idempotency-Key makes a second try find the first."""
+        for _ in range(300):
+            answer = http(*args, expect=(200, 201, 409, 503), **kwargs)
+            if answer.get("error") != "SERVICE_UNAVAILABLE":
+                return answer
+            time.sleep(0.1)
+        pytest.fail(f"{args} never answered")
+
+    def close_more(n):
+        made = until_answered("POST", "/v1/requests", headers={"Idempotency-Key": f"kill-{n}"},
+                              json={"enterprise_id": enterprise["id"], "service_code": "other",
+                                    "description": f"杀进程期间 {n}"})
+        closed = until_answered("POST", f"/v1/requests/{made['id']}/steps",
+                                json={"step": "close", "note": "已办结"})
+        assert closed.get("status") == "closed" or "closed" in str(closed), closed
+    with ThreadPoolExecutor(4) as pool:
+        pending = [pool.submit(close_more, n) for n in range(40)]
+        time.sleep(0.3)
+        platform.kill("fieldwork")  # SIGKILL mid-batch: what it took and did not ack returns
+        time.sleep(0.5)
+        platform.start("fieldwork")
+        for done in pending:
+            done.result()
+    after = figures_once_settled(http, enterprise["id"],
+                                 dict(HENGKOU, services_handled=36 + 40), timeout=90)
+    assert after == dict(figures, services_handled=36 + 40)
+
+    # the printable report says the same
+    page = http("GET", "/v1/work-report/document",
+                params=dict(period(), area_id=enterprise["id"], lang="zh")).text
+    assert "20,000" in page and "76" in page and "横口测试项目" in page
