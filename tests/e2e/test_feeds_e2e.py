@@ -13,16 +13,16 @@ import pytest
 from amqp.exceptions import AccessRefused, NotAllowed, PreconditionFailed
 
 from contracts import topology
+from contracts.events import EVENT_SCHEMAS
 
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 # a resident ID number: area, birth date, sequence, check digit (an enterprise's credit code,
 # also 18 characters, is an organisation's public registration, not a person's)
 ID_NUMBER = re.compile(r"(?<!\d)\d{6}(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{3}"
                        r"[\dXx](?![\dA-Za-z])")
-ALL_TYPES = [{"prefix": {"type": p}} for p in (
-    "station.", "park.", "grid.", "enterprise.", "officer.", "assignment.", "incident.",
-    "notification.", "department.", "request.", "visit.", "dispute.", "referral.",
-    "invitation.", "rating.", "list.", "objection.")]
+# every catalogued type, by the prefixes of their names (a new service's types included)
+ALL_TYPES = [{"prefix": {"type": p}}
+             for p in sorted({t.split(".")[0] + "." for t in EVENT_SCHEMAS})]
 
 
 def _vhost(platform):

@@ -22,7 +22,7 @@ ENV_EXAMPLE = DEPLOY / ".env.example"
 
 STATELESS = {"enterprise": "services.enterprise.service", "dispatch": "services.dispatch.service",
              "mediation": "services.mediation.service", "appraisal": "services.appraisal.service",
-             "gateway": "gateway.service"}
+             "fieldwork": "services.fieldwork.service", "gateway": "gateway.service"}
 FEEDS = "services.feeds.service"
 PROCESSES = {**STATELESS, "feeds": FEEDS}
 SECRET_NAME = re.compile(r"PASS(WORD)?\b|SECRET|COOKIE|KEYFILE")

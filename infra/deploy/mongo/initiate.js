@@ -39,7 +39,8 @@ for (let tries = 0; ; tries++) {
 }
 
 admin = root(members.join(","), false);
-for (const name of ["enterprise", "dispatch", "mediation", "appraisal", "feeds", "gateway"]) {
+for (const name of ["enterprise", "dispatch", "mediation", "appraisal", "fieldwork", "feeds",
+                     "gateway"]) {
   const password = env[`${name.toUpperCase()}_MONGO_PASSWORD`];
   if (!password) throw new Error(`${name.toUpperCase()}_MONGO_PASSWORD is not set`);
   const user = `liaison.${name}`;

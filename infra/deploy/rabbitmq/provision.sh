@@ -15,7 +15,7 @@ fi
 
 # <vhost>.<process>, as infra/launch.py names them; only feeds is an administrator (it makes
 # the agencies' users through the management API).
-for process in enterprise dispatch mediation appraisal feeds gateway; do
+for process in enterprise dispatch mediation appraisal fieldwork feeds gateway; do
   var=$(echo "$process" | tr a-z A-Z)_BROKER_PASSWORD
   password=$(printenv "$var") || { echo "$var is not set" >&2; exit 1; }
   user="$VHOST.$process"
