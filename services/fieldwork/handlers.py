@@ -66,11 +66,14 @@ def _check_members(repo, places, members):
 
 
 def report_hazard(repo, places, data, actor, now, request_key=None):
-    """A hazard found on a visit or reported by the enterprise itself."""
+    """A hazard found on a visit or reported by the enterprise itself (`actor`: who reports,
+    as the gateway established it; what an enterprise reports is the enterprise's, whatever
+    the body says)."""
     place = places.of_enterprise(data["enterprise_id"], "enterprise_id")
+    source = "enterprise" if actor["role"] == "enterprise" else data["source"]
     hazard_id = new_id("hazard", request_key)
     return repo.hazards.create_once(hazard_id, lambda: Hazard.find(
-        hazard_id, place, data, data["source"], data.get("source_ref"), actor, now))[0]
+        hazard_id, place, data, source, data.get("source_ref"), actor["id"], now))[0]
 
 
 def report_rectified(repo, hazard_id, actor, now):

@@ -102,7 +102,7 @@ class FieldworkService:
     def report_hazard(self, data, actor, request_key=None):
         hazard = handlers.report_hazard(self.store, Places(self.registry),
                                         load(schemas.HazardInput, data),
-                                        load(schemas.Actor, actor)["id"], utcnow(), request_key)
+                                        load(schemas.Actor, actor), utcnow(), request_key)
         self._after()
         return dump(schemas.Hazard, hazard)
 

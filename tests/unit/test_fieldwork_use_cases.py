@@ -16,6 +16,8 @@ from services.fieldwork.store import Repository
 NOW = datetime(2026, 4, 1, 9, 0)
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 OFFICER = "officer-1"
+AS_OFFICER = {"role": "officer", "id": OFFICER}
+AS_ENTERPRISE = {"role": "enterprise", "id": "e1"}
 
 
 class FakePlaces:
@@ -140,17 +142,18 @@ def test_a_patrol_needs_an_officer(repo):
 
 
 def test_a_hazard_rectified_on_the_spot_needs_no_order(repo):
-    hazard = handlers.report_hazard(repo, PLACES, hazard_data(rectified_on_spot=True,
-                                                              source="visit", source_ref=None),
-                                    OFFICER, NOW)
+    hazard = handlers.report_hazard(repo, PLACES, hazard_data(
+        rectified_on_spot=True, source="visit", source_ref=None), AS_OFFICER, NOW)
     assert (hazard.status, hazard.on_time, hazard.order, hazard.next_due) == (
         "rectified", True, None, None)
     assert types(repo) == ["hazard.found", "hazard.rectified"]
 
 
 def test_an_order_reported_rectified_and_verified_in_time_is_rectified_on_time(repo):
-    hazard = handlers.report_hazard(repo, PLACES, hazard_data(severity="medium",
-                                                              source="enterprise"), "e1", NOW)
+    # an enterprise's report is its own, whatever the body says
+    hazard = handlers.report_hazard(repo, PLACES, hazard_data(severity="medium", source="visit"),
+                                    AS_ENTERPRISE, NOW)
+    assert (hazard.source, hazard.found_by) == ("enterprise", "e1")
     assert hazard.next_due == NOW + 15 * DAY
     handlers.report_rectified(repo, hazard.id, "e1", NOW + 10 * DAY)
     # reported in time, verified after the deadline: on time all the same
@@ -162,7 +165,7 @@ def test_an_order_reported_rectified_and_verified_in_time_is_rectified_on_time(r
 
 
 def test_a_failed_verification_sends_the_order_back(repo):
-    hazard = handlers.report_hazard(repo, PLACES, hazard_data(source="visit"), OFFICER, NOW)
+    hazard = handlers.report_hazard(repo, PLACES, hazard_data(source="visit"), AS_OFFICER, NOW)
     handlers.report_rectified(repo, hazard.id, "e1", NOW + DAY)
     failed = handlers.verify_hazard(repo, hazard.id, False, OFFICER, NOW + 2 * DAY)
     assert (failed.status, failed.reported_at, failed.next_due) == (
@@ -172,7 +175,8 @@ def test_a_failed_verification_sends_the_order_back(repo):
 
 def test_an_order_past_its_deadline_is_overdue_once(repo):
     hazard = handlers.report_hazard(repo, PLACES, hazard_data(severity="critical",
-                                                              source="visit"), OFFICER, NOW)
+                                                              source="visit"),
+                                    AS_OFFICER, NOW)
     early, fired = handlers.fire_deadline(repo, hazard.id, NOW + HOUR)
     assert not fired and early.status == "ordered"
     overdue, fired = handlers.fire_deadline(repo, hazard.id, NOW + DAY)
@@ -186,14 +190,14 @@ def test_an_order_past_its_deadline_is_overdue_once(repo):
 
 
 def test_a_reported_rectification_is_not_overdue_while_it_awaits_verification(repo):
-    hazard = handlers.report_hazard(repo, PLACES, hazard_data(source="visit"), OFFICER, NOW)
+    hazard = handlers.report_hazard(repo, PLACES, hazard_data(source="visit"), AS_OFFICER, NOW)
     handlers.report_rectified(repo, hazard.id, "e1", NOW + DAY)
     _, fired = handlers.fire_deadline(repo, hazard.id, NOW + 8 * DAY)
     assert not fired
 
 
 def test_the_verification_visit_is_kept_as_dispatch_planned_it(repo):
-    hazard = handlers.report_hazard(repo, PLACES, hazard_data(source="visit"), OFFICER, NOW)
+    hazard = handlers.report_hazard(repo, PLACES, hazard_data(source="visit"), AS_OFFICER, NOW)
     visit = {"visit_id": hazard.order.visit_id, "start": hazard.order.deadline,
              "merged_into": "visit-planned-before"}
     assert handlers.verification_planned(repo, dict(visit, visit_id="another")) is None
@@ -225,9 +229,9 @@ def test_outreach_naming_an_unknown_guard_is_refused(repo):
 
 
 def test_listings_filter_by_enterprise_and_status(repo):
-    handlers.report_hazard(repo, PLACES, hazard_data(source="visit"), OFFICER, NOW)
+    handlers.report_hazard(repo, PLACES, hazard_data(source="visit"), AS_OFFICER, NOW)
     handlers.report_hazard(repo, PLACES, hazard_data(enterprise_id="e2", source="visit",
-                                                     rectified_on_spot=True), OFFICER, NOW)
+                                                     rectified_on_spot=True), AS_OFFICER, NOW)
     mine, total = repo.list_hazards(0, 10, enterprise_ids=["e1"])
     assert total == 1 and mine[0].enterprise_id == "e1"
     assert repo.list_hazards(0, 10, enterprise_id="e2", enterprise_ids=["e1"])[1] == 0
