@@ -74,6 +74,21 @@ class DeadlineClock(ProviderCollector, SharedExtension):
         if since is None:
             self.last_full_sweep = now
 
+    def sweep(self, now, full_every, pending, due):
+        """One periodic sweep of the store, as every service with deadlines runs it from a
+        timer. The first, and one every `full_every`, puts every pending deadline
+        (`pending()`: (key, due) pairs) on the clock at its due time, due or not yet, so a
+        restart makes none late; the others read only what came due since the previous
+        sweep (`due(now, since)`: keys), each to run now unless the clock has it already."""
+        since = self.sweep_from(now, full_every)
+        if since is None:
+            for key, at in pending():
+                self.arm(key, at)
+        else:
+            for key in due(now, since):
+                self.remind(key, now)
+        self.swept(now, since)
+
     def _push(self, key, due):
         heapq.heappush(self.heap, (due, next(self.counter), key))
         if self.heap[0][2] == key and not self.wake.ready():

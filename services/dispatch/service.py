@@ -252,15 +252,9 @@ class DispatchService:
         pages go out as soon as its change is written. A sweep reads what came due since the
         previous one. The first (at start) and one every FULL_SWEEP put every pending
         deadline on the clock at its due time, due or not yet, so a restart makes none late."""
-        now = utcnow()
-        since = self.deadlines.sweep_from(now, FULL_SWEEP)
-        if since is None:
-            for incident_id, due in self.store.deadlines.pending().items():
-                self.deadlines.arm(incident_id, due)
-        else:
-            for incident_id in self.store.deadlines.due(now, since=since):
-                self.deadlines.remind(incident_id, now)
-        self.deadlines.swept(now, since)
+        self.deadlines.sweep(utcnow(), FULL_SWEEP,
+                             lambda: self.store.deadlines.pending().items(),
+                             lambda now, since: self.store.deadlines.due(now, since=since))
 
     def _fire(self, incident_id):
         incident = handlers.fire_deadline(self.store, incident_id, policy(self.config),

@@ -196,15 +196,8 @@ class FieldworkService:
         """Put what came due on the clock; at start and every FULL_SWEEP, every pending
         order at its deadline (so a restart makes none late, and none fires twice: the
         handler decides from the store)."""
-        now = utcnow()
-        since = self.deadlines.sweep_from(now, FULL_SWEEP)
-        if since is None:
-            for hazard_id, due in self.store.pending():
-                self.deadlines.arm(hazard_id, due)
-        else:
-            for hazard_id in self.store.due(now):
-                self.deadlines.remind(hazard_id, now)
-        self.deadlines.swept(now, since)
+        self.deadlines.sweep(utcnow(), FULL_SWEEP, self.store.pending,
+                             lambda now, since: self.store.due(now))
 
     @timer(interval=60, eager=True)
     def refresh_gauges(self):

@@ -237,15 +237,8 @@ class MediationService:
         """Put what came due on the clock; at start and every FULL_SWEEP, every pending
         deadline at its due time (so a restart makes none late, and none fires twice: the
         handler decides from the store)."""
-        now = utcnow()
-        since = self.deadlines.sweep_from(now, FULL_SWEEP)
-        if since is None:
-            for dispute_id, due in self.store.pending():
-                self.deadlines.arm(dispute_id, due)
-        else:
-            for dispute_id in self.store.due(now):
-                self.deadlines.remind(dispute_id, now)
-        self.deadlines.swept(now, since)
+        self.deadlines.sweep(utcnow(), FULL_SWEEP, self.store.pending,
+                             lambda now, since: self.store.due(now))
 
     @timer(interval=60, eager=True)
     def refresh_gauges(self):

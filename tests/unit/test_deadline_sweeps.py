@@ -41,6 +41,24 @@ def test_a_sweep_that_failed_is_covered_by_the_next_one():
     assert sweep(clock, T0 + timedelta(seconds=2)) is None
 
 
+def test_a_full_sweep_arms_every_pending_deadline_and_the_next_reminds_what_came_due():
+    clock = DeadlineClock()
+    clock.in_flight.add("running")
+    asked = []
+    pending = [("a", T0 + timedelta(hours=1)), ("b", T0 - timedelta(hours=1)),
+               ("running", T0)]
+    clock.sweep(T0, FULL, lambda: pending, lambda now, since: asked.append(since) or [])
+    assert clock.waiting == {"a": T0 + timedelta(hours=1), "b": T0 - timedelta(hours=1)}
+    assert asked == []  # a full sweep reads what is pending, not what came due
+    later = T0 + timedelta(seconds=5)
+    clock.sweep(later, FULL, lambda: pending,
+                lambda now, since: asked.append(since) or ["c", "a", "running"])
+    assert asked == [T0 - timedelta(seconds=1)]
+    assert clock.waiting["c"] == later  # newly due: now
+    assert clock.waiting["a"] == T0 + timedelta(hours=1)  # already on the clock: as it was
+    assert "running" not in clock.waiting
+
+
 class _Worker:
     args = ("i1",)
 
