@@ -10,8 +10,9 @@ FORMATS = ("html", "pdf")
 
 
 class ReportQuery(Schema):
-    """An area (the province needs no id; every other kind does) and the days start..end,
-    both included, at most MAX_DAYS of them; `lang` the labels of the printable report."""
+    """An area (the province needs no id, a county without one is this platform's; every other
+    kind needs one) and the days start..end, both included, at most MAX_DAYS of them; `lang`
+    the labels of the printable report."""
     area_kind = fields.String(required=True, validate=validate.OneOf(REPORT_AREAS))
     area_id = fields.String(load_default=None, allow_none=True, validate=ID)
     start = fields.Date(required=True)
@@ -23,7 +24,7 @@ class ReportQuery(Schema):
         if data.get("area_kind") == "province":
             if data.get("area_id") is not None:
                 raise ValidationError("the province is everything held: no id", "area_id")
-        elif data.get("area_kind") and data.get("area_id") is None:
+        elif data.get("area_kind") not in (None, "county") and data.get("area_id") is None:
             raise ValidationError(f"required for a {data['area_kind']}", "area_id")
         start, end = data.get("start"), data.get("end")
         if start and end:

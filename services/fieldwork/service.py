@@ -207,8 +207,14 @@ class FieldworkService:
     # --- helpers ------------------------------------------------------------------------------
 
     def _report(self, query):
-        return self.store.figures.report(query["area_kind"], query.get("area_id"),
-                                         query["start"], query["end"])
+        """The report from the read model alone; the registry is asked only whether a
+        station, park, grid or enterprise named exists (400 naming area_id if not)."""
+        kind, area_id = query["area_kind"], query.get("area_id")
+        if kind == "county" and area_id is None:
+            area_id = county(self.config)
+        elif kind not in ("province", "county"):
+            Places(self.registry).of_area(kind, area_id, "area_id")
+        return self.store.figures.report(kind, area_id, query["start"], query["end"])
 
     def _place_of(self, enterprise_id):
         """Where an enterprise the read model has not heard of is, from the registry."""

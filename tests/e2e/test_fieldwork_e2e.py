@@ -86,6 +86,31 @@ def seated(http):
     pytest.fail("no enterprise with an A officer and a station leader")
 
 
+def test_the_demo_county_s_year_reads_as_the_seeds_figures(http):
+    """First in this module: nothing else has been recorded yet."""
+    today = now().date()
+    year = {"area_kind": "county", "start": str(today - timedelta(days=364)), "end": str(today)}
+    wengan = {"street_patrols": 500, "video_patrols": 450, "person_times": 3_600,
+              "suspicious_persons": 123, "suspicious_vehicles": 83, "people_helped": 27,
+              "rectified_on_spot": 6, "trainings": 7}
+    hengkou = {"hazards_found": 15, "legal_sessions": 6, "materials": 20_000}
+
+    def loaded():
+        figures = http("GET", "/v1/work-report", params=year)["figures"]
+        return figures if figures["patrols"] == 950 and figures["materials"] else None
+    figures = eventually(loaded)
+    assert figures, "the demo year never reached the report"
+    assert {k: figures[k] for k in {**wengan, **hengkou}} == {**wengan, **hengkou}
+    assert figures["guard_trainings"] == 24  # every half month
+    assert eventually(lambda: http("GET", "/v1/work-report", params=year)["figures"][
+        "rectified"] == 13)  # 6 on the spot, 7 of the 9 orders; 2 still open
+    county = http("GET", "/v1/work-report", params=dict(year, area_id="520000-e2e"))
+    assert county["figures"] == http("GET", "/v1/work-report", params=year)["figures"]
+    refused = http("GET", "/v1/work-report", expect=400,
+                   params=dict(year, area_kind="station", area_id="no-such-station"))
+    assert "area_id" in refused["fields"]
+
+
 def test_a_patrol_s_findings_become_an_incident_and_a_hazard_that_escalates(
         platform, http, token, seated):
     enterprise, seats = seated["enterprise"], seated["seats"]

@@ -596,7 +596,10 @@ def test_the_query_names_the_field_it_refuses():
     assert list(refused.value.errors) == ["format"]
     with pytest.raises(ValidationFailed):
         load(ReportQuery, dict(good, format="pdf"))  # the JSON answer has no format
-    for change, field in ((dict(area_id=None), "area_id"), (dict(area_kind="city"), "area_kind"),
+    # a county without an id is the platform's own (the service names it)
+    assert load(ReportQuery, dict(good, area_id=None))["area_id"] is None
+    for change, field in ((dict(area_kind="grid", area_id=None), "area_id"),
+                          (dict(area_kind="city"), "area_kind"),
                           (dict(end="2024-12-31"), "end"), (dict(end="2028-01-02"), "end"),
                           (dict(lang="fr"), "lang"), (dict(start="yesterday"), "start"),
                           (dict(area_kind="province"), "area_id"), (dict(extra=1), "extra")):
