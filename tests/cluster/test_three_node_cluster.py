@@ -34,7 +34,7 @@ from gateway.auth import issue_token
 from infra.launch import Platform, jwt_secret
 from infra.load_demo import load_demo
 from infra.sandbox import free_port
-from services.dispatch.handlers import EXTERNAL_IDS
+from contracts.identities import external_incident_id
 
 from .local_rabbit import GUEST, Cluster, missing
 
@@ -250,7 +250,7 @@ class Reports:
 
 
 def incident_of_report(reference):
-    return str(uuid.uuid5(EXTERNAL_IDS, f"{SOURCE}:{reference}"))
+    return external_incident_id(SOURCE, reference)
 
 
 def drain_agency_queue(cluster, seen):
