@@ -39,14 +39,13 @@ from gateway.auth import TokenRules, WeakSecret, check_secret  # noqa: E402
 
 from .broker_users import (ENABLE_MANAGEMENT, Management, ManagementUnavailable,
                            management_url, process_user, with_credentials)
+from .processes import (PRIVATE_UMASK, ROOT, Stopping, ignore_signals, make_private_dir,
+                        open_log, signal_group, stop_deferred, stop_on_signals)
 from .sandbox import create_vhost, delete_vhost, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "infra" / "config.yaml"
-PRIVATE_UMASK = 0o077
 STOP_GRACE = 4.0  # seconds a process has to stop on SIGTERM before it is killed
 USERS_GRACE = 0.8  # seconds the broker users of the stopped processes have to be deleted
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 # (name, nameko module, metrics port offset from the base): a new service registers here.
 PROCESSES = (
@@ -70,19 +69,6 @@ class RefusedToStart(Exception):
 
 
 # --- private files ------------------------------------------------------------------------
-
-
-def make_private_dir(path):
-    """`path` as a folder only its owner can enter, with nothing in it readable or writable
-    by group or others (existing entries are tightened; symbolic links are left alone)."""
-    path = Path(path)
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for folder, dirs, files in os.walk(path):
-        for entry in [folder, *(os.path.join(folder, name) for name in dirs + files)]:
-            mode = os.lstat(entry).st_mode
-            if not Path(entry).is_symlink() and mode & 0o077:
-                os.chmod(entry, mode & 0o7700)
-    return path
 
 
 def jwt_secret(data_dir):
@@ -124,10 +110,6 @@ def _create_secret(path):
         pass
     finally:
         os.unlink(temporary)
-
-
-def _open_log(path):
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
 
 
 # --- the broker and ports -----------------------------------------------------------------
@@ -269,6 +251,15 @@ class Platform:
     _api: Management | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
+    def names(self):
+        """The name of every process of the platform, in the order they start."""
+        return [name for name, _, _ in PROCESSES]
+
+    @property
+    def vhost(self):
+        return _vhost(self.amqp_uri)
+
+    @property
     def url(self):
         return f"http://127.0.0.1:{self.gateway_port}"
 
@@ -325,8 +316,8 @@ class Platform:
                 out = subprocess.DEVNULL
                 if self.log_dir is not None:
                     make_private_dir(self.log_dir)
-                    out = _open_log(self.log_dir / f"{key}.log")
-                with _stop_deferred():  # a started child is always recorded for stop()
+                    out = open_log(self.log_dir / f"{key}.log")
+                with stop_deferred():  # a started child is always recorded for stop()
                     self.procs[key] = subprocess.Popen(
                         [sys.executable, "-m", "infra.serve", str(CONFIG), module],
                         cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -354,13 +345,13 @@ class Platform:
         procs = [*self.procs.values(), *self.companions.values()]
         self.companions = {}
         for proc in procs:
-            _signal_group(proc, signal.SIGTERM)
+            signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for proc in procs:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                _signal_group(proc, signal.SIGKILL)
+                signal_group(proc, signal.SIGKILL)
                 proc.wait()
         self.delete_users()
 
@@ -390,54 +381,7 @@ class Platform:
         raise RuntimeError(f"the gateway at {self.url} was not ready within {timeout}s")
 
 
-def _signal_group(proc, sig):
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-
-
 # --- the command --------------------------------------------------------------------------
-
-
-class Stopping(Exception):
-    """Raised in the main thread by the first SIGINT, SIGTERM or SIGHUP."""
-
-
-_deferral = {"depth": 0, "pending": None}
-
-
-@contextmanager
-def _stop_deferred():
-    """Within the block a stop signal is noted, and raised as Stopping when the block ends.
-    (Blocking the signals instead would leave them blocked in a child started meanwhile.)"""
-    _deferral["depth"] += 1
-    try:
-        yield
-    finally:
-        _deferral["depth"] -= 1
-    if _deferral["depth"] == 0 and _deferral["pending"] is not None:
-        signum, _deferral["pending"] = _deferral["pending"], None
-        raise Stopping(signum)
-
-
-def _stop_on_signals():
-    def on_signal(signum, frame):
-        _ignore_signals()
-        if _deferral["depth"]:
-            _deferral["pending"] = signum
-        else:
-            raise Stopping(signum)
-
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, on_signal)
-
-
-def _ignore_signals():
-    """While stopping: stop() is bounded, and a second Ctrl-C must not cut it short."""
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
 
 
 def _port(value):
@@ -522,7 +466,7 @@ def demo_platform(root, name, env=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    _stop_on_signals()
+    stop_on_signals()
     try:
         platform = prepare(args)
     except (RefusedToStart, WeakSecret) as error:
@@ -583,7 +527,7 @@ def main(argv=None):
     except RuntimeError as error:  # a process that cannot start: its log says why
         failed = f"infra.launch: {error}; see {platform.log_dir}"
     finally:
-        _ignore_signals()
+        ignore_signals()
         print("stopping...", flush=True)
         platform.stop()
         print("stopped", flush=True)

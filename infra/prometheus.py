@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 import requests
 import yaml
 
-from .launch import (PRIVATE_UMASK, PROCESSES, ROOT, _open_log, _signal_group, _stop_deferred,
-                     _vhost, make_private_dir)
+from .processes import (PRIVATE_UMASK, ROOT, make_private_dir, open_log, signal_group,
+                        stop_deferred)
 from .sandbox import free_port
 
 RULES = ROOT / "infra" / "prometheus" / "rules.yml"
@@ -62,7 +62,7 @@ def duration(seconds):
 def _targets(platform):
     """process name -> its metrics addresses: instance 1 of every process, and any further
     instance already started (`dispatch#2`)."""
-    targets = {name: [platform.metrics_port(name)] for name, _, _ in PROCESSES}
+    targets = {name: [platform.metrics_port(name)] for name in platform.names}
     for key in platform.procs:
         name, _, instance = key.partition("#")
         if instance and platform.metrics_port(key) not in targets[name]:
@@ -81,7 +81,7 @@ def configuration(platform, scrape_interval=15, evaluation_interval=15, rule_fil
         {"job_name": "rabbitmq", "metrics_path": "/metrics",
          "static_configs": [{"targets": [broker]}]},
         {"job_name": "rabbitmq-queues", "metrics_path": "/metrics/detailed",
-         "params": {"family": list(QUEUE_FAMILIES), "vhost": [_vhost(platform.amqp_uri)]},
+         "params": {"family": list(QUEUE_FAMILIES), "vhost": [platform.vhost]},
          "static_configs": [{"targets": [broker]}]},
     ]
     return {
@@ -153,9 +153,9 @@ class Prometheus:
         out = subprocess.DEVNULL
         if self.platform.log_dir is not None:
             make_private_dir(self.platform.log_dir)
-            out = _open_log(self.platform.log_dir / f"{NAME}.log")
+            out = open_log(self.platform.log_dir / f"{NAME}.log")
         try:
-            with _stop_deferred():  # a started child is always recorded for stop()
+            with stop_deferred():  # a started child is always recorded for stop()
                 self.proc = subprocess.Popen(
                     [binary, f"--config.file={self.config_file}",
                      f"--storage.tsdb.path={self.storage}",
@@ -195,9 +195,9 @@ class Prometheus:
         if self.proc is None:
             return
         self.platform.companions.pop(NAME, None)
-        _signal_group(self.proc, signal.SIGTERM)
+        signal_group(self.proc, signal.SIGTERM)
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _signal_group(self.proc, signal.SIGKILL)
+            signal_group(self.proc, signal.SIGKILL)
             self.proc.wait()

@@ -30,11 +30,11 @@ import eventlet
 import pytest
 import requests
 
+from contracts.identities import external_incident_id
 from gateway.auth import issue_token
 from infra.launch import Platform, jwt_secret
 from infra.load_demo import load_demo
 from infra.sandbox import free_port
-from contracts.identities import external_incident_id
 
 from .local_rabbit import GUEST, Cluster, missing
 

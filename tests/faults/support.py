@@ -29,6 +29,7 @@ CHEAP_READS = {
     "mediation": "/v1/disputes?per_page=1",
     "appraisal": "/v1/appraisal/invitations?per_page=1",
     "feeds": "/v1/subscriptions?per_page=1",
+    "fieldwork": "/v1/patrols?per_page=1",
 }
 SERVICES = tuple(CHEAP_READS)
 SUMMARY = []  # lines the terminal summary prints (conftest.py): the time-to-ready table

@@ -9,8 +9,8 @@ come in beside them; an agency's subscription to `incident.reported` is read all
 the agency's own broker user. The rest are never acknowledged: their deadlines fail over and
 escalate up the ladder to the top, where they are flagged, so deadlines are always pending.
 
-Meanwhile, in turn: kill -9 of the gateway, enterprise, dispatch, mediation, appraisal and
-feeds, each started again at once, then a broker restart (stop_app, a few seconds down,
+Meanwhile, in turn: kill -9 of the gateway, enterprise, dispatch, mediation, appraisal, feeds
+and field work, each started again at once, then a broker restart (stop_app, a few seconds down,
 start_app). After each, the time from the restart until the platform serves again (the
 gateway's /readyz is 200, and the restarted service, every one after the broker, answers its
 RPC ping and a cheap read through the gateway) is kept and printed in a table. No test fails
@@ -18,7 +18,8 @@ on a time; a fault after which the platform does not serve within READY_TIMEOUT 
 
 Then the checks, each its own test on the one run: no case lost (every incident and dispute
 answered 201 is listed with its id, one per key), no page doubled, every deadline fired
-once, every closed case invited once, and the agency received every incident made.
+once, every closed case invited once, the agency received every incident made, and the work
+report counted every incident once.
 """
 import shutil
 import threading
@@ -26,6 +27,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -53,7 +55,8 @@ GAP = 4                 # seconds of work between a fault's recovery and the nex
 BROKER_DOWN = 3         # seconds the broker stays stopped
 READY_TIMEOUT = 120     # a fault the platform does not recover from within this fails
 SETTLE_TIMEOUT = 240    # for every ladder to reach its end, every invitation, every event
-FAULTS = ("gateway", "enterprise", "dispatch", "mediation", "appraisal", "feeds", "broker")
+FAULTS = ("gateway", "enterprise", "dispatch", "mediation", "appraisal", "feeds", "fieldwork",
+          "broker")
 LADDER_KINDS = {"missed": "incident.page_missed", "failover": "incident.failed_over",
                 "escalation": "incident.escalated", "flagged": "incident.flagged_unacknowledged"}
 CLOSED = ("resolved", "referred", "cancelled")
@@ -351,9 +354,24 @@ def run(platform):
         agency.wait(lambda got: ours <= {e["data"]["incident_id"] for e in got}, 120)
         time.sleep(2)  # anything repeated still on its way
         disputes = client.listing("/v1/disputes", tokens.supervisor)
+        every_incident = client.listing("/v1/incidents", tokens.supervisor)
+        today = datetime.now(timezone.utc).date()
+        period = (f"/v1/work-report?area_kind=county&start={today - timedelta(days=1)}"
+                  f"&end={today + timedelta(days=1)}")
+        counted = {}
+
+        def report_caught_up():
+            status, body, _ = client.insist("GET", period, tokens.supervisor)
+            counted.update(body.get("figures", {}) if status == 200 else {})
+            return counted.get("incidents") == len(every_incident)
+
+        wait_for(report_caught_up, 120, every=2)
+        time.sleep(2)  # anything counted twice would show by now
+        report_caught_up()
         alive = {name: proc.poll() for name, proc in platform.procs.items()}
         yield {"rows": rows, "work": work, "made": made, "incidents": incidents,
                "invitations": invitations, "disputes": disputes, "alive": alive,
+               "every_incident": every_incident, "report": counted,
                "events": observer.snapshot(), "feed": agency.snapshot(),
                "reconnects": (observer.reconnects, agency.reconnects)}
     finally:
@@ -490,3 +508,12 @@ def test_the_agency_received_every_incident_reported(finished):
     repeats = len(run["feed"]) - len({e["id"] for e in run["feed"]})
     print(f"\nagency: {len(run['feed'])} deliveries, {repeats} repeated (same id and "
           f"sequence); readers reconnected {run['reconnects']}")
+
+
+def test_the_work_report_counted_every_incident_once(finished):
+    """The report's read model took in every incident through every fault (its own kill -9
+    and the broker's restart among them) and counted none twice."""
+    run = finished
+    reported = len(run["every_incident"])
+    assert run["report"].get("incidents") == reported, (run["report"].get("incidents"),
+                                                       reported)
