@@ -6,7 +6,7 @@ imported into Grafana; a test fails when the committed file is not what `build()
 Every panel queries the Prometheus data source chosen in the `datasource` variable (no data
 source uid is written into the dashboard). The rows: incident intake, pages, cases, the
 broker (RabbitMQ's own `rabbitmq_prometheus` endpoint `/metrics/detailed` with the families
-`queue_coarse_metrics` and `queue_consumer_count`), agency feeds, and rate, errors and
+`queue_coarse_metrics` and `queue_consumer_count`), agency feeds, field work, and rate, errors and
 duration per entrypoint of the service chosen in the `service` variable.
 
 Gauges that state a figure of a service's store (incidents by state, disputes by grade) are
@@ -240,6 +240,26 @@ def feeds_row():
     ]
 
 
+def fieldwork_row():
+    return "Field work", [
+        _stat("Hazards awaiting rectification",
+              "Hazards whose rectification order is open (not yet reported rectified).",
+              'max(liaison_hazards{status="ordered"})'),
+        _stat("Orders overdue (24 h)",
+              "Rectification orders that passed their deadline unrectified over the last "
+              "day; each paged its station's leader.",
+              "sum(increase(liaison_hazard_orders_overdue_total[24h]))", red_from=1),
+        _timeseries("Patrols recorded", "Patrols recorded a minute, by kind.", "cpm",
+                    [_per_minute("liaison_patrols_recorded_total", "", "kind")]),
+        _timeseries("Hazards by status", "Hazards in each status.", "short",
+                    [("max by (status) (liaison_hazards)", "{{status}}")]),
+        _timeseries("Work report intake",
+                    "Events the work report's read model took in, a minute, by type.", "cpm",
+                    [_per_minute("liaison_work_report_events_total", "", "type")],
+                    width=12),
+    ]
+
+
 def service_row():
     return "Service $service: rate, errors, duration", [
         _timeseries("Requests per entrypoint", "Entrypoint calls handled a second.", "reqps",
@@ -265,7 +285,7 @@ def service_row():
     ]
 
 
-ROWS = (intake_row, pages_row, cases_row, broker_row, feeds_row, service_row)
+ROWS = (intake_row, pages_row, cases_row, broker_row, feeds_row, fieldwork_row, service_row)
 
 
 # --- the dashboard -----------------------------------------------------------------------------
@@ -289,8 +309,8 @@ def variables():
 def build():
     """The dashboard as Grafana's JSON model (a dict)."""
     board = (dashboard.Dashboard("Liaison platform").uid(UID)
-             .description("Incident intake, pages, cases, the broker, agency feeds and each "
-                          "service's rate, errors and duration.")
+             .description("Incident intake, pages, cases, the broker, agency feeds, field "
+                          "work and each service's rate, errors and duration.")
              .tags(["liaison"]).time("now-6h", "now").refresh("1m").timezone("browser")
              .variables(variables()).annotations([]))
     for row in ROWS:
