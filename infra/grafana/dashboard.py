@@ -30,7 +30,10 @@ DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 RATE = "[$__rate_interval]"
 REF_IDS = "ABCDEFGHIJ"
 
-INTAKE = 'service="dispatch", entrypoint=~"report_incident|report_from_queue"'
+# every way an incident comes in: the gateway, other systems' queue, a dispute's risk, a
+# patrol's finding, a hazard's overdue order
+INTAKE = ('service="dispatch", entrypoint=~"report_incident|report_from_queue|'
+          'page_dispute_risk|take_in_patrol_incident|page_overdue_order"')
 SERVICE = 'service="$service"'
 QUEUES = 'vhost=~"$vhost", queue!~"rpc[.]reply-.+"'  # a caller's reply queue is never a backlog
 ARCHIVE = "feeds.archive"  # a stream: its depth is what it retains, not a backlog
@@ -107,8 +110,10 @@ def _per_minute(metric, selector, by):
 def intake_row():
     return "Incident intake", [
         _timeseries("Incidents reported",
-                    "Reports dispatch took, a second, through the gateway (report_incident) "
-                    "and from other systems' queue (report_from_queue); refusals included.",
+                    "Reports dispatch took, a second, through the gateway (report_incident), "
+                    "from other systems' queue (report_from_queue), and from other services' "
+                    "events (a dispute's risk, a patrol's finding, an overdue order); refusals "
+                    "included.",
                     "reqps",
                     [(f"sum by (entrypoint) (rate(liaison_entrypoint_requests_total{{{INTAKE}}}"
                       f"{RATE}))", "{{entrypoint}}")]),
