@@ -12,9 +12,12 @@ import uuid
 
 from .domain import Guard, Hazard, Outreach, Patrol
 from .exceptions import InvalidFieldWork
+from .report_html import render_html
+from .report_pdf import render_pdf
 
 REQUEST_IDS = uuid.UUID("3f6c1d0a-92b4-4c7e-8e21-5a7d9b0c4e13")
 PATROL_HAZARDS = uuid.UUID("a47e0b6c-1f35-4d28-9c60-7e2b8d5f1a94")
+DOCUMENTS = {"html": "text/html", "pdf": "application/pdf"}
 
 
 def new_id(kind, request_key=None):
@@ -121,3 +124,23 @@ def record_outreach(repo, places, data, actor, now, request_key=None):
         repo.guards.change(guard_id, lambda g: g.trained(outreach.id, outreach.kind,
                                                          outreach.at) or False)
     return outreach
+
+
+def work_report(repo, places, query, county):
+    """The work report from the read model alone (repo.figures): the registry is asked only
+    whether a station, park, grid or enterprise named exists (InvalidFieldWork naming area_id
+    if not). A county without an id is `county`, this platform's."""
+    kind, area_id = query["area_kind"], query.get("area_id")
+    if kind == "county" and area_id is None:
+        area_id = county
+    elif kind not in ("province", "county"):
+        places.of_area(kind, area_id, "area_id")
+    return repo.figures.report(kind, area_id, query["start"], query["end"])
+
+
+def work_report_document(repo, places, query, county):
+    """{"media_type", "content"}: the report printable, as HTML or PDF, in `query["lang"]`."""
+    report, lang = work_report(repo, places, query, county), query["lang"]
+    content = (render_pdf(report, lang) if query["format"] == "pdf"
+               else render_html(report, lang).encode("utf-8"))
+    return {"media_type": DOCUMENTS[query["format"]], "content": content}

@@ -20,15 +20,12 @@ from kit.storage import Storage
 from . import handlers, schemas
 from .dependencies import Places
 from .figures import BINDINGS
-from .report_html import render_html
-from .report_pdf import render_pdf
 from .store import Repository
 
 EXPECTED = (ValidationFailed, RecordNotFound, ServiceUnavailable)
 SWEEP_SECONDS = 5.0
 FULL_SWEEP = timedelta(seconds=60)
 DEFAULT_COUNTY = "county"
-DOCUMENTS = {"html": "text/html", "pdf": "application/pdf"}
 
 PATROLS = counter("liaison_patrols_recorded_total", "Patrols recorded, by kind.", ["kind"])
 HAZARDS = counter("liaison_hazards_found_total", "Hazards found, by severity.", ["severity"])
@@ -123,9 +120,11 @@ class FieldworkService:
 
     @rpc(expected_exceptions=EXPECTED)
     def verify_hazard(self, hazard_id, data, actor):
-        return dump(schemas.Hazard, handlers.verify_hazard(
-            self.store, hazard_id, load(schemas.VerificationInput, data)["passed"],
-            load(schemas.Actor, actor)["id"], utcnow()))
+        hazard = handlers.verify_hazard(self.store, hazard_id,
+                                        load(schemas.VerificationInput, data)["passed"],
+                                        load(schemas.Actor, actor)["id"], utcnow())
+        self._after(hazard)
+        return dump(schemas.Hazard, hazard)
 
     @consume_reliably("fieldwork.verification_visits",
                       bindings=[("dispatch.events", "visit.planned"),
@@ -168,18 +167,16 @@ class FieldworkService:
 
     @rpc(expected_exceptions=EXPECTED)
     def work_report(self, query):
-        query = load(schemas.ReportQuery, query)
-        return dump(schemas.WorkReport, self._report(query))
+        return dump(schemas.WorkReport, handlers.work_report(
+            self.store, Places(self.registry), load(schemas.ReportQuery, query),
+            county(self.config)))
 
     @rpc(expected_exceptions=EXPECTED)
     def work_report_document(self, query):
         """The report as printable HTML (the default) or PDF, labelled in Chinese or English."""
-        query = load(schemas.ReportDocumentQuery, query)
-        report, lang = self._report(query), query["lang"]
-        content = render_pdf(report, lang) if query["format"] == "pdf" else \
-            render_html(report, lang).encode("utf-8")
-        return dump(schemas.Document, {"media_type": DOCUMENTS[query["format"]],
-                                       "content": content})
+        return dump(schemas.Document, handlers.work_report_document(
+            self.store, Places(self.registry), load(schemas.ReportDocumentQuery, query),
+            county(self.config)))
 
     # --- deadlines ----------------------------------------------------------------------------
 
@@ -206,23 +203,16 @@ class FieldworkService:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _report(self, query):
-        """The report from the read model alone; the registry is asked only whether a
-        station, park, grid or enterprise named exists (400 naming area_id if not)."""
-        kind, area_id = query["area_kind"], query.get("area_id")
-        if kind == "county" and area_id is None:
-            area_id = county(self.config)
-        elif kind not in ("province", "county"):
-            Places(self.registry).of_area(kind, area_id, "area_id")
-        return self.store.figures.report(kind, area_id, query["start"], query["end"])
-
     def _place_of(self, enterprise_id):
         """Where an enterprise the read model has not heard of is, from the registry."""
         enterprise = self.registry.get_enterprise(enterprise_id)
         return {k: enterprise.get(k) for k in ("station_id", "park_id", "grid_id", "level")}
 
-    def _after(self):
-        """Arm each order's deadline; count what the worker wrote."""
+    def _after(self, hazard=None):
+        """Arm each order's deadline (an order made, or `hazard`'s again after a failed
+        verification); count what the worker wrote."""
+        if hazard is not None and hazard.next_due is not None:
+            self.deadlines.schedule(hazard.id, hazard.next_due)
         for event in self.store.unit.events:
             kind = getattr(event, "type", "")
             if kind == "patrol.recorded":

@@ -237,3 +237,18 @@ def test_listings_filter_by_enterprise_and_status(repo):
     assert repo.list_hazards(0, 10, enterprise_id="e2", enterprise_ids=["e1"])[1] == 0
     assert repo.list_hazards(0, 10, status="rectified")[0][0].enterprise_id == "e2"
     assert repo.hazard_counts() == {"ordered": 1, "rectified": 1}
+
+
+def test_the_report_names_this_county_by_default_and_refuses_an_unknown_area(repo):
+    period = {"start": NOW.date(), "end": NOW.date()}
+    county = handlers.work_report(repo, PLACES, dict(period, area_kind="county"), "c1")
+    assert county["area"] == {"kind": "county", "id": "c1"}
+    with pytest.raises(InvalidFieldWork) as refused:
+        handlers.work_report(repo, PLACES, dict(period, area_kind="station",
+                                                area_id="nowhere"), "c1")
+    assert "area_id" in refused.value.errors
+    document = handlers.work_report_document(
+        repo, PLACES, dict(period, area_kind="park", area_id="p1", lang="en", format="pdf"),
+        "c1")
+    assert document["media_type"] == "application/pdf"
+    assert document["content"].startswith(b"%PDF")
