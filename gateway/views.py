@@ -9,6 +9,7 @@ record later stays hidden until a view names it.
 from marshmallow import Schema, fields
 
 from contracts import events
+from contracts.api import work_report
 from contracts.fields import UtcDateTime
 
 
@@ -191,23 +192,7 @@ def _allow_field(declared, value):
     return value
 
 
-class AgencyCoverage(Schema):
-    """How many of an area's enterprises are covered, without who covers each."""
-    enterprises = fields.Integer(required=True)
-    key_enterprises = fields.Integer(required=True)
-    with_a_and_b = fields.Integer(required=True)
-    with_three_chiefs = fields.Integer(required=True)
-    covered = fields.Integer(required=True)
-    key_covered = fields.Integer(required=True)
-
-
-class AgencyWorkReport(Schema):
-    """The work report's aggregate figures only: no coverage rows (those name officers)."""
-    area = fields.Dict(required=True)
-    start = fields.Date(required=True)
-    end = fields.Date(required=True)
-    days = fields.Integer(required=True)
-    figures = fields.Dict(required=True)
-    sections = fields.List(fields.Dict(), required=True)
-    key_incidents = fields.Dict(required=True)
-    coverage = fields.Nested(AgencyCoverage, required=True)
+class AgencyWorkReport(work_report.WorkReport):
+    """The work report's aggregate figures only: the coverage counts without the rows (those
+    name officers)."""
+    coverage = fields.Nested(work_report.CoverageFigures, required=True)

@@ -160,13 +160,19 @@ class IncidentFindingOut(Schema):
     incident_id = fields.String(required=True)
 
 
-class Patrol(Schema):
+class AreaRecord(Schema):
+    """A record of the bureau's in an area: its kind, the area named, where that is, who
+    recorded it (`station_id`: its place's, to filter a listing by)."""
     id = fields.String(required=True)
     kind = fields.String(required=True)
     area_kind = fields.String(required=True)
     area_id = fields.String(required=True)
     station_id = fields.String(required=True, attribute="place.station_id")
     place = fields.Nested(PlaceOut, required=True)
+    recorded_by = fields.String(required=True)
+
+
+class Patrol(AreaRecord):
     start = UtcDateTime(required=True)
     end = UtcDateTime(required=True)
     members = fields.List(fields.Nested(MemberOut), required=True)
@@ -177,7 +183,6 @@ class Patrol(Schema):
     people_helped = fields.Integer(required=True)
     hazard_ids = fields.List(fields.String(), required=True)
     incidents = fields.List(fields.Nested(IncidentFindingOut), required=True)
-    recorded_by = fields.String(required=True)
     recorded_at = UtcDateTime(required=True)
 
 
@@ -214,16 +219,9 @@ class Hazard(Schema):
     verified_by = fields.String(required=True, allow_none=True)
 
 
-class Outreach(Schema):
-    id = fields.String(required=True)
-    kind = fields.String(required=True)
-    area_kind = fields.String(required=True)
-    area_id = fields.String(required=True)
-    station_id = fields.String(required=True, attribute="place.station_id")
-    place = fields.Nested(PlaceOut, required=True)
+class Outreach(AreaRecord):
     at = UtcDateTime(required=True)
     topic = fields.String(required=True)
     attendees = fields.Integer(required=True)
     guard_ids = fields.List(fields.String(), required=True)
     materials = fields.Integer(required=True)
-    recorded_by = fields.String(required=True)

@@ -92,15 +92,19 @@ class CoverageRow(Schema):
     area_chief = fields.Nested(SeatHolder, required=True, allow_none=True)
 
 
-class ReportCoverage(Schema):
+class CoverageFigures(Schema):
     """The area's enterprises now: how many, how many key, with an A and a B officer, with
-    the three chiefs, with both (covered); the rows listed (gaps first) and how many not."""
+    the three chiefs, with both (covered)."""
     enterprises = fields.Integer(required=True)
     key_enterprises = fields.Integer(required=True)
     with_a_and_b = fields.Integer(required=True)
     with_three_chiefs = fields.Integer(required=True)
     covered = fields.Integer(required=True)
     key_covered = fields.Integer(required=True)
+
+
+class ReportCoverage(CoverageFigures):
+    """The coverage figures, the rows listed (gaps first) and how many were not."""
     rows = fields.List(fields.Nested(CoverageRow), required=True)
     rows_not_shown = fields.Integer(required=True)
 

@@ -9,7 +9,7 @@ dispatch pages the station's leader on it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from contracts.identities import external_incident_id, verification_visit_id
@@ -142,11 +142,10 @@ class Patrol:
                      findings["suspicious_vehicles"], findings["people_helped"],
                      list(hazard_ids), incidents, actor, now)
         patrol.events.append(PatrolRecorded(
-            patrol_id, patrol.kind, patrol.area_kind, patrol.area_id, place.station_id,
-            place.park_id, place.grid_id, place.enterprise_id, patrol.start, patrol.end,
+            patrol_id, patrol.kind, patrol.area_kind, patrol.area_id, patrol.start, patrol.end,
             tuple(patrol.officer_ids), len(patrol.guard_ids), len(members),
             patrol.suspicious_persons, patrol.suspicious_vehicles, patrol.people_helped,
-            len(hazard_ids), len(incidents)))
+            len(hazard_ids), len(incidents), **asdict(place)))
         for finding, raised in zip(incidents, findings["incidents"]):
             patrol.events.append(PatrolIncidentRaised(
                 finding.id, patrol_id, finding.incident_id, finding.enterprise_id,
@@ -290,23 +289,19 @@ class Hazard:
 
     # --- events ----------------------------------------------------------------------------
 
-    def _where(self):
-        p = self.place
-        return p.station_id, p.park_id, p.grid_id, p.enterprise_id
-
     def _record_found(self):
-        self.events.append(HazardFound(self.id, *self._where(), self.kind, self.severity,
-                                       self.source, self.source_ref,
-                                       self.status == "rectified", self.found_at))
+        self.events.append(HazardFound(self.id, self.kind, self.severity, self.source,
+                                       self.source_ref, self.status == "rectified",
+                                       self.found_at, **asdict(self.place)))
 
     def _order_event(self, event_type, at):
-        self.events.append(HazardOrder(event_type, self.id, *self._where(), self.kind,
-                                       self.severity, self.order.deadline, self.order.visit_id,
-                                       at))
+        self.events.append(HazardOrder(event_type, self.id, self.kind, self.severity,
+                                       self.order.deadline, self.order.visit_id, at,
+                                       **asdict(self.place)))
 
     def _step(self, event_type, actor, at):
-        self.events.append(HazardStep(event_type, self.id, *self._where(), self.status,
-                                      self.on_time, actor, at))
+        self.events.append(HazardStep(event_type, self.id, self.status, self.on_time, actor, at,
+                                      **asdict(self.place)))
 
 
 # --- outreach ---------------------------------------------------------------------------------
@@ -342,6 +337,6 @@ class Outreach:
         outreach = cls(outreach_id, data["kind"], data["area_kind"], data["area_id"], place,
                        data["at"], data["topic"], attendees, guards, data["materials"], actor)
         outreach.events.append(OutreachHeld(
-            outreach_id, outreach.kind, place.station_id, place.park_id, place.grid_id,
-            place.enterprise_id, outreach.at, attendees, len(guards), outreach.materials))
+            outreach_id, outreach.kind, outreach.at, attendees, len(guards), outreach.materials,
+            **asdict(place)))
         return outreach

@@ -8,6 +8,17 @@ from datetime import datetime
 from typing import ClassVar
 
 
+@dataclass(frozen=True, kw_only=True)
+class Placed:
+    """Where the event happened (contracts.events.PlaceFacts), given by name: every event
+    that carries it takes it as keywords, e.g. `**asdict(place)`."""
+
+    station_id: str
+    park_id: str | None
+    grid_id: str | None
+    enterprise_id: str | None
+
+
 @dataclass(frozen=True)
 class GuardRegistered:
     type: ClassVar[str] = "guard.registered"
@@ -17,16 +28,12 @@ class GuardRegistered:
 
 
 @dataclass(frozen=True)
-class PatrolRecorded:
+class PatrolRecorded(Placed):
     type: ClassVar[str] = "patrol.recorded"
     patrol_id: str
     kind: str
     area_kind: str
     area_id: str
-    station_id: str
-    park_id: str | None
-    grid_id: str | None
-    enterprise_id: str | None
     start: datetime
     end: datetime
     officer_ids: tuple[str, ...]
@@ -54,13 +61,9 @@ class PatrolIncidentRaised:
 
 
 @dataclass(frozen=True)
-class HazardFound:
+class HazardFound(Placed):
     type: ClassVar[str] = "hazard.found"
     hazard_id: str
-    station_id: str
-    park_id: str | None
-    grid_id: str | None
-    enterprise_id: str
     kind: str
     severity: str
     source: str
@@ -70,15 +73,11 @@ class HazardFound:
 
 
 @dataclass(frozen=True)
-class HazardOrder:
+class HazardOrder(Placed):
     """hazard.order_issued and hazard.order_overdue."""
 
     type: str
     hazard_id: str
-    station_id: str
-    park_id: str | None
-    grid_id: str | None
-    enterprise_id: str
     kind: str
     severity: str
     deadline: datetime
@@ -87,15 +86,11 @@ class HazardOrder:
 
 
 @dataclass(frozen=True)
-class HazardStep:
+class HazardStep(Placed):
     """hazard.rectification_reported, hazard.rectified and hazard.verification_failed."""
 
     type: str
     hazard_id: str
-    station_id: str
-    park_id: str | None
-    grid_id: str | None
-    enterprise_id: str
     status: str
     on_time: bool | None
     actor: str
@@ -103,14 +98,10 @@ class HazardStep:
 
 
 @dataclass(frozen=True)
-class OutreachHeld:
+class OutreachHeld(Placed):
     type: ClassVar[str] = "outreach.held"
     outreach_id: str
     kind: str
-    station_id: str
-    park_id: str | None
-    grid_id: str | None
-    enterprise_id: str | None
     at: datetime
     attendees: int
     guards_trained: int
