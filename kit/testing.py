@@ -85,6 +85,21 @@ def backend_fixture(service, names=BACKENDS):
     return backend
 
 
+def eventually(condition, timeout, every=0.2, ignoring=()):
+    """The first true value of `condition()` within `timeout` seconds (an exception of a type
+    in `ignoring` counts as not yet), else its last value: what tests of running processes
+    wait with, instead of sleeping for a guessed time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = condition()
+        except ignoring:
+            value = None
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(every)
+
+
 def published(unit):
     """The envelopes a unit of work's writes queued, in order (what the worker publishes)."""
     return [decode(entry["message"]) for entry in unit.written]

@@ -24,6 +24,7 @@ import itertools
 import json
 import time
 import uuid
+from functools import partial
 
 import amqp
 import eventlet
@@ -35,6 +36,7 @@ from gateway.auth import issue_token
 from infra.launch import Platform, jwt_secret
 from infra.load_demo import load_demo
 from infra.sandbox import free_port
+from kit.testing import eventually
 
 from .local_rabbit import GUEST, Cluster, missing
 
@@ -50,18 +52,9 @@ RPC_TIMEOUT = 5
 RATE = 8            # incidents a second over HTTP, and as many reports over AMQP
 BEFORE, DOWN, AFTER = 4, 10, 4   # seconds of work before the kill, while down, after restart
 SOURCE = "cluster-test"
+wait_for = partial(eventually, every=0.5)
 # Queues of the platform that are not its own durable queues, and stay what they are.
 NOT_OURS = ("rpc-", "rpc.reply-", "dispatch.registry-changes.")
-
-
-def wait_for(condition, timeout, step=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(step)
-    return condition()
 
 
 @pytest.fixture(scope="module")
@@ -381,14 +374,14 @@ def test_a_node_dies_under_load_and_nothing_accepted_is_lost(cluster, platform, 
                 if session.get(f"{platform.url}/v1/incidents/{i}", timeout=30).status_code
                 != 200]
 
-    left = wait_for(lambda: not missing_reports(), 90, step=2)
+    left = wait_for(lambda: not missing_reports(), 90, every=2)
     assert left, f"reports confirmed but never made incidents: {missing_reports()}"
     assert wait_for(lambda: message_count(cluster, "dispatch.incident_reports") == 0, 60)
 
     # The agency's quorum queue got every one of them.
     seen = {}
     wanted = http_ids | report_ids
-    assert wait_for(lambda: wanted <= set(drain_agency_queue(cluster, seen)), 90, step=2), \
+    assert wait_for(lambda: wanted <= set(drain_agency_queue(cluster, seen)), 90, every=2), \
         f"{len(wanted - set(seen))} incidents never reached the agency"
 
     # Nothing was dead-lettered (refused, or given up after the delivery limit).

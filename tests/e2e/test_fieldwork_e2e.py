@@ -13,7 +13,7 @@ import requests
 from contracts.events import EVENT_SCHEMAS
 from gateway.auth import issue_token
 from infra.launch import demo_platform, jwt_secret
-from kit.testing import EventTap
+from kit.testing import EventTap, eventually
 from services.enterprise.domain import credit_code_check_char
 
 pytestmark = pytest.mark.e2e
@@ -65,16 +65,6 @@ def now():
     return datetime.now(timezone.utc)
 
 
-def eventually(condition, timeout=TIMEOUT, every=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(every)
-    return condition()
-
-
 @pytest.fixture(scope="module")
 def seated(http):
     """An enterprise with its A officer and its station's leader in post."""
@@ -98,12 +88,12 @@ def test_the_demo_county_s_year_reads_as_the_seeds_figures(http):
     def loaded():
         figures = http("GET", "/v1/work-report", params=year)["figures"]
         return figures if figures["patrols"] == 950 and figures["materials"] else None
-    figures = eventually(loaded)
+    figures = eventually(loaded, TIMEOUT)
     assert figures, "the demo year never reached the report"
     assert {k: figures[k] for k in {**wengan, **hengkou}} == {**wengan, **hengkou}
     assert figures["guard_trainings"] == 24  # every half month
     assert eventually(lambda: http("GET", "/v1/work-report", params=year)["figures"][
-        "rectified"] == 13)  # 6 on the spot, 7 of the 9 orders; 2 still open
+        "rectified"] == 13, TIMEOUT)  # 6 on the spot, 7 of the 9 orders; 2 still open
     county = http("GET", "/v1/work-report", params=dict(year, area_id="520000-e2e"))
     assert county["figures"] == http("GET", "/v1/work-report", params=year)["figures"]
     refused = http("GET", "/v1/work-report", expect=400,
@@ -136,7 +126,8 @@ def test_a_patrol_s_findings_become_an_incident_and_a_hazard_that_escalates(
         [hazard_id] = patrol["hazard_ids"]
 
         # the incident: taken in by dispatch under the id the patrol names, paged as any other
-        incident = eventually(lambda: _get(http, f"/v1/incidents/{finding['incident_id']}"))
+        incident = eventually(lambda: _get(http, f"/v1/incidents/{finding['incident_id']}"),
+                              TIMEOUT)
         assert incident and incident["category"] == "theft"
         assert incident["enterprise_id"] == enterprise["id"]
         assert incident["notifications"], "the incident paged nobody"
@@ -146,7 +137,7 @@ def test_a_patrol_s_findings_become_an_incident_and_a_hazard_that_escalates(
         assert (hazard["source"], hazard["source_ref"]) == ("patrol", patrol["id"])
         assert hazard["order"]["visit_id"]
         overdue = eventually(lambda: _with(http, f"/v1/hazards/{hazard_id}",
-                                           lambda h: h["status"] == "overdue"))
+                                           lambda h: h["status"] == "overdue"), TIMEOUT)
         assert overdue, "the order never went overdue"
 
         # what separate consumers see: the order, its verification visit, the page to the
@@ -178,7 +169,7 @@ def test_a_patrol_s_findings_become_an_incident_and_a_hazard_that_escalates(
         assert len(escalations) == 1
 
         verified_planning = eventually(lambda: _with(
-            http, f"/v1/hazards/{hazard_id}", lambda h: h["verification"] is not None))
+            http, f"/v1/hazards/{hazard_id}", lambda h: h["verification"] is not None), TIMEOUT)
         assert verified_planning["verification"]["visit_id"] == visit_id
 
         # the enterprise reports it rectified, an officer verifies: rectified, late
@@ -215,7 +206,7 @@ def test_a_verification_check_joins_a_visit_already_planned(platform, http, toke
             "description": "围挡破损", "source": "visit"})
         assert hazard["status"] == "ordered"
         merged = eventually(lambda: _with(http, f"/v1/hazards/{hazard['id']}",
-                                          lambda h: h["verification"] is not None))
+                                          lambda h: h["verification"] is not None), TIMEOUT)
         assert merged["verification"]["merged_into"] == visit_id
         assert dispatch.wait(lambda es: any(
             e["type"] == "visit.merged" and e["data"]["visit_id"] == hazard["order"]["visit_id"]

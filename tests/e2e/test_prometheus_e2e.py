@@ -7,7 +7,7 @@ does not wait minutes; their expressions are not touched. Prometheus comes with 
 prometheus package, which infra/setup installs: without it the test fails, as CI must run it.
 """
 import shutil
-import time
+from functools import partial
 
 import pytest
 import requests
@@ -16,25 +16,14 @@ from nameko.standalone.rpc import ServiceRpcProxy
 
 from infra.launch import PROCESSES, _vhost
 from infra.prometheus import RULES, Prometheus
+from kit.testing import eventually
 
 pytestmark = pytest.mark.e2e
 
 HOLD = "2s"  # every rule's `for:` in the test copy
 TIMEOUT = 60
-
-
-def wait_for(condition, timeout=TIMEOUT, every=0.25):
-    """The first true value of condition() within `timeout` seconds, else None."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except requests.RequestException:
-            value = None
-        if value:
-            return value
-        time.sleep(every)
-    return None
+wait_for = partial(eventually, timeout=TIMEOUT, every=0.25,
+                   ignoring=(requests.RequestException,))
 
 
 def rules_held_for(path, hold):

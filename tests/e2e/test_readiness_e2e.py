@@ -4,6 +4,7 @@ whose every worker waits on a stopped service refuses at once rather than queue 
 import signal
 import time
 import uuid
+from functools import partial
 
 import eventlet
 import pytest
@@ -13,22 +14,12 @@ from gateway.auth import issue_token
 from infra.launch import PROCESSES, Platform, jwt_secret
 from infra.load_demo import load_demo
 from infra.sandbox import create_vhost, delete_vhost, free_port
+from kit.testing import eventually
 
 pytestmark = pytest.mark.e2e
 
 RPC_TIMEOUT = 4
-
-
-def wait_for(condition, timeout, every=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return True
-        except requests.RequestException:
-            pass
-        time.sleep(every)
-    return False
+wait_for = partial(eventually, ignoring=(requests.RequestException,))
 
 
 @pytest.fixture

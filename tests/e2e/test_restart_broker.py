@@ -20,6 +20,7 @@ import time
 import uuid
 from collections import Counter
 from contextlib import contextmanager
+from functools import partial
 
 import eventlet
 import pytest
@@ -28,6 +29,7 @@ from kombu import Connection, Exchange, Queue
 
 from gateway.auth import issue_token
 from infra.launch import demo_platform, jwt_secret
+from kit.testing import eventually
 
 pytestmark = [
     pytest.mark.e2e,
@@ -38,6 +40,7 @@ pytestmark = [
 WINDOW = 3
 RPC_TIMEOUT = 5
 RATE = 20  # reports a second through the gateway, whatever the answers take
+wait_for = partial(eventually, every=0.3)
 
 
 def broker_answers():
@@ -59,15 +62,6 @@ def broker_stopped():
     finally:
         rabbitmqctl("start_app")
         assert wait_for(broker_answers, 60), "the broker did not come back"
-
-
-def wait_for(condition, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.3)
-    return False
 
 
 @pytest.fixture(scope="module")

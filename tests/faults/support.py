@@ -12,12 +12,15 @@ import subprocess
 import threading
 import time
 import uuid
+from functools import partial
 from urllib.parse import unquote, urlsplit
 
 import amqp
 import eventlet
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
+
+from kit.testing import eventually
 
 BROKER = ("127.0.0.1", 5672)
 HTTP_TIMEOUT = 15
@@ -37,20 +40,8 @@ SUMMARY = []  # lines the terminal summary prints (conftest.py): the time-to-rea
 
 # --- waiting -----------------------------------------------------------------------------------
 
-
-def wait_for(condition, timeout, every=0.3):
-    """True as soon as `condition()` holds (an exception counts as not yet), False after
-    `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if condition():
-                return True
-        except Exception:
-            pass
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(every)
+# True-ish as soon as a condition holds (any exception counts as not yet), else False-ish
+wait_for = partial(eventually, every=0.3, ignoring=(Exception,))
 
 
 # --- HTTP ----------------------------------------------------------------------------------------
