@@ -41,6 +41,12 @@ class Places:
                 enterprise_id=area_id if kind == "enterprise" else None))
         return place
 
+    def for_report(self, enterprise_id):
+        """Where an enterprise the work report's read model has not heard of is, and its
+        level, as the registry says now (services.fieldwork.figures.Figures.apply)."""
+        enterprise = self.registry.get_enterprise(enterprise_id)
+        return {k: enterprise.get(k) for k in ("station_id", "park_id", "grid_id", "level")}
+
     def unknown_officers(self, officer_ids):
         """The ids among `officer_ids` the registry has no officer for."""
         unknown = []

@@ -161,7 +161,8 @@ class FieldworkService:
         """Every event the work report counts, from every service, folded into its read model
         as it arrives (those delivered together in one go); the same event twice counts once."""
         events = [open_event(envelope, EVENT_SCHEMAS) for envelope in envelopes]
-        self.store.figures.apply(events, county(self.config), self._place_of)
+        self.store.figures.apply(events, county(self.config),
+                                 Places(self.registry).for_report)
         for event in events:
             FOLDED.labels(event["type"]).inc()
 
@@ -202,11 +203,6 @@ class FieldworkService:
             BY_STATUS.labels(status).set(count)
 
     # --- helpers ------------------------------------------------------------------------------
-
-    def _place_of(self, enterprise_id):
-        """Where an enterprise the read model has not heard of is, from the registry."""
-        enterprise = self.registry.get_enterprise(enterprise_id)
-        return {k: enterprise.get(k) for k in ("station_id", "park_id", "grid_id", "level")}
 
     def _after(self, hazard=None):
         """Arm each order's deadline (an order made, or `hazard`'s again after a failed
